@@ -1,0 +1,1 @@
+"""Fieldhub control plane: HTTP API, identity, and the composition root of ``fieldhub up``."""

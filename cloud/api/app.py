@@ -1,0 +1,22 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cloud.api import auth, control, devices, errors, system, telemetry, tenants
+from cloud.services import Services
+
+
+def create_app(services: Services) -> FastAPI:
+    """Build the API around already-running services (the composition root owns their lifetime)."""
+    app = FastAPI(
+        title="Fieldhub",
+        version="0.1.0",
+        description="MQTT-first IoT hub: devices, telemetry, state and commands.",
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (auth, tenants, devices, telemetry, control, system):
+        app.include_router(module.router)
+    return app

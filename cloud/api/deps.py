@@ -1,0 +1,57 @@
+"""FastAPI dependencies: services, the calling principal, tenant-scoped lookups."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from cloud.identity.principals import Principal
+from cloud.services import Services
+from contracts.devices import Device
+from contracts.ids import ID_PATTERN
+from hub.errors import NotFound, Unauthorized
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_principal(services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+    if not token:
+        raise Unauthorized("missing bearer token; get one from POST /api/v1/auth/token")
+    return services.tokens.verify(token)
+
+
+def get_stream_principal(
+    services: ServicesDep,
+    token: Annotated[str | None, Depends(_bearer)],
+    access_token: Annotated[str | None, Query(description="For EventSource clients that cannot set headers")] = None,
+) -> Principal:
+    return get_principal(services, token or access_token)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+DeviceId = Annotated[str, Path(pattern=ID_PATTERN, description="Device id")]
+
+
+async def visible_device(device_id: str, principal: Principal, services: Services) -> Device:
+    """The device if the caller may see it; otherwise 404, never 403, so ids do not leak across tenants."""
+    device = await services.store.get_device(device_id)
+    if device is None or not principal.can_see(device.tenant):
+        raise NotFound("device", device_id)
+    return device
+
+
+async def get_device(device_id: DeviceId, principal: PrincipalDep, services: ServicesDep) -> Device:
+    return await visible_device(device_id, principal, services)
+
+
+DeviceDep = Annotated[Device, Depends(get_device)]

@@ -1,0 +1,73 @@
+"""Health, metrics, ingest statistics and the contracts' JSON Schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from cloud.api.deps import PrincipalDep, ServicesDep
+from contracts.schemas import SCHEMAS, json_schema
+from hub.errors import NotFound
+
+router = APIRouter(tags=["system"])
+
+
+class Health(BaseModel):
+    status: str
+    store: str
+
+
+class IngestStats(BaseModel):
+    messages: int
+    points: int
+    stored: int
+    duplicates: int
+    rejected: dict[str, int]
+    refused: dict[str, int]
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz(services: ServicesDep, response: Response) -> Health:
+    try:
+        await services.store.ping()
+    except Exception:  # noqa: BLE001 - health reports any failure as unavailable
+        response.status_code = 503
+        return Health(status="unavailable", store="down")
+    return Health(status="ok", store="ok")
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus text format."""
+    return Response(services.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/api/v1/ingest/stats", response_model=IngestStats)
+async def ingest_stats(principal: PrincipalDep, services: ServicesDep) -> IngestStats:
+    """Hub-wide ingest counters, refusals by reason included (platform admins)."""
+    principal.require_platform_admin()
+    m = services.metrics
+    value = m.registry.get_sample_value
+    return IngestStats(
+        messages=int(value("fieldhub_ingest_messages_total") or 0),
+        points=int(value("fieldhub_ingest_points_total") or 0),
+        stored=int(value("fieldhub_store_points_written_total") or 0),
+        duplicates=int(value("fieldhub_store_points_duplicate_total") or 0),
+        rejected=m.rejections(),
+        refused=m.refusals(),
+    )
+
+
+@router.get("/api/v1/contracts")
+async def list_contracts() -> dict[str, list[str]]:
+    return {"items": sorted(SCHEMAS)}
+
+
+@router.get("/api/v1/contracts/{name}")
+async def get_contract(name: str) -> dict[str, Any]:
+    """The JSON Schema of one contract (public: app and device developers download these)."""
+    if name not in SCHEMAS:
+        raise NotFound("contract", name)
+    return json_schema(name)

@@ -1,0 +1,1 @@
+"""Users, roles, tenants scoping and API tokens."""

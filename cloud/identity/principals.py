@@ -1,0 +1,40 @@
+"""Who is calling the API and what they may see."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from hub.errors import Forbidden
+
+
+class Role(enum.StrEnum):
+    """``admin`` manages (its tenant or, without a tenant, the platform); ``user`` manages devices."""
+
+    ADMIN = "admin"
+    USER = "user"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated API caller; ``tenant`` is ``None`` only for platform admins."""
+
+    username: str
+    role: Role
+    tenant: str | None
+
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.tenant is None and self.role is Role.ADMIN
+
+    def can_see(self, tenant: str) -> bool:
+        """Whether objects of ``tenant`` are visible to this caller."""
+        return self.tenant is None or self.tenant == tenant
+
+    def require_platform_admin(self) -> None:
+        if not self.is_platform_admin:
+            raise Forbidden("only a platform admin may do this")
+
+    def require_admin(self) -> None:
+        if self.role is not Role.ADMIN:
+            raise Forbidden("only an admin may do this")

@@ -1,0 +1,181 @@
+"""The composition root of ``fieldhub up``: builds every component once and owns their lifetime.
+
+Start order is store -> ingest -> broker -> HTTP; leaving the block stops them in reverse,
+so the broker hands over everything it acknowledged before ingest flushes to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Self
+
+import uvicorn
+
+from cloud.api.app import create_app
+from cloud.identity.tokens import TokenService, load_or_create_key
+from cloud.identity.users import UserDirectory
+from cloud.services import Services
+from cloud.settings import HubSettings
+from hub.broker.bridge import AmqttBridge
+from hub.broker.embedded import EmbeddedBroker
+from hub.commands import CommandBus
+from hub.errors import ConfigError
+from hub.ingest.pipeline import IngestPipeline
+from hub.live import LiveFeed
+from hub.metrics import Metrics
+from hub.presence import Presence
+from hub.registry import DEFAULT_TENANT, DeviceRegistry
+from hub.router import InboundRouter
+from hub.security.device_auth import DeviceAuthenticator
+from hub.state import StateService
+from hub.store.factory import open_store
+
+log = logging.getLogger(__name__)
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handlers: the hub process owns SIGINT/SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock
+
+
+class HubRuntime:
+    """Everything of ``fieldhub up`` in one process; ``async with`` starts and stops it."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        self.settings = settings
+        self.generated_admin_password: str | None = None
+        self._stack = AsyncExitStack()
+        self._services: Services | None = None
+        self._broker: EmbeddedBroker | None = None
+        self._http_sock: socket.socket | None = None
+        self._server: _ApiServer | None = None
+        self._server_task: asyncio.Task[None] | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("hub is not running")
+        return self._services
+
+    @property
+    def mqtt_port(self) -> int:
+        if self._broker is None:
+            raise RuntimeError("hub is not running")
+        return self._broker.port
+
+    @property
+    def http_port(self) -> int:
+        if self._http_sock is None:
+            raise RuntimeError("hub is not running")
+        port: int = self._http_sock.getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        return self.settings.http_url(self.http_port)
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        store = open_store(s.store_url)
+        await store.open()
+        self._stack.push_async_callback(store.close)
+
+        metrics = Metrics()
+        authenticator = DeviceAuthenticator(store, metrics)
+        registry = DeviceRegistry(store, authenticator, s.hash_params)
+        await registry.ensure_tenant(DEFAULT_TENANT, "Default")
+        users = UserDirectory(store, s.hash_params)
+        admin_password = s.admin_password.get_secret_value() if s.admin_password else None
+        self.generated_admin_password = await users.ensure_admin(admin_password, reset=s.demo)
+        key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_key(s.data_dir / "secret.key")
+
+        live = LiveFeed(metrics)
+        pipeline = IngestPipeline(
+            store, metrics, s.ingest.limits(), queue_size=s.ingest.queue_size,
+            max_batch_points=s.ingest.max_batch_points,
+        )
+        pipeline.add_listener(live.publish)
+        await self._stack.enter_async_context(pipeline)
+
+        presence = Presence(store, metrics)
+        await presence.reset()
+        state = StateService(store)
+        commands = CommandBus(metrics)
+        bridge = AmqttBridge(authenticator, InboundRouter(pipeline, presence, state, commands), metrics)
+        broker = await self._stack.enter_async_context(EmbeddedBroker(bridge, s.host, s.mqtt_port))
+        self._broker = broker
+        presence.attach(broker)
+        state.attach(broker)
+        commands.attach(broker, broker)
+        registry.attach(broker)
+        republished = await state.republish()
+        if republished:
+            log.info("republished desired state of %d device(s)", republished)
+
+        self._services = Services(
+            settings=s, store=store, metrics=metrics, registry=registry, users=users,
+            tokens=TokenService(key, s.token_ttl_s), state=state, commands=commands, live=live, pipeline=pipeline,
+        )
+        await self._start_http()
+
+    async def _start_http(self) -> None:
+        self._http_sock = _bind(self.settings.host, self.settings.http_port)
+        self._stack.callback(self._http_sock.close)
+        config = uvicorn.Config(
+            create_app(self.services), log_config=None, lifespan="off", access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+        self._server = _ApiServer(config)
+        self._server_task = asyncio.create_task(self._server.serve(sockets=[self._http_sock]), name="http-server")
+        self._stack.push_async_callback(self._stop_http)
+        while not self._server.started:
+            if self._server_task.done():
+                await self._server_task
+                raise ConfigError("the HTTP server stopped during start-up")
+            await asyncio.sleep(0.01)
+        log.info("HTTP API on %s (docs at /docs)", self.url)
+
+    async def _stop_http(self) -> None:
+        if self._server is not None and self._server_task is not None:
+            self._server.should_exit = True
+            await self._server_task
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.__aexit__(exc_type, exc, tb)
+        self._services = None
+        self._broker = None
+        self._http_sock = None

@@ -1,0 +1,32 @@
+"""The collaborators the HTTP API uses, built once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloud.identity.tokens import TokenService
+from cloud.identity.users import UserDirectory
+from cloud.settings import HubSettings
+from hub.commands import CommandBus
+from hub.ingest.pipeline import IngestPipeline
+from hub.live import LiveFeed
+from hub.metrics import Metrics
+from hub.registry import DeviceRegistry
+from hub.state import StateService
+from hub.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Handed to the FastAPI app through ``app.state.services``."""
+
+    settings: HubSettings
+    store: Store
+    metrics: Metrics
+    registry: DeviceRegistry
+    users: UserDirectory
+    tokens: TokenService
+    state: StateService
+    commands: CommandBus
+    live: LiveFeed
+    pipeline: IngestPipeline

@@ -1,0 +1,137 @@
+"""Settings of ``fieldhub up``: defaults < config file (TOML) < ``FIELDHUB_*`` env < command line."""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from contracts.telemetry import Limits
+from hub.errors import ConfigError
+from hub.security.passwords import ScryptParams
+
+MIN_SCRYPT_N = 2**14
+_WEAK_PASSWORDS = {"admin", "password", "fieldhub", "changeme", "secret"}
+
+
+class IngestSettings(BaseModel):
+    """Bounds and batching of the ingest pipeline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_payload_bytes: int = Field(default=256 * 1024, ge=64, le=16 * 1024 * 1024)
+    max_values: int = Field(default=1000, ge=1, le=100_000)
+    max_future_s: float = Field(default=600.0, ge=0)
+    queue_size: int = Field(default=10_000, ge=1)
+    max_batch_points: int = Field(default=20_000, ge=1)
+
+    def limits(self) -> Limits:
+        return Limits(self.max_payload_bytes, self.max_values, int(self.max_future_s * 1000))
+
+
+class HubSettings(BaseSettings):
+    """Everything ``fieldhub up`` can be told; see docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="FIELDHUB_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Path("data")
+    host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=0, le=65535)
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    store: str | None = Field(default=None, description="Store URL; default sqlite:///<data_dir>/fieldhub.db")
+    admin_password: SecretStr | None = None
+    secret_key: SecretStr | None = Field(default=None, description="Token signing key; generated in data_dir if unset")
+    token_ttl_s: int = Field(default=3600, ge=60, le=7 * 86400)
+    scrypt_n: int = Field(default=MIN_SCRYPT_N, ge=2, description="scrypt work factor (power of two)")
+    command_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    public_url: str | None = None
+    log_level: str = "INFO"
+    demo: bool = False
+    ingest: IngestSettings = IngestSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+    @model_validator(mode="after")
+    def _refuse_insecure(self) -> HubSettings:
+        if self.scrypt_n & (self.scrypt_n - 1):
+            raise ValueError("scrypt_n must be a power of two")
+        if self.demo:
+            return self
+        problems = []
+        if self.admin_password is not None:
+            password = self.admin_password.get_secret_value()
+            if len(password) < 12 or password.lower() in _WEAK_PASSWORDS:
+                problems.append("admin_password must have at least 12 characters and not be a common word")
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
+            problems.append("secret_key must have at least 32 characters")
+        if self.scrypt_n < MIN_SCRYPT_N:
+            problems.append(f"scrypt_n below {MIN_SCRYPT_N} is only allowed with --demo")
+        if problems:
+            raise ValueError("insecure settings refused outside --demo: " + "; ".join(problems))
+        return self
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///{self.data_dir / 'fieldhub.db'}"
+
+    @property
+    def hash_params(self) -> ScryptParams:
+        return ScryptParams(n=self.scrypt_n)
+
+    def http_url(self, port: int) -> str:
+        """The URL people should open (public_url when set)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        try:
+            if ipaddress.ip_address(host).is_unspecified:
+                host = "127.0.0.1"
+        except ValueError:
+            pass
+        return f"http://{host}:{port}"
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid settings ({source}):"]
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> HubSettings:
+    """Build settings from a TOML file, the environment and ``overrides``.
+
+    Raises:
+        ConfigError: naming the file and each wrong key, before anything starts.
+    """
+    cls: type[HubSettings] = HubSettings
+    source = "FIELDHUB_* environment and command line"
+    if config_file is not None:
+        try:
+            with config_file.open("rb") as fh:
+                tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from exc
+        config = SettingsConfigDict(**{**HubSettings.model_config, "toml_file": config_file})  # type: ignore[typeddict-item]
+        cls = type("FileHubSettings", (HubSettings,), {"model_config": config})
+        source = f"{config_file}, environment and command line"
+    try:
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source)) from None

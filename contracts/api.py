@@ -1,0 +1,78 @@
+"""Shapes of HTTP API answers that other processes (CLI, apps) read."""
+
+from __future__ import annotations
+
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from contracts.devices import Device
+from contracts.ids import Identifier
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class DevicePage(Page[Device]):
+    """A page of devices."""
+
+
+class TelemetryPoint(BaseModel):
+    """One stored reading, or one aggregation bucket (``ts`` = bucket start)."""
+
+    ts: str = Field(description="RFC 3339 UTC")
+    value: bool | float | str | None
+
+
+class TelemetrySeries(BaseModel):
+    """Answer of ``GET /api/v1/devices/{id}/telemetry``."""
+
+    device_id: Identifier
+    key: str
+    agg: Literal["avg", "min", "max", "sum", "count"] | None = None
+    interval: str | None = None
+    points: list[TelemetryPoint]
+
+
+class LatestValue(BaseModel):
+    """Latest value of one key."""
+
+    ts: str
+    value: bool | float | str
+
+
+class LatestValues(BaseModel):
+    """Answer of ``GET /api/v1/devices/{id}/latest``."""
+
+    device_id: Identifier
+    values: dict[str, LatestValue]
+
+
+class Token(BaseModel):
+    """OAuth2 bearer token."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class ErrorBody(BaseModel):
+    """The ``error`` member of every error answer."""
+
+    code: str
+    message: str
+    details: list[dict[str, object]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx answer of the API."""
+
+    error: ErrorBody

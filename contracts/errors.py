@@ -1,0 +1,44 @@
+"""Stable error codes shared by the HTTP API, MQTT ingest and the CLI."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    """Codes that appear in JSON error bodies as ``{"error": {"code", "message"}}``."""
+
+    INVALID_REQUEST = "invalid_request"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    DEVICE_OFFLINE = "device_offline"
+    COMMAND_TIMEOUT = "command_timeout"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class RejectReason(enum.StrEnum):
+    """Why ingest refused a message; each is counted separately."""
+
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    MALFORMED_JSON = "malformed_json"
+    SCHEMA = "schema"
+    TOO_MANY_VALUES = "too_many_values"
+    TS_IN_FUTURE = "ts_in_future"
+    TS_OUT_OF_RANGE = "ts_out_of_range"
+    UNKNOWN_TOPIC = "unknown_topic"
+
+
+class AuthRefusal(enum.StrEnum):
+    """Why the broker refused a connection, publish or subscription."""
+
+    NO_CREDENTIALS = "no_credentials"
+    UNKNOWN_DEVICE = "unknown_device"
+    BAD_PASSWORD = "bad_password"  # noqa: S105 - a reason label, not a password
+    DISABLED = "disabled"
+    CLIENT_ID = "client_id"
+    ACL_PUBLISH = "acl_publish"
+    ACL_SUBSCRIBE = "acl_subscribe"

@@ -1,0 +1,180 @@
+"""Telemetry payload: the model (for schemas and docs) and the fast parser ingest uses.
+
+A message is one object or a list of objects::
+
+    {"ts": 1732270000123 | "2026-11-22T10:00:00Z", "values": {"temp": 21.5}, "seq": 42}
+
+The parser is hand-written because it runs once per message on the hot path; the
+pydantic model below describes the same contract and a property test keeps the two
+in agreement.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, NamedTuple
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts.errors import RejectReason
+
+SENSOR_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$"
+_KEY_RE = re.compile(SENSOR_KEY_PATTERN)
+MAX_STRING_VALUE = 256
+MAX_SEQ = 2**63 - 1
+#: Readings stamped before this instant are refused: a clock that was never set.
+MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+
+Value = bool | float | str
+SensorKey = Annotated[str, StringConstraints(pattern=SENSOR_KEY_PATTERN)]
+
+
+class TelemetryMessage(BaseModel):
+    """One telemetry object as a device sends it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    ts: int | datetime | None = Field(
+        default=None,
+        description="Epoch milliseconds or RFC 3339 with a zone; hub receive time when absent.",
+    )
+    values: dict[SensorKey, bool | int | float | Annotated[str, StringConstraints(max_length=256)]] = Field(
+        min_length=1, description="Sensor name -> number, boolean or short string."
+    )
+    seq: int | None = Field(
+        default=None, ge=0, le=MAX_SEQ, description="Per-sensor sequence number; lets the hub drop duplicates."
+    )
+
+
+class Reading(NamedTuple):
+    """One accepted data point of one sensor."""
+
+    key: str
+    ts: int
+    value: Value
+    seq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one message may carry."""
+
+    max_payload_bytes: int = 256 * 1024
+    max_values: int = 1000
+    max_future_ms: int = 10 * 60 * 1000
+
+
+class PayloadRejected(ValueError):
+    """A message refused by the parser, with a counted reason and a human detail."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_ts(raw: object, now_ms: int, limits: Limits) -> int:
+    """Turn a payload ``ts`` into epoch milliseconds, or raise :class:`PayloadRejected`."""
+    if raw is None:
+        return now_ms
+    if isinstance(raw, bool):
+        raise PayloadRejected(RejectReason.SCHEMA, "ts must be epoch milliseconds or an RFC 3339 string")
+    if isinstance(raw, int):
+        ts = raw
+    elif isinstance(raw, str):
+        ts = parse_rfc3339_ms(raw)
+    else:
+        raise PayloadRejected(RejectReason.SCHEMA, "ts must be integer epoch milliseconds or an RFC 3339 string")
+    if ts < MIN_TS_MS:
+        hint = " (looks like seconds; send milliseconds)" if ts > 946_684_800 else ""
+        raise PayloadRejected(RejectReason.TS_OUT_OF_RANGE, f"ts {ts} is before 2000-01-01{hint}")
+    if ts > now_ms + limits.max_future_ms:
+        raise PayloadRejected(
+            RejectReason.TS_IN_FUTURE, f"ts {ts} is more than {limits.max_future_ms} ms ahead of hub time"
+        )
+    return ts
+
+
+def parse_rfc3339_ms(text: str) -> int:
+    """Parse an RFC 3339 timestamp with an explicit zone into epoch milliseconds."""
+    if len(text) > 40 or "T" not in text.upper():
+        raise PayloadRejected(RejectReason.SCHEMA, f"ts {text[:40]!r} is not RFC 3339")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise PayloadRejected(RejectReason.SCHEMA, f"ts {text[:40]!r} is not RFC 3339") from None
+    if parsed.tzinfo is None:
+        raise PayloadRejected(RejectReason.SCHEMA, f"ts {text[:40]!r} has no time zone (add Z or +hh:mm)")
+    return int(parsed.timestamp() * 1000)
+
+
+def _value(key: str, raw: object) -> Value:
+    if isinstance(raw, bool | str):
+        if isinstance(raw, str) and len(raw) > MAX_STRING_VALUE:
+            raise PayloadRejected(RejectReason.SCHEMA, f"value of {key!r} is longer than {MAX_STRING_VALUE}")
+        return raw
+    if isinstance(raw, int):
+        return float(raw)
+    if isinstance(raw, float) and math.isfinite(raw):
+        return raw
+    raise PayloadRejected(RejectReason.SCHEMA, f"value of {key[:64]!r} must be a number, boolean or string")
+
+
+def _parse_object(obj: object, now_ms: int, limits: Limits, out: list[Reading]) -> None:
+    if not isinstance(obj, dict):
+        raise PayloadRejected(RejectReason.SCHEMA, "each message must be an object with 'values'")
+    extra = obj.keys() - {"ts", "values", "seq"}
+    if extra:
+        raise PayloadRejected(RejectReason.SCHEMA, f"unknown field(s): {', '.join(sorted(extra))[:120]}")
+    values = obj.get("values")
+    if not isinstance(values, dict) or not values:
+        raise PayloadRejected(RejectReason.SCHEMA, "'values' must be a non-empty object")
+    seq = obj.get("seq")
+    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ):
+        raise PayloadRejected(RejectReason.SCHEMA, "seq must be a non-negative integer")
+    ts = parse_ts(obj.get("ts"), now_ms, limits)
+    if len(out) + len(values) > limits.max_values:
+        raise PayloadRejected(RejectReason.TOO_MANY_VALUES, f"more than {limits.max_values} values in one message")
+    for key, raw in values.items():
+        if _KEY_RE.fullmatch(key) is None:
+            raise PayloadRejected(RejectReason.SCHEMA, f"invalid sensor name {key[:64]!r}")
+        out.append(Reading(key, ts, _value(key, raw), seq))
+
+
+def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> list[Reading]:
+    """Decode and validate one telemetry message into readings.
+
+    Args:
+        payload: the raw MQTT payload.
+        now_ms: hub time, stamped on readings without ``ts`` and used for the future check.
+        limits: size, count and clock bounds.
+
+    Raises:
+        PayloadRejected: with the reason to count; nothing of the message is kept.
+    """
+    if len(payload) > limits.max_payload_bytes:
+        raise PayloadRejected(
+            RejectReason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes > limit of {limits.max_payload_bytes}"
+        )
+    try:
+        doc: Any = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadRejected(RejectReason.MALFORMED_JSON, str(exc)[:120]) from None
+    out: list[Reading] = []
+    if isinstance(doc, list):
+        if not doc:
+            raise PayloadRejected(RejectReason.SCHEMA, "empty list")
+        for item in doc:
+            _parse_object(item, now_ms, limits, out)
+    else:
+        _parse_object(doc, now_ms, limits, out)
+    return out
+
+
+def to_rfc3339(ts_ms: int) -> str:
+    """Format epoch milliseconds as RFC 3339 UTC with millisecond precision."""
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""Fieldhub data plane: broker adapters, device auth/ACL, ingest, telemetry store."""

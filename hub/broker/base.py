@@ -1,0 +1,44 @@
+"""What the hub needs from an MQTT broker, whichever broker it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    """An authenticated device session: who it is and which tenant it belongs to."""
+
+    device_id: str
+    tenant: str
+
+
+class Publisher(Protocol):
+    """Publishes downlink messages (commands, desired state, status) to devices."""
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
+        """Publish one message; retained messages replace the previous one on the topic."""
+
+
+class SessionControl(Protocol):
+    """Acts on live device sessions."""
+
+    async def disconnect_device(self, device_id: str) -> int:
+        """Close every live session of a device; return how many were closed."""
+
+    def is_connected(self, device_id: str) -> bool:
+        """Whether the device has a live session on this broker."""
+
+
+class InboundHandler(Protocol):
+    """Receives what devices send, after authentication and ACL."""
+
+    async def on_connect(self, identity: DeviceIdentity) -> None:
+        """A device session started."""
+
+    async def on_disconnect(self, identity: DeviceIdentity) -> None:
+        """A device session ended (cleanly or not)."""
+
+    async def on_message(self, identity: DeviceIdentity, topic: str, payload: bytes) -> None:
+        """A device published a message the ACL allowed."""

@@ -1,0 +1,79 @@
+"""One error hierarchy for the hub and the cloud; adapters translate library errors into it."""
+
+from __future__ import annotations
+
+from contracts.errors import ErrorCode
+
+
+class FieldhubError(Exception):
+    """Base of every error Fieldhub raises on purpose.
+
+    Attributes:
+        code: the stable code put in API answers.
+        message: a human explanation that never contains a secret.
+    """
+
+    code: ErrorCode = ErrorCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(FieldhubError):
+    """The named object does not exist (or is not visible to the caller)."""
+
+    code = ErrorCode.NOT_FOUND
+
+    def __init__(self, kind: str, ident: str) -> None:
+        super().__init__(f"{kind} {ident!r} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class Conflict(FieldhubError):
+    """The object already exists or the change clashes with current state."""
+
+    code = ErrorCode.CONFLICT
+
+
+class InvalidInput(FieldhubError):
+    """Input that passed the schema but breaks a rule."""
+
+    code = ErrorCode.INVALID_REQUEST
+
+
+class Unauthorized(FieldhubError):
+    """Missing or wrong credentials."""
+
+    code = ErrorCode.UNAUTHORIZED
+
+
+class Forbidden(FieldhubError):
+    """Authenticated, but not allowed to do this."""
+
+    code = ErrorCode.FORBIDDEN
+
+
+class DeviceOffline(FieldhubError):
+    """A command was sent to a device that is not connected."""
+
+    code = ErrorCode.DEVICE_OFFLINE
+
+
+class CommandTimeout(FieldhubError):
+    """The device did not answer a command in time."""
+
+    code = ErrorCode.COMMAND_TIMEOUT
+
+
+class StoreUnavailable(FieldhubError):
+    """The store cannot be reached or failed; the operation may be retried."""
+
+    code = ErrorCode.UNAVAILABLE
+
+
+class ConfigError(FieldhubError):
+    """A setting or config file is wrong; raised before anything starts."""
+
+    code = ErrorCode.INVALID_REQUEST

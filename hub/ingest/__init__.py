@@ -1,0 +1,1 @@
+"""Telemetry ingest: decode, validate, enrich, batch, store, fan out."""

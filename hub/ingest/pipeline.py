@@ -1,0 +1,172 @@
+"""The ingest pipeline: parse on arrival, queue (bounded), group-commit to the store.
+
+Policy when the queue is full: :meth:`IngestPipeline.submit` waits, which holds up the
+broker session that sent the message (backpressure) instead of dropping it. The writer
+takes everything queued at once (group commit), so batches grow with load and latency
+stays low when idle. A failed write is retried with backoff, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from contracts.telemetry import Limits, PayloadRejected, Reading, parse_telemetry
+from hub.errors import StoreUnavailable
+from hub.logutil import RateLimitedLog, truncate
+from hub.metrics import Metrics
+from hub.store.base import Point, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Accepted:
+    """One validated message, enriched with its tenant."""
+
+    device_id: str
+    tenant: str
+    readings: list[Reading]
+    received: int
+
+
+Listener = Callable[[list[Accepted]], None]
+_STOP = object()
+
+
+def now_ms() -> int:
+    """Hub time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+class IngestPipeline:
+    """Owns the queue and the writer task; leave the ``async with`` to flush and stop."""
+
+    def __init__(
+        self,
+        store: Store,
+        metrics: Metrics,
+        limits: Limits,
+        *,
+        queue_size: int = 10_000,
+        max_batch_points: int = 20_000,
+        retry_max_s: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._limits = limits
+        self._queue: asyncio.Queue[Accepted | object] = asyncio.Queue(maxsize=queue_size)
+        self._max_batch_points = max_batch_points
+        self._retry_max_s = retry_max_s
+        self._listeners: list[Listener] = []
+        self._rejects = RateLimitedLog(log)
+        self._tasks: asyncio.TaskGroup | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call ``listener`` with every batch after it is stored."""
+        self._listeners.append(listener)
+
+    async def __aenter__(self) -> Self:
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        self._writer_task = self._tasks.create_task(self._writer(), name="ingest-writer")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._closed = True
+        if exc is None:
+            # Graceful: let the writer store everything accepted before stopping.
+            await self._queue.put(_STOP)
+        assert self._tasks is not None and self._writer_task is not None
+        if exc is not None:
+            self._writer_task.cancel()
+        await self._tasks.__aexit__(exc_type, exc, tb)
+
+    async def submit(self, device_id: str, tenant: str, payload: bytes) -> bool:
+        """Validate one telemetry message and queue it; ``False`` if it was refused (and counted)."""
+        received = now_ms()
+        try:
+            readings = parse_telemetry(payload, received, self._limits)
+        except PayloadRejected as exc:
+            self._metrics.rejected_by[exc.reason].inc()
+            self._rejects.warning(
+                f"{device_id}:{exc.reason}", "refused telemetry from %s: %s; payload %r",
+                device_id, exc, truncate(payload),
+            )
+            return False
+        if self._closed:
+            raise StoreUnavailable("ingest is shutting down")
+        await self._queue.put(Accepted(device_id, tenant, readings, received))
+        return True
+
+    async def drained(self) -> None:
+        """Wait until everything queued so far has been stored."""
+        await self._queue.join()
+
+    def _take_batch(self, first: Accepted) -> tuple[list[Accepted], bool]:
+        batch, points, stop = [first], len(first.readings), False
+        while points < self._max_batch_points:
+            try:
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            if item is _STOP:
+                stop = True
+                self._queue.task_done()
+                break
+            assert isinstance(item, Accepted)
+            batch.append(item)
+            points += len(item.readings)
+        return batch, stop
+
+    async def _writer(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is _STOP:
+                self._queue.task_done()
+                return
+            assert isinstance(first, Accepted)
+            batch, stop = self._take_batch(first)
+            self._metrics.queue_depth.set(self._queue.qsize())
+            await self._write(batch)
+            for _ in batch:
+                self._queue.task_done()
+            if stop:
+                return
+
+    async def _write(self, batch: list[Accepted]) -> None:
+        points: list[Point] = []
+        seen: dict[str, int] = {}
+        for item in batch:
+            device_id = item.device_id
+            points.extend(Point(device_id, r.key, r.ts, r.value, r.seq) for r in item.readings)
+            seen[device_id] = item.received
+        delay = 0.05
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await self._store.write_points(points, seen)
+                break
+            except StoreUnavailable as exc:
+                log.error("store write of %d points failed, retrying in %.2fs: %s", len(points), delay, exc)  # noqa: TRY400 - expected, no traceback
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
+        self._metrics.write_seconds.observe(time.perf_counter() - started)
+        self._metrics.messages.inc(len(batch))
+        self._metrics.points.inc(len(points))
+        self._metrics.stored.inc(result.stored)
+        self._metrics.duplicates.inc(result.duplicates)
+        for listener in self._listeners:
+            try:
+                listener(batch)
+            except Exception:
+                log.exception("ingest listener %r failed", listener)

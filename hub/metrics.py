@@ -1,0 +1,64 @@
+"""Counters and gauges of the hub, in one Prometheus registry built by the composition root.
+
+Hot paths increment pre-bound children once per batch, never look labels up per message.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from contracts.errors import AuthRefusal, RejectReason
+
+
+class Metrics:
+    """Every metric Fieldhub exports, in a registry of its own (no global state)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages = Counter(
+            "fieldhub_ingest_messages", "Telemetry messages accepted by ingest", registry=r
+        )
+        self.points = Counter("fieldhub_ingest_points", "Data points accepted by ingest", registry=r)
+        self.stored = Counter("fieldhub_store_points_written", "Points written to the store", registry=r)
+        self.duplicates = Counter(
+            "fieldhub_store_points_duplicate", "Points dropped by the store as redeliveries", registry=r
+        )
+        self.rejected = Counter(
+            "fieldhub_ingest_rejected", "Messages refused by ingest, by reason", ["reason"], registry=r
+        )
+        self.rejected_by = {reason: self.rejected.labels(reason.value) for reason in RejectReason}
+        self.auth_refused = Counter(
+            "fieldhub_mqtt_refused", "Connections, publishes and subscriptions refused, by reason",
+            ["reason"], registry=r,
+        )
+        self.auth_refused_by = {reason: self.auth_refused.labels(reason.value) for reason in AuthRefusal}
+        self.connections = Counter("fieldhub_mqtt_connections", "Accepted device connections", registry=r)
+        self.online = Gauge("fieldhub_devices_online", "Devices connected to the broker now", registry=r)
+        self.queue_depth = Gauge("fieldhub_ingest_queue_depth", "Messages waiting for the store", registry=r)
+        self.write_seconds = Histogram(
+            "fieldhub_store_write_seconds", "Duration of one batch write", registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.live_dropped = Counter(
+            "fieldhub_live_dropped", "Live-stream events dropped for slow subscribers", registry=r
+        )
+        self.commands = Counter("fieldhub_commands", "Commands sent, by outcome", ["outcome"], registry=r)
+
+    def _by_reason(self, name: str, reasons: type[RejectReason] | type[AuthRefusal]) -> dict[str, int]:
+        return {
+            reason.value: int(self.registry.get_sample_value(name, {"reason": reason.value}) or 0)
+            for reason in reasons
+        }
+
+    def rejections(self) -> dict[str, int]:
+        """Ingest refusal counts by reason, for the API."""
+        return self._by_reason("fieldhub_ingest_rejected_total", RejectReason)
+
+    def refusals(self) -> dict[str, int]:
+        """Broker refusal counts by reason, for the API."""
+        return self._by_reason("fieldhub_mqtt_refused_total", AuthRefusal)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric."""
+        return generate_latest(self.registry)

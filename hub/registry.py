@@ -1,0 +1,128 @@
+"""The device registry: create, change, rotate and delete devices and their credentials.
+
+Every change that affects authentication drops the device from the auth cache and
+closes its live sessions at once, so a rotated or disabled secret stops working now,
+not at the next reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from datetime import UTC, datetime
+
+from contracts.devices import (
+    Credentials,
+    Device,
+    DeviceCreate,
+    DevicePatch,
+    DeviceWithCredentials,
+    Tenant,
+)
+from hub.broker.base import SessionControl
+from hub.errors import Conflict, InvalidInput, NotFound
+from hub.security.device_auth import DeviceAuthenticator
+from hub.security.passwords import ScryptParams, hash_password, new_secret
+from hub.store.base import DevicePatchRecord, DeviceQuery, Store
+
+log = logging.getLogger(__name__)
+DEFAULT_TENANT = "default"
+
+
+class DeviceRegistry:
+    """Registry operations; tenant visibility is checked by the caller (the API)."""
+
+    def __init__(self, store: Store, authenticator: DeviceAuthenticator, hash_params: ScryptParams) -> None:
+        self._store = store
+        self._auth = authenticator
+        self._hash_params = hash_params
+        self._sessions: SessionControl | None = None
+
+    def attach(self, sessions: SessionControl) -> None:
+        """Close live sessions through ``sessions`` from now on."""
+        self._sessions = sessions
+
+    async def ensure_tenant(self, tenant_id: str, name: str) -> Tenant:
+        """Create a tenant unless it exists (used for the default tenant at start)."""
+        existing = await self._store.get_tenant(tenant_id)
+        if existing is not None:
+            return existing
+        tenant = Tenant(id=tenant_id, name=name, created=datetime.now(UTC))
+        try:
+            await self._store.create_tenant(tenant)
+        except Conflict:
+            return await self._require_tenant(tenant_id)
+        return tenant
+
+    async def create_tenant(self, name: str, tenant_id: str | None) -> Tenant:
+        tenant = Tenant(id=tenant_id or f"t-{secrets.token_hex(4)}", name=name, created=datetime.now(UTC))
+        await self._store.create_tenant(tenant)
+        log.info("created tenant %s", tenant.id)
+        return tenant
+
+    async def _require_tenant(self, tenant_id: str) -> Tenant:
+        tenant = await self._store.get_tenant(tenant_id)
+        if tenant is None:
+            raise InvalidInput(f"tenant {tenant_id!r} does not exist")
+        return tenant
+
+    async def create_device(self, spec: DeviceCreate, tenant_id: str) -> DeviceWithCredentials:
+        """Register a device and return it with its one-time credentials."""
+        await self._require_tenant(tenant_id)
+        device = Device(
+            id=spec.id or f"d-{secrets.token_hex(6)}", name=spec.name, tenant=tenant_id, kind=spec.kind,
+            labels=spec.labels, created=datetime.now(UTC),
+        )
+        secret = new_secret()
+        secret_hash = await asyncio.to_thread(hash_password, secret, self._hash_params)
+        await self._store.create_device(device, secret_hash)
+        log.info("registered device %s in tenant %s", device.id, tenant_id)
+        return DeviceWithCredentials(
+            **device.model_dump(), credentials=Credentials(username=device.id, password=secret)
+        )
+
+    async def get(self, device_id: str) -> Device:
+        device = await self._store.get_device(device_id)
+        if device is None:
+            raise NotFound("device", device_id)
+        return device
+
+    async def list(self, query: DeviceQuery) -> tuple[list[Device], int]:
+        return await self._store.list_devices(query)
+
+    async def update(self, device_id: str, patch: DevicePatch) -> Device:
+        device = await self._store.update_device(
+            device_id, DevicePatchRecord(name=patch.name, labels=patch.labels, enabled=patch.enabled)
+        )
+        if device is None:
+            raise NotFound("device", device_id)
+        if patch.enabled is False:
+            await self._revoke(device_id)
+            log.info("disabled device %s", device_id)
+        elif patch.enabled:
+            self._auth.invalidate(device_id)
+        return device
+
+    async def rotate(self, device_id: str) -> Credentials:
+        """Issue a new secret; the old one stops working at once."""
+        secret = new_secret()
+        secret_hash = await asyncio.to_thread(hash_password, secret, self._hash_params)
+        if not await self._store.set_device_secret(device_id, secret_hash):
+            raise NotFound("device", device_id)
+        await self._revoke(device_id)
+        log.info("rotated credentials of device %s", device_id)
+        return Credentials(username=device_id, password=secret)
+
+    async def delete(self, device_id: str) -> None:
+        if not await self._store.delete_device(device_id):
+            raise NotFound("device", device_id)
+        await self._revoke(device_id)
+        log.info("deleted device %s", device_id)
+
+    async def _revoke(self, device_id: str) -> None:
+        self._auth.invalidate(device_id)
+        if self._sessions is not None:
+            closed = await self._sessions.disconnect_device(device_id)
+            if closed:
+                log.info("closed %d live session(s) of device %s", closed, device_id)

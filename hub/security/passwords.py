@@ -1,0 +1,63 @@
+"""Slow salted password hashing (scrypt, from the standard library) and secret generation.
+
+Hashes are self-describing (``scrypt$n$r$p$salt$hash``) so that work factors can be
+raised later without invalidating stored credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+_SCHEME = "scrypt"
+
+
+@dataclass(frozen=True, slots=True)
+class ScryptParams:
+    """scrypt work factors; the default costs ~16 MiB and tens of milliseconds per hash."""
+
+    n: int = 2**14
+    r: int = 8
+    p: int = 1
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_password(password: str, params: ScryptParams | None = None) -> str:
+    """Hash ``password`` with a fresh random salt."""
+    params = params or ScryptParams()
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=params.n, r=params.r, p=params.p, maxmem=256 * 1024 * 1024, dklen=32
+    )
+    return f"{_SCHEME}${params.n}${params.r}${params.p}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    """Check ``password`` against a hash made by :func:`hash_password`, in constant time."""
+    try:
+        scheme, n, r, p, salt, digest = encoded.split("$")
+        if scheme != _SCHEME:
+            return False
+        expected = _unb64(digest)
+        actual = hashlib.scrypt(
+            password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
+            maxmem=256 * 1024 * 1024, dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def new_secret() -> str:
+    """A device secret or generated password: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)

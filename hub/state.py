@@ -1,0 +1,68 @@
+"""Desired and reported state (the device twin)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+
+from contracts.messages import MAX_STATE_BYTES, DesiredState
+from contracts.topics import state_desired_topic
+from hub.broker.base import DeviceIdentity, Publisher
+from hub.errors import InvalidInput
+from hub.ingest.pipeline import now_ms
+from hub.logutil import RateLimitedLog
+from hub.store.base import StateKind, StateRecord, Store
+
+log = logging.getLogger(__name__)
+
+
+class StateService:
+    """Stores state documents and publishes desired state retained."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._publisher: Publisher | None = None
+        self._log = RateLimitedLog(log)
+
+    def attach(self, publisher: Publisher) -> None:
+        """Publish through ``publisher`` from now on."""
+        self._publisher = publisher
+
+    async def set_desired(self, device_id: str, doc: dict[str, Any]) -> StateRecord:
+        """Replace the desired state and publish it retained."""
+        body = orjson.dumps(doc)
+        if len(body) > MAX_STATE_BYTES:
+            raise InvalidInput(f"desired state is {len(body)} bytes; the limit is {MAX_STATE_BYTES}")
+        record = await self._store.put_state(device_id, StateKind.DESIRED, doc, now_ms())
+        await self._publish(device_id, record)
+        return record
+
+    async def republish(self) -> int:
+        """Publish every stored desired state again (the embedded broker forgets retained messages)."""
+        states = await self._store.list_states(StateKind.DESIRED)
+        for device_id, record in states:
+            await self._publish(device_id, record)
+        return len(states)
+
+    async def reported(self, identity: DeviceIdentity, payload: bytes) -> None:
+        """Store a device's reported state if it is a JSON object within the size limit."""
+        try:
+            if len(payload) > MAX_STATE_BYTES:
+                raise ValueError(f"{len(payload)} bytes > {MAX_STATE_BYTES}")
+            doc = orjson.loads(payload)
+            if not isinstance(doc, dict):
+                raise ValueError("reported state must be a JSON object")  # noqa: TRY004 - one refusal path
+        except ValueError as exc:
+            self._log.warning(f"state:{identity.device_id}", "refused reported state of %s: %s", identity.device_id, exc)
+            return
+        await self._store.put_state(identity.device_id, StateKind.REPORTED, doc, now_ms())
+
+    async def _publish(self, device_id: str, record: StateRecord) -> None:
+        if self._publisher is None:
+            return
+        message = DesiredState(version=record.version, state=record.doc, ts=record.updated)
+        await self._publisher.publish(
+            state_desired_topic(device_id), message.model_dump_json().encode(), qos=1, retain=True
+        )

@@ -1,0 +1,1 @@
+"""Persistence of the registry, telemetry and state behind one interface (see ``base``)."""

@@ -1,0 +1,1 @@
+"""SQLite (WAL) store adapter: the embedded default."""

@@ -1,0 +1,297 @@
+"""SQLite implementation of :class:`hub.store.base.Store`."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from contracts.devices import Device, DeviceKind, DeviceStatus, Tenant
+from contracts.telemetry import Value
+from hub.errors import Conflict, InvalidInput, StoreUnavailable
+from hub.store.base import (
+    AggregateQuery,
+    DevicePatchRecord,
+    DeviceQuery,
+    DeviceSecret,
+    Point,
+    RangeQuery,
+    StateKind,
+    StateRecord,
+    UserRecord,
+    WriteResult,
+)
+from hub.store.sqlite import telemetry
+from hub.store.sqlite.connections import ConnectionPool
+from hub.store.sqlite.migrations import migrate
+
+_DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen"
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _device(row: tuple[Any, ...]) -> Device:
+    device_id, tenant, name, kind, labels, enabled, status, created, last_seen = row
+    return Device(
+        id=device_id, tenant=tenant, name=name, kind=DeviceKind(kind), labels=orjson.loads(labels),
+        enabled=bool(enabled), status=DeviceStatus(status), created=_dt(created),
+        last_seen=None if last_seen is None else _dt(last_seen),
+    )
+
+
+class SqliteStore:
+    """The embedded store: one file, WAL, a writer thread and a reader pool."""
+
+    def __init__(self, path: Path, readers: int = 2) -> None:
+        self._path = path
+        self._readers_count = readers
+        self._writer: ConnectionPool | None = None
+        self._readers: ConnectionPool | None = None
+        self._series = telemetry.SeriesCache()
+
+    @property
+    def _w(self) -> ConnectionPool:
+        if self._writer is None:
+            raise StoreUnavailable("store is not open")
+        return self._writer
+
+    @property
+    def _r(self) -> ConnectionPool:
+        if self._readers is None:
+            raise StoreUnavailable("store is not open")
+        return self._readers
+
+    async def open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = ConnectionPool(self._path, 1, "sqlite-writer")
+        self._readers = ConnectionPool(self._path, self._readers_count, "sqlite-reader", read_only=True)
+        await self._w.run(migrate)
+
+    async def close(self) -> None:
+        for pool in (self._writer, self._readers):
+            if pool is not None:
+                pool.close()
+        self._writer = self._readers = None
+
+    async def ping(self) -> None:
+        await self._r.run(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def _insert(self, sql: str, args: tuple[Any, ...], what: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(sql, args)
+            except sqlite3.IntegrityError as exc:
+                if "FOREIGN KEY" in str(exc):
+                    raise InvalidInput(f"{what} {args[0]!r} refers to something that does not exist") from exc
+                raise Conflict(f"{what} {args[0]!r} already exists") from exc
+
+        await self._w.run(run)
+
+    # tenants
+    async def create_tenant(self, tenant: Tenant) -> None:
+        await self._insert(
+            "INSERT INTO tenants(id, name, created) VALUES (?, ?, ?)",
+            (tenant.id, tenant.name, _ms(tenant.created)), "tenant",
+        )
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None:
+        row = await self._r.run(
+            lambda c: c.execute("SELECT id, name, created FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+        )
+        return None if row is None else Tenant(id=row[0], name=row[1], created=_dt(row[2]))
+
+    async def list_tenants(self) -> list[Tenant]:
+        rows = await self._r.run(lambda c: c.execute("SELECT id, name, created FROM tenants ORDER BY id").fetchall())
+        return [Tenant(id=i, name=n, created=_dt(c)) for i, n, c in rows]
+
+    # devices
+    async def create_device(self, device: Device, secret_hash: str) -> None:
+        await self._insert(
+            f"INSERT INTO devices({_DEVICE_COLUMNS}, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (device.id, device.tenant, device.name, device.kind.value, orjson.dumps(device.labels).decode(),
+             int(device.enabled), device.status.value, _ms(device.created), None, secret_hash),
+            "device",
+        )
+
+    async def get_device(self, device_id: str) -> Device | None:
+        row = await self._r.run(
+            lambda c: c.execute(f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE id = ?", (device_id,)).fetchone()  # noqa: S608
+        )
+        return None if row is None else _device(row)
+
+    async def list_devices(self, query: DeviceQuery) -> tuple[list[Device], int]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if query.tenant is not None:
+            clauses.append("tenant = ?")
+            args.append(query.tenant)
+        if query.status is not None:
+            clauses.append("status = ?")
+            args.append(query.status.value)
+        if query.label is not None:
+            clauses.append("json_extract(labels, '$.\"' || ? || '\"') = ?")
+            args.extend(query.label)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+        def run(conn: sqlite3.Connection) -> tuple[list[Device], int]:
+            (total,) = conn.execute(f"SELECT count(*) FROM devices {where}", args).fetchone()  # noqa: S608
+            rows = conn.execute(
+                f"SELECT {_DEVICE_COLUMNS} FROM devices {where} ORDER BY id LIMIT ? OFFSET ?",  # noqa: S608
+                [*args, query.limit, query.offset],
+            ).fetchall()
+            return [_device(r) for r in rows], int(total)
+
+        return await self._r.run(run)
+
+    async def update_device(self, device_id: str, patch: DevicePatchRecord) -> Device | None:
+        sets: list[str] = []
+        args: list[Any] = []
+        if patch.name is not None:
+            sets.append("name = ?")
+            args.append(patch.name)
+        if patch.labels is not None:
+            sets.append("labels = ?")
+            args.append(orjson.dumps(patch.labels).decode())
+        if patch.enabled is not None:
+            sets.append("enabled = ?")
+            args.append(int(patch.enabled))
+
+        def run(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
+            if sets:
+                conn.execute(f"UPDATE devices SET {', '.join(sets)} WHERE id = ?", [*args, device_id])  # noqa: S608
+            row: tuple[Any, ...] | None = conn.execute(
+                f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE id = ?", (device_id,)  # noqa: S608
+            ).fetchone()
+            return row
+
+        row = await self._w.run(run)
+        return None if row is None else _device(row)
+
+    async def delete_device(self, device_id: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                deleted = conn.execute("DELETE FROM devices WHERE id = ?", (device_id,)).rowcount > 0
+                telemetry.delete_device_data(conn, device_id)
+                conn.execute("DELETE FROM state WHERE device_id = ?", (device_id,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            self._series.forget_device(device_id)
+            return deleted
+
+        return await self._w.run(run)
+
+    async def get_device_secret(self, device_id: str) -> DeviceSecret | None:
+        row = await self._r.run(
+            lambda c: c.execute(
+                "SELECT id, tenant, secret_hash, enabled FROM devices WHERE id = ?", (device_id,)
+            ).fetchone()
+        )
+        return None if row is None else DeviceSecret(row[0], row[1], row[2], bool(row[3]))
+
+    async def set_device_secret(self, device_id: str, secret_hash: str) -> bool:
+        return await self._w.run(
+            lambda c: c.execute(
+                "UPDATE devices SET secret_hash = ? WHERE id = ?", (secret_hash, device_id)
+            ).rowcount > 0
+        )
+
+    async def set_status(self, device_id: str, status: DeviceStatus, ts: int) -> None:
+        if status is DeviceStatus.ONLINE:
+            sql = "UPDATE devices SET status = ?, last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?"
+            args: tuple[Any, ...] = (status.value, ts, device_id)
+        else:
+            sql, args = "UPDATE devices SET status = ? WHERE id = ?", (status.value, device_id)
+        await self._w.run(lambda c: c.execute(sql, args))
+
+    async def reset_statuses(self) -> None:
+        await self._w.run(lambda c: c.execute("UPDATE devices SET status = 'offline' WHERE status != 'offline'"))
+
+    # telemetry
+    async def write_points(self, points: list[Point], seen: dict[str, int]) -> WriteResult:
+        if not points:
+            return WriteResult(0, 0)
+        return await self._w.run(lambda c: telemetry.write_points(c, self._series, points, seen))
+
+    async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:
+        return await self._r.run(lambda c: telemetry.query_range(c, query))
+
+    async def query_aggregate(self, query: AggregateQuery) -> list[tuple[int, float]]:
+        return await self._r.run(lambda c: telemetry.query_aggregate(c, query))
+
+    async def latest(self, device_id: str) -> dict[str, tuple[int, Value]]:
+        return await self._r.run(lambda c: telemetry.latest(c, device_id))
+
+    # state
+    async def put_state(self, device_id: str, kind: StateKind, doc: dict[str, Any], ts: int) -> StateRecord:
+        body = orjson.dumps(doc).decode()
+
+        def run(conn: sqlite3.Connection) -> StateRecord:
+            row = conn.execute(
+                "INSERT INTO state(device_id, kind, doc, version, updated) VALUES (?, ?, ?, 1, ?) "
+                "ON CONFLICT(device_id, kind) DO UPDATE SET doc = excluded.doc, version = state.version + 1, "
+                "updated = excluded.updated RETURNING version",
+                (device_id, kind.value, body, ts),
+            ).fetchone()
+            return StateRecord(doc=doc, version=int(row[0]), updated=ts)
+
+        return await self._w.run(run)
+
+    async def get_state(self, device_id: str, kind: StateKind) -> StateRecord | None:
+        row = await self._r.run(
+            lambda c: c.execute(
+                "SELECT doc, version, updated FROM state WHERE device_id = ? AND kind = ?", (device_id, kind.value)
+            ).fetchone()
+        )
+        return None if row is None else StateRecord(orjson.loads(row[0]), row[1], row[2])
+
+    async def list_states(self, kind: StateKind) -> list[tuple[str, StateRecord]]:
+        rows = await self._r.run(
+            lambda c: c.execute(
+                "SELECT device_id, doc, version, updated FROM state WHERE kind = ? ORDER BY device_id", (kind.value,)
+            ).fetchall()
+        )
+        return [(d, StateRecord(orjson.loads(doc), v, u)) for d, doc, v, u in rows]
+
+    # users
+    async def create_user(self, user: UserRecord) -> None:
+        await self._insert(
+            "INSERT INTO users(username, password_hash, role, tenant, created) VALUES (?, ?, ?, ?, ?)",
+            (user.username, user.password_hash, user.role, user.tenant, user.created), "user",
+        )
+
+    async def put_user(self, user: UserRecord) -> None:
+        await self._w.run(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO users(username, password_hash, role, tenant, created) VALUES (?, ?, ?, ?, ?)",
+                (user.username, user.password_hash, user.role, user.tenant, user.created),
+            )
+        )
+
+    async def get_user(self, username: str) -> UserRecord | None:
+        row = await self._r.run(
+            lambda c: c.execute(
+                "SELECT username, password_hash, role, tenant, created FROM users WHERE username = ?", (username,)
+            ).fetchone()
+        )
+        return None if row is None else UserRecord(*row)
+
+    async def list_users(self, tenant: str | None) -> list[UserRecord]:
+        sql = "SELECT username, password_hash, role, tenant, created FROM users"
+        args: tuple[Any, ...] = ()
+        if tenant is not None:
+            sql += " WHERE tenant = ?"
+            args = (tenant,)
+        rows = await self._r.run(lambda c: c.execute(sql + " ORDER BY username", args).fetchall())
+        return [UserRecord(*r) for r in rows]

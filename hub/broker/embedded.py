@@ -1,8 +1,10 @@
 """The embedded broker: amqtt in-process, with the Fieldhub plugin.
 
-amqtt speaks MQTT 3.1.1 only. It acknowledges a QoS 1 publish when the message is
-queued in the broker, so durability of acknowledged messages holds across a graceful
-shutdown (the queues are drained into the store) but not across a hard crash.
+amqtt speaks MQTT 3.1.1 only. It acknowledges a QoS 1 publish as soon as the message is
+queued in the session, before the hub has seen it, and stock amqtt throws that queue away
+when the client disconnects or the broker shuts down. :class:`FieldhubBroker` drains the
+queue into the hub first, so every acknowledged message survives a disconnect and a
+graceful shutdown; a hard crash of the hub process can still lose what was queued.
 """
 
 from __future__ import annotations
@@ -13,12 +15,41 @@ from types import TracebackType
 from typing import Any, Self
 
 from amqtt.broker import Broker
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.session import Session
 
 from hub.broker.bridge import AmqttBridge, session_identity
 from hub.errors import ConfigError
 
 log = logging.getLogger(__name__)
 _PLUGIN = "hub.broker.amqtt_plugin.FieldhubPlugin"
+
+
+class FieldhubBroker(Broker):  # type: ignore[misc]
+    """amqtt's broker, changed only to hand queued, acknowledged messages over before dropping a session.
+
+    Overrides two internal hooks of the pinned amqtt version; the integration tests that
+    publish and disconnect at once (and shut down mid-stream) guard this.
+    """
+
+    async def _drain(self, session: Session, handler: BrokerProtocolHandler) -> None:
+        queue = session.delivered_message_queue
+        while not queue.empty():
+            delivered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            delivered.set_result(queue.get_nowait())
+            await self._handle_message_delivery(session, handler, delivered)
+
+    async def _handle_disconnect(
+        self, client_session: Session, handler: BrokerProtocolHandler, disconnect_waiter: asyncio.Future[Any]
+    ) -> None:
+        await self._drain(client_session, handler)
+        await super()._handle_disconnect(client_session, handler, disconnect_waiter)
+
+    async def _cleanup_session(self, client_id: str) -> None:
+        session, handler = self._sessions.get(client_id, (None, None))
+        if session is not None and handler is not None:
+            await self._drain(session, handler)
+        await super()._cleanup_session(client_id)
 
 
 class EmbeddedBroker:
@@ -59,7 +90,7 @@ class EmbeddedBroker:
         }
 
     async def __aenter__(self) -> Self:
-        broker = Broker(self._config())
+        broker = FieldhubBroker(self._config())
         try:
             await broker.start()
         except Exception as exc:

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``fieldhub bench`` (``make bench``)."""

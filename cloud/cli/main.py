@@ -1,0 +1,42 @@
+"""Entry point of the ``fieldhub`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+
+# subcommand -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("cloud.cli.up", "run the cloud hub (broker, ingest, API) in the foreground"),
+    "device": ("cloud.cli.device", "manage devices through the HTTP API"),
+    "sim": ("cloud.cli.sim", "simulated devices publishing real MQTT"),
+    "contracts": ("cloud.cli.contracts", "export the contracts' JSON Schemas"),
+    "bench": ("cloud.cli.bench", "benchmarks"),
+}
+
+
+def build_parser(chosen: str | None) -> argparse.ArgumentParser:
+    """Only the chosen subcommand's module is imported, so a Pi without hub extras can run the agent."""
+    parser = argparse.ArgumentParser(prog="fieldhub", description="Fieldhub: MQTT-first IoT hub.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = import_module(module_name)
+            module.add_arguments(sub_parser)
+            sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(chosen).parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args._run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

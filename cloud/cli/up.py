@@ -1,0 +1,68 @@
+"""``fieldhub up``: the whole cloud hub in the foreground until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from cloud.cli import logs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, help="where the database and keys live (default ./data)")
+    parser.add_argument("--host", help="address both listeners bind to (default 127.0.0.1)")
+    parser.add_argument("--mqtt-port", type=int, help="MQTT port (default 1883; 0 picks a free one)")
+    parser.add_argument("--http-port", type=int, help="HTTP port (default 8080; 0 picks a free one)")
+    parser.add_argument("--config", type=Path, help="TOML config file")
+    parser.add_argument("--demo", action="store_true", default=None,
+                        help="demo tenant and simulated devices; relaxes security checks")
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from cloud.runtime import HubRuntime  # noqa: PLC0415 - hub dependencies load only for this command
+    from cloud.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings(
+        args.config, data_dir=args.data_dir, host=args.host, mqtt_port=args.mqtt_port,
+        http_port=args.http_port, demo=args.demo,
+    )
+    logs.configure(settings.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with HubRuntime(settings) as hub:
+        print(f"Fieldhub is up: {hub.url}  (API docs {hub.url}/docs)")
+        print(f"MQTT broker: mqtt://{settings.host}:{hub.mqtt_port}")
+        if hub.generated_admin_password:
+            print(f"Admin login: admin / {hub.generated_admin_password}  (shown once; set FIELDHUB_ADMIN_PASSWORD)")
+        else:
+            print("Admin login: admin / the password set by FIELDHUB_ADMIN_PASSWORD or shown at first start")
+        sys.stdout.flush()
+        if settings.demo:
+            from cloud import demo  # noqa: PLC0415
+            from cloud.simulator import Fleet  # noqa: PLC0415
+
+            devices = await demo.prepare(hub.services)
+            mqtt_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+            async with Fleet(devices, mqtt_host, hub.mqtt_port, rate=1.0):
+                print(f"Demo: {len(devices)} simulated devices in tenant 'demo' publish once a second.")
+                sys.stdout.flush()
+                await stop.wait()
+        else:
+            await stop.wait()
+        print("Shutting down: flushing accepted messages to the store...")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from hub.errors import ConfigError  # noqa: PLC0415
+
+    try:
+        return asyncio.run(_serve(args))
+    except ConfigError as exc:
+        print(f"fieldhub up: {exc.message}", file=sys.stderr)
+        return 2

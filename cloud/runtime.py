@@ -114,6 +114,7 @@ class HubRuntime:
 
         metrics = Metrics()
         authenticator = DeviceAuthenticator(store, metrics)
+        self._stack.callback(authenticator.close)
         registry = DeviceRegistry(store, authenticator, s.hash_params)
         await registry.ensure_tenant(DEFAULT_TENANT, "Default")
         users = UserDirectory(store, s.hash_params)

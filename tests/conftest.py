@@ -1,0 +1,57 @@
+"""Shared fixtures: a real hub per test, an admin API client, unique device ids, log checks."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from cloud.runtime import HubRuntime
+from tests.helpers.hub import Api, running_hub
+
+_OUR_PACKAGES = ("hub", "cloud", "contracts", "edge_agent", "device_drivers")
+
+
+class _ExceptionRecorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.name.split(".")[0] in _OUR_PACKAGES:
+            self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def fail_on_logged_exception(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A logged traceback from Fieldhub code fails the test, even if the test itself passed."""
+    recorder = _ExceptionRecorder()
+    logging.getLogger().addHandler(recorder)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeHandler(recorder)
+    if recorder.records and "allow_logged_exceptions" not in request.keywords:
+        first = recorder.records[0]
+        pytest.fail(f"exception logged by {first.name}: {first.getMessage()}")
+
+
+@pytest.fixture
+def unique_id() -> str:
+    return f"dev-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[HubRuntime]:
+    async with running_hub(tmp_path / "data") as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def api(hub: HubRuntime) -> AsyncIterator[Api]:
+    client = await Api.login(hub.url)
+    yield client
+    await client.close()

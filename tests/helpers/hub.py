@@ -1,0 +1,53 @@
+"""An in-process hub on free ports, and an authenticated API client for it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cloud.runtime import HubRuntime
+from cloud.settings import load_settings
+
+ADMIN_PASSWORD = "test-admin-password"  # noqa: S105 - test fixture value
+
+
+def test_settings(data_dir: Path, **overrides: Any) -> Any:
+    # demo relaxes the scrypt cost so that creating many devices stays fast in tests.
+    values: dict[str, Any] = {"data_dir": data_dir, "mqtt_port": 0, "http_port": 0, "demo": True, "scrypt_n": 1024,
+                              "admin_password": ADMIN_PASSWORD}
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@asynccontextmanager
+async def running_hub(data_dir: Path, **overrides: Any) -> AsyncIterator[HubRuntime]:
+    async with HubRuntime(test_settings(data_dir, **overrides)) as hub:
+        yield hub
+
+
+class Api:
+    """httpx client bound to a hub, logged in as someone."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.http = client
+
+    @classmethod
+    async def login(cls, base_url: str, username: str = "admin", password: str = ADMIN_PASSWORD) -> Api:
+        client = httpx.AsyncClient(base_url=base_url, timeout=20)
+        response = await client.post("/api/v1/auth/token", data={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return cls(client)
+
+    async def create_device(self, device_id: str, **body: Any) -> dict[str, Any]:
+        response = await self.http.post("/api/v1/devices", json={"id": device_id, "name": device_id, **body})
+        assert response.status_code == 201, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+    async def close(self) -> None:
+        await self.http.aclose()

@@ -33,6 +33,9 @@ class Metrics:
             ["reason"], registry=r,
         )
         self.auth_refused_by = {reason: self.auth_refused.labels(reason.value) for reason in AuthRefusal}
+        self.qos0_dropped = Counter(
+            "fieldhub_mqtt_qos0_dropped", "QoS 0 messages dropped because the hub was saturated", registry=r
+        )
         self.connections = Counter("fieldhub_mqtt_connections", "Accepted device connections", registry=r)
         self.online = Gauge("fieldhub_devices_online", "Devices connected to the broker now", registry=r)
         self.queue_depth = Gauge("fieldhub_ingest_queue_depth", "Messages waiting for the store", registry=r)

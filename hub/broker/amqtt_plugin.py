@@ -11,7 +11,7 @@ from typing import Any
 
 from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
-from amqtt.session import ApplicationMessage, Session
+from amqtt.session import Session
 
 from hub.broker.bridge import AmqttBridge
 
@@ -43,8 +43,3 @@ class FieldhubPlugin(BaseAuthPlugin, BaseTopicPlugin):
 
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
         await self._bridge.disconnected(client_session)
-
-    async def on_broker_message_received(self, *, client_id: str, message: ApplicationMessage | None) -> None:
-        if message is not None:
-            session = self.context.get_session(client_id)  # type: ignore[attr-defined]
-            await self._bridge.received(session, message.topic, bytes(message.data))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -36,19 +37,72 @@ def client_id_allowed(device_id: str, client_id: str | None) -> bool:
     return client_id == device_id or (client_id or "").startswith(f"{device_id}:")
 
 
+_STOP = object()
+
+
+class HandoffQueue(asyncio.Queue[Any]):
+    """Stands in for an authenticated session's delivery queue.
+
+    amqtt puts every incoming PUBLISH into the session's queue *before* it sends the
+    PUBACK, and throws the queue away when the client disconnects. Handing the message
+    to the hub inside ``put`` means a QoS 1/2 message is acknowledged only once the hub
+    has accepted it (blocking here is backpressure), and nothing waits in amqtt to be lost.
+    """
+
+    def __init__(self, bridge: AmqttBridge, session: Session) -> None:
+        super().__init__()
+        self._bridge = bridge
+        self._session = session
+
+    async def put(self, item: Any) -> None:
+        await self._bridge.deliver(self._session, item.topic, bytes(item.data))
+
+    def put_nowait(self, item: Any) -> None:
+        # QoS 0: amqtt cannot wait here, so the message goes through a bounded inbox.
+        self._bridge.deliver_later(self._session, item.topic, bytes(item.data))
+
+
 class AmqttBridge:
-    """Authenticates sessions, applies the ACL and forwards connects and messages to the hub."""
+    """Authenticates sessions, applies the ACL and forwards connects and messages to the hub.
+
+    Policy for QoS 0 messages when the inbox is full: drop and count (QoS 0 promises nothing).
+    """
 
     def __init__(
         self,
         authenticator: DeviceAuthenticator,
         handler: InboundHandler,
         metrics: Metrics,
+        qos0_inbox: int = 10_000,
     ) -> None:
         self._authenticator = authenticator
         self._handler = handler
         self._metrics = metrics
         self._log = RateLimitedLog(log)
+        self._inbox: asyncio.Queue[tuple[Session, str, bytes] | object] = asyncio.Queue(maxsize=qos0_inbox)
+
+    async def pump(self) -> None:
+        """Deliver QoS 0 messages in arrival order until :meth:`stop_pump` is called."""
+        while (item := await self._inbox.get()) is not _STOP:
+            assert isinstance(item, tuple)
+            await self.deliver(*item)
+
+    async def stop_pump(self) -> None:
+        """Let :meth:`pump` finish what is queued, then return."""
+        await self._inbox.put(_STOP)
+
+    def deliver_later(self, session: Session, topic: str, payload: bytes) -> None:
+        try:
+            self._inbox.put_nowait((session, topic, payload))
+        except asyncio.QueueFull:
+            self._metrics.qos0_dropped.inc()
+            self._log.warning("qos0", "QoS 0 inbox full: dropped a message on %r", topic[:200])
+
+    async def deliver(self, session: Session, topic: str, payload: bytes) -> None:
+        """Apply the publish ACL and hand an allowed message to the hub."""
+        identity = session_identity(session)
+        if identity is not None and self.allow(session, topic, Action.PUBLISH):
+            await self._handler.on_message(identity, topic, payload)
 
     async def authenticate(self, session: Session) -> bool:
         try:
@@ -63,6 +117,7 @@ class AmqttBridge:
             )
             return False
         session.attributes[_IDENTITY] = identity
+        session.delivered_message_queue = HandoffQueue(self, session)
         return True
 
     def allow(self, session: Session | None, topic: str | None, action: Action | None) -> bool:
@@ -92,9 +147,3 @@ class AmqttBridge:
         identity = session_identity(session)
         if identity is not None:
             await self._handler.on_disconnect(identity)
-
-    async def received(self, session: Session | None, topic: str, payload: bytes) -> None:
-        identity = session_identity(session)
-        # amqtt reports messages before its ACL runs; the refusal itself is counted in allow().
-        if identity is not None and device_may_publish(identity.device_id, topic):
-            await self._handler.on_message(identity, topic, payload)

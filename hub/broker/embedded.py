@@ -1,10 +1,9 @@
 """The embedded broker: amqtt in-process, with the Fieldhub plugin.
 
-amqtt speaks MQTT 3.1.1 only. It acknowledges a QoS 1 publish as soon as the message is
-queued in the session, before the hub has seen it, and stock amqtt throws that queue away
-when the client disconnects or the broker shuts down. :class:`FieldhubBroker` drains the
-queue into the hub first, so every acknowledged message survives a disconnect and a
-graceful shutdown; a hard crash of the hub process can still lose what was queued.
+amqtt speaks MQTT 3.1.1 only. Incoming messages are handed to the hub before amqtt sends
+the PUBACK (see :class:`hub.broker.bridge.HandoffQueue`), so an acknowledged message is
+in the ingest queue and survives a disconnect and a graceful shutdown; a hard crash of
+the hub process can lose what the ingest queue held (bounded, milliseconds of data).
 """
 
 from __future__ import annotations
@@ -15,8 +14,6 @@ from types import TracebackType
 from typing import Any, Self
 
 from amqtt.broker import Broker
-from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
-from amqtt.session import Session
 
 from hub.broker.bridge import AmqttBridge, session_identity
 from hub.errors import ConfigError
@@ -25,31 +22,29 @@ log = logging.getLogger(__name__)
 _PLUGIN = "hub.broker.amqtt_plugin.FieldhubPlugin"
 
 
-class FieldhubBroker(Broker):  # type: ignore[misc]
-    """amqtt's broker, changed only to hand queued, acknowledged messages over before dropping a session.
+_READER_STOP_TIMEOUT = 5.0
 
-    Overrides two internal hooks of the pinned amqtt version; the integration tests that
-    publish and disconnect at once (and shut down mid-stream) guard this.
+
+async def _abort(handlers: list[Any]) -> None:
+    """Abort the connections of ``handlers`` and wait for their readers to finish.
+
+    The reader sees end-of-stream and amqtt runs its normal cleanup: the last will is
+    sent and the disconnect is reported. A PUBLISH the hub had not acknowledged yet is
+    sent again by the client when it reconnects.
     """
-
-    async def _drain(self, session: Session, handler: BrokerProtocolHandler) -> None:
-        queue = session.delivered_message_queue
-        while not queue.empty():
-            delivered: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            delivered.set_result(queue.get_nowait())
-            await self._handle_message_delivery(session, handler, delivered)
-
-    async def _handle_disconnect(
-        self, client_session: Session, handler: BrokerProtocolHandler, disconnect_waiter: asyncio.Future[Any]
-    ) -> None:
-        await self._drain(client_session, handler)
-        await super()._handle_disconnect(client_session, handler, disconnect_waiter)
-
-    async def _cleanup_session(self, client_id: str) -> None:
-        session, handler = self._sessions.get(client_id, (None, None))
-        if session is not None and handler is not None:
-            await self._drain(session, handler)
-        await super()._cleanup_session(client_id)
+    for handler in handlers:
+        # amqtt's writer adapter closes gracefully, which waits on a client that may not read.
+        handler.writer._writer.transport.abort()
+    stopped = [
+        handler._reader_stopped.wait()
+        for handler in handlers
+        if handler._reader_task is not None and not handler._reader_task.done()
+    ]
+    try:
+        async with asyncio.timeout(_READER_STOP_TIMEOUT):
+            await asyncio.gather(*stopped)
+    except TimeoutError:
+        log.warning("%d MQTT connections did not close within %.0f s", len(handlers), _READER_STOP_TIMEOUT)
 
 
 class EmbeddedBroker:
@@ -61,13 +56,16 @@ class EmbeddedBroker:
         self._port = port
         self._max_connections = max_connections
         self._broker: Broker | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def port(self) -> int:
         """The bound port (the real one when 0 was asked for)."""
         broker = self._running
         # amqtt keeps its asyncio servers in a private map; the pinned version is tested for this.
-        server = broker._servers["default"].instance  # noqa: SLF001
+        server = broker._servers["default"].instance
         port: int = server.sockets[0].getsockname()[1]
         return port
 
@@ -90,27 +88,41 @@ class EmbeddedBroker:
         }
 
     async def __aenter__(self) -> Self:
-        broker = FieldhubBroker(self._config())
+        broker = Broker(self._config())
         try:
             await broker.start()
         except Exception as exc:
             raise ConfigError(f"cannot start the MQTT broker on {self._host}:{self._port}: {exc}") from exc
         self._broker = broker
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        self._pump = self._tasks.create_task(self._bridge.pump(), name="mqtt-qos0-pump")
         log.info("embedded MQTT broker listening on %s:%d", self._host, self.port)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        broker, self._broker = self._broker, None
+        broker = self._broker
         if broker is None:
             return
+        self._stopping = True
+        await self._drop_connections(broker)
         await broker.shutdown()
-        # Messages already acknowledged are handed to the hub by plugin events; wait for them.
-        await broker.plugins_manager.wait_fired_events()
+        self._broker = None
+        if self._tasks is None or self._pump is None:
+            return
+        if exc is None:
+            await self._bridge.stop_pump()
+        else:
+            self._pump.cancel()
+        await self._tasks.__aexit__(exc_type, exc, tb)
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         broker = self._running
+        if self._stopping:
+            # Every connection is gone and retained messages die with the broker: nobody to tell.
+            return
         if retain:
             await broker.retain_message(None, topic, payload, qos)
         if payload or not retain:
@@ -127,9 +139,19 @@ class EmbeddedBroker:
 
     async def disconnect_device(self, device_id: str) -> int:
         handlers = self._sessions_of(device_id)
-        # Same path amqtt takes for a session take-over: the broker's own loop then cleans up.
-        await asyncio.gather(*(handler.handle_connection_closed() for handler in handlers))
+        await _abort(handlers)
         return len(handlers)
+
+    async def _drop_connections(self, broker: Broker) -> None:
+        """Stop listening, then end every connection the way a network failure would.
+
+        Letting amqtt's shutdown cancel the readers instead can hang for good: on Python 3.11
+        ``asyncio.wait_for`` may swallow that cancellation and the reader never stops.
+        """
+        for server in broker._servers.values():
+            server.instance.close()
+        handlers = [handler for _, handler in broker.sessions.values() if handler.writer is not None]
+        await _abort(handlers)
 
     def is_connected(self, device_id: str) -> bool:
         return bool(self._sessions_of(device_id))

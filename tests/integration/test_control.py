@@ -1,0 +1,124 @@
+"""Desired/reported state, commands and the live stream, through the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import orjson
+import pytest
+
+from cloud.runtime import HubRuntime
+from tests.helpers.hub import Api
+from tests.helpers.mqtt import TestDevice
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def connected(hub: HubRuntime, api: Api, device_id: str) -> TestDevice:
+    secret = (await api.create_device(device_id))["credentials"]["password"]
+    return await asyncio.to_thread(TestDevice(hub.mqtt_port, device_id, secret).connect)
+
+
+async def test_desired_state_is_published_retained_and_versioned(hub: HubRuntime, api: Api, unique_id: str) -> None:
+    r = await api.http.put(f"/api/v1/devices/{unique_id}/state/desired", json={"interval": 5})
+    assert r.status_code == 404
+    device = await connected(hub, api, unique_id)
+    try:
+        r = await api.http.put(f"/api/v1/devices/{unique_id}/state/desired", json={"interval": 5})
+        assert r.status_code == 200 and r.json()["version"] == 1
+        r = await api.http.put(f"/api/v1/devices/{unique_id}/state/desired", json={"interval": 10, "led": True})
+        assert r.json()["version"] == 2
+        # Subscribing after the fact still gets the latest, because it is retained.
+        await asyncio.to_thread(device.subscribe, f"devices/{unique_id}/state/desired")
+        message = await asyncio.to_thread(device.next_message)
+        body = orjson.loads(message.payload)
+        assert message.retain and body["version"] == 2 and body["state"] == {"interval": 10, "led": True}
+        await asyncio.to_thread(device.publish, f"devices/{unique_id}/state/reported", b'{"interval": 10}')
+        await asyncio.to_thread(device.publish, f"devices/{unique_id}/state/reported", b"[1, 2]")  # refused
+
+        async def reported() -> dict[str, Any]:
+            state: dict[str, Any] = (await api.http.get(f"/api/v1/devices/{unique_id}/state")).json()
+            return state if state["reported"] else {}
+
+        state = await eventually(reported, what="reported state stored")
+        assert state["reported"]["state"] == {"interval": 10} and state["desired"]["version"] == 2
+        big = {"blob": "x" * 70_000}
+        assert (await api.http.put(f"/api/v1/devices/{unique_id}/state/desired", json=big)).status_code == 422
+        notobj = await api.http.put(f"/api/v1/devices/{unique_id}/state/desired", json=[1, 2])
+        assert notobj.status_code == 422
+    finally:
+        await asyncio.to_thread(device.close)
+
+
+def answer_commands(device: TestDevice, stop: threading.Event, reply: str = "ok") -> None:
+    """Act as device firmware: answer each command with its correlation id."""
+    while not stop.is_set():
+        try:
+            message = device.next_message(timeout=0.2)
+        except Exception:  # noqa: BLE001 - queue.Empty: poll again
+            continue
+        request = orjson.loads(message.payload)
+        response = {"id": request["id"], "status": reply, "result": {"echo": request["params"]}}
+        device.client.publish(f"{message.topic}/response", orjson.dumps(response), qos=1)
+
+
+async def test_command_round_trip(hub: HubRuntime, api: Api, unique_id: str) -> None:
+    device = await connected(hub, api, unique_id)
+    stop = threading.Event()
+    try:
+        codes = await asyncio.to_thread(device.subscribe, f"devices/{unique_id}/commands/+")
+        assert not codes[0].is_failure
+        worker = threading.Thread(target=answer_commands, args=(device, stop), daemon=True)
+        worker.start()
+        r = await api.http.post(f"/api/v1/devices/{unique_id}/commands/set-led", json={"params": {"on": True}})
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "ok" and r.json()["result"] == {"echo": {"on": True}}
+        bad_name = await api.http.post(f"/api/v1/devices/{unique_id}/commands/bad+name", json={})
+        assert bad_name.status_code == 422
+    finally:
+        stop.set()
+        await asyncio.to_thread(device.close)
+
+
+async def test_command_timeout_and_offline(hub: HubRuntime, api: Api, unique_id: str) -> None:
+    device = await connected(hub, api, unique_id)
+    try:
+        r = await api.http.post(f"/api/v1/devices/{unique_id}/commands/reboot", json={"timeout_s": 0.3})
+        assert r.status_code == 504 and r.json()["error"]["code"] == "command_timeout"
+    finally:
+        await asyncio.to_thread(device.close)
+
+    async def gone() -> bool:
+        return bool((await api.http.get(f"/api/v1/devices/{unique_id}")).json()["status"] == "offline")
+
+    await eventually(gone, what="session closed")
+    r = await api.http.post(f"/api/v1/devices/{unique_id}/commands/reboot", json={})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "device_offline"
+
+
+async def test_live_stream_delivers_stored_telemetry(hub: HubRuntime, api: Api, unique_id: str) -> None:
+    device = await connected(hub, api, unique_id)
+    token = api.http.headers["Authorization"].split()[1]
+    received: list[dict[str, Any]] = []
+    try:
+        async with api.http.stream("GET", f"/api/v1/devices/{unique_id}/live",
+                                   params={"access_token": token}, headers={"Authorization": ""}) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = response.aiter_lines()
+            assert (await anext(lines)).startswith(": connected")
+            await asyncio.to_thread(device.publish, f"devices/{unique_id}/telemetry", b'{"values": {"t": 4.5}}')
+            async with asyncio.timeout(10):
+                async for line in lines:
+                    if line.startswith("data: "):
+                        received.append(orjson.loads(line[6:]))
+                        break
+    finally:
+        await asyncio.to_thread(device.close)
+    assert received[0]["device_id"] == unique_id
+    assert received[0]["readings"][0]["key"] == "t" and received[0]["readings"][0]["value"] == 4.5
+    no_token = await api.http.get(f"/api/v1/devices/{unique_id}/live", headers={"Authorization": ""})
+    assert no_token.status_code == 401

@@ -1,0 +1,112 @@
+"""Persistence across restarts and graceful shutdown, in-process and as a real ``fieldhub up`` process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.helpers.hub import ADMIN_PASSWORD, Api, running_hub
+from tests.helpers.mqtt import TestDevice
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _burst(device: TestDevice, n: int) -> None:
+    """Publish readings 0..n-1 at QoS 1 and wait until the hub acknowledged the last one."""
+    last = None
+    for i in range(n):
+        last = device.client.publish(f"devices/{device.client_id}/telemetry", orjson.dumps({"values": {"i": i}, "seq": i}))
+    assert last is not None
+    last.wait_for_publish(30)
+    assert last.is_published(), "the hub did not acknowledge the burst"
+
+
+async def test_restart_keeps_devices_credentials_telemetry_and_desired_state(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with running_hub(data) as hub:
+        api = await Api.login(hub.url)
+        secret = (await api.create_device("keeper", labels={"a": "b"}))["credentials"]["password"]
+        await api.http.put("/api/v1/devices/keeper/state/desired", json={"interval": 7})
+        device = await asyncio.to_thread(TestDevice(hub.mqtt_port, "keeper", secret).connect)
+        n = 500
+        await asyncio.to_thread(_burst, device, n)
+        await api.close()
+        # Shut down right after the last acknowledgement: everything acknowledged must be flushed.
+    await asyncio.to_thread(device.close)
+    async with running_hub(data) as hub:
+        api = await Api.login(hub.url)
+        try:
+            shown = (await api.http.get("/api/v1/devices/keeper")).json()
+            assert shown["labels"] == {"a": "b"} and shown["status"] == "offline"
+            points = (await api.http.get("/api/v1/devices/keeper/telemetry",
+                                         params={"key": "i", "limit": 10_000})).json()["points"]
+            assert [p["value"] for p in points] == [float(i) for i in range(n)]
+            again = await asyncio.to_thread(TestDevice(hub.mqtt_port, "keeper", secret).connect)
+            try:
+                await asyncio.to_thread(again.subscribe, "devices/keeper/state/desired")
+                message = await asyncio.to_thread(again.next_message)
+                assert orjson.loads(message.payload)["state"] == {"interval": 7}
+            finally:
+                await asyncio.to_thread(again.close)
+        finally:
+            await api.close()
+
+
+def _start_process(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cloud.cli.main", "up", "--data-dir", str(data), "--mqtt-port", "0",
+         "--http-port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    assert proc.stdout is not None
+    url, mqtt_port = "", 0
+    for line in proc.stdout:
+        if line.startswith("Fieldhub is up: "):
+            url = line.split()[3]
+        if line.startswith("MQTT broker: "):
+            mqtt_port = int(line.rsplit(":", 1)[1])
+            break
+    assert url and mqtt_port, "fieldhub up did not report its addresses"
+    return proc, url, mqtt_port
+
+
+async def test_sigterm_flushes_and_restart_serves_everything(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**os.environ, "FIELDHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    proc, url, mqtt_port = await asyncio.to_thread(_start_process, data, env)
+    try:
+        api = await Api.login(url)
+        secret = (await api.create_device("proc-dev"))["credentials"]["password"]
+        await api.close()
+        device = await asyncio.to_thread(TestDevice(mqtt_port, "proc-dev", secret).connect)
+        n = 300
+        await asyncio.to_thread(_burst, device, n)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.to_thread(proc.communicate, timeout=30)
+        assert proc.returncode == 0, output
+        assert "Traceback" not in output
+        await asyncio.to_thread(device.close)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    proc, url, _ = await asyncio.to_thread(_start_process, data, env)
+    try:
+        api = await Api.login(url)
+
+        async def all_there() -> bool:
+            r = await api.http.get("/api/v1/devices/proc-dev/telemetry", params={"key": "i", "limit": 1000})
+            return len(r.json()["points"]) == n
+
+        await eventually(all_there, what="every acknowledged reading after restart")
+        await api.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.to_thread(proc.communicate, timeout=30)

@@ -124,7 +124,10 @@ class HubRuntime:
 
         live = LiveFeed(metrics)
         pipeline = IngestPipeline(
-            store, metrics, s.ingest.limits(), queue_size=s.ingest.queue_size,
+            store,
+            metrics,
+            s.ingest.limits(),
+            queue_size=s.ingest.queue_size,
             max_batch_points=s.ingest.max_batch_points,
         )
         pipeline.add_listener(live.publish)
@@ -146,8 +149,16 @@ class HubRuntime:
             log.info("republished desired state of %d device(s)", republished)
 
         self._services = Services(
-            settings=s, store=store, metrics=metrics, registry=registry, users=users,
-            tokens=TokenService(key, s.token_ttl_s), state=state, commands=commands, live=live, pipeline=pipeline,
+            settings=s,
+            store=store,
+            metrics=metrics,
+            registry=registry,
+            users=users,
+            tokens=TokenService(key, s.token_ttl_s),
+            state=state,
+            commands=commands,
+            live=live,
+            pipeline=pipeline,
         )
         await self._start_http()
 
@@ -155,7 +166,10 @@ class HubRuntime:
         self._http_sock = _bind(self.settings.host, self.settings.http_port)
         self._stack.callback(self._http_sock.close)
         config = uvicorn.Config(
-            create_app(self.services), log_config=None, lifespan="off", access_log=False,
+            create_app(self.services),
+            log_config=None,
+            lifespan="off",
+            access_log=False,
             timeout_graceful_shutdown=5,
         )
         self._server = _ApiServer(config)

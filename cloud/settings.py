@@ -128,7 +128,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> HubSetti
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from exc
-        config = SettingsConfigDict(**{**HubSettings.model_config, "toml_file": config_file})  # type: ignore[typeddict-item]
+        config = SettingsConfigDict(**{**HubSettings.model_config, "toml_file": config_file})
         cls = type("FileHubSettings", (HubSettings,), {"model_config": config})
         source = f"{config_file}, environment and command line"
     try:

@@ -14,6 +14,7 @@ from typing import Any, Self
 
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from contracts.topics import telemetry_topic
 
@@ -70,7 +71,7 @@ class Fleet:
         self.stats = FleetStats()
 
     def _client(self, device: SimDevice) -> mqtt.Client:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device.device_id)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.device_id)
         client.username_pw_set(device.device_id, device.secret)
         client.max_inflight_messages_set(100)
         stats = self.stats

@@ -60,7 +60,7 @@ class Token(BaseModel):
     """OAuth2 bearer token."""
 
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int
 
 

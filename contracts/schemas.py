@@ -36,8 +36,10 @@ def json_schema(name: str) -> dict[str, Any]:
         schema = {
             "$id": item.pop("$id"),
             "title": "Telemetry",
-            "oneOf": [{"$ref": "#/$defs/TelemetryMessage"},
-                      {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/TelemetryMessage"}}],
+            "oneOf": [
+                {"$ref": "#/$defs/TelemetryMessage"},
+                {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/TelemetryMessage"}},
+            ],
             "$defs": {**(defs or {}), "TelemetryMessage": item},
         }
     return schema

@@ -24,7 +24,8 @@ class RateLimitedLog:
         self._last[key] = now
         suppressed = self._suppressed.pop(key, 0)
         if suppressed:
-            self._logger.warning(msg + " (%d similar suppressed)", *args, suppressed)
+            # Extends the format string, not the message: arguments stay lazily formatted.
+            self._logger.warning(msg + " (%d similar suppressed)", *args, suppressed)  # noqa: G003
         else:
             self._logger.warning(msg, *args)
 

@@ -16,9 +16,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.messages = Counter(
-            "fieldhub_ingest_messages", "Telemetry messages accepted by ingest", registry=r
-        )
+        self.messages = Counter("fieldhub_ingest_messages", "Telemetry messages accepted by ingest", registry=r)
         self.points = Counter("fieldhub_ingest_points", "Data points accepted by ingest", registry=r)
         self.stored = Counter("fieldhub_store_points_written", "Points written to the store", registry=r)
         self.duplicates = Counter(
@@ -29,8 +27,10 @@ class Metrics:
         )
         self.rejected_by = {reason: self.rejected.labels(reason.value) for reason in RejectReason}
         self.auth_refused = Counter(
-            "fieldhub_mqtt_refused", "Connections, publishes and subscriptions refused, by reason",
-            ["reason"], registry=r,
+            "fieldhub_mqtt_refused",
+            "Connections, publishes and subscriptions refused, by reason",
+            ["reason"],
+            registry=r,
         )
         self.auth_refused_by = {reason: self.auth_refused.labels(reason.value) for reason in AuthRefusal}
         self.qos0_dropped = Counter(
@@ -40,7 +40,9 @@ class Metrics:
         self.online = Gauge("fieldhub_devices_online", "Devices connected to the broker now", registry=r)
         self.queue_depth = Gauge("fieldhub_ingest_queue_depth", "Messages waiting for the store", registry=r)
         self.write_seconds = Histogram(
-            "fieldhub_store_write_seconds", "Duration of one batch write", registry=r,
+            "fieldhub_store_write_seconds",
+            "Duration of one batch write",
+            registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         )
         self.live_dropped = Counter(
@@ -50,8 +52,7 @@ class Metrics:
 
     def _by_reason(self, name: str, reasons: type[RejectReason] | type[AuthRefusal]) -> dict[str, int]:
         return {
-            reason.value: int(self.registry.get_sample_value(name, {"reason": reason.value}) or 0)
-            for reason in reasons
+            reason.value: int(self.registry.get_sample_value(name, {"reason": reason.value}) or 0) for reason in reasons
         }
 
     def rejections(self) -> dict[str, int]:

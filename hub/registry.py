@@ -71,8 +71,12 @@ class DeviceRegistry:
         """Register a device and return it with its one-time credentials."""
         await self._require_tenant(tenant_id)
         device = Device(
-            id=spec.id or f"d-{secrets.token_hex(6)}", name=spec.name, tenant=tenant_id, kind=spec.kind,
-            labels=spec.labels, created=datetime.now(UTC),
+            id=spec.id or f"d-{secrets.token_hex(6)}",
+            name=spec.name,
+            tenant=tenant_id,
+            kind=spec.kind,
+            labels=spec.labels,
+            created=datetime.now(UTC),
         )
         secret = new_secret()
         secret_hash = await asyncio.to_thread(hash_password, secret, self._hash_params)

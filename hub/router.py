@@ -17,9 +17,7 @@ log = logging.getLogger(__name__)
 class InboundRouter:
     """Implements :class:`hub.broker.base.InboundHandler` for every broker adapter."""
 
-    def __init__(
-        self, pipeline: IngestPipeline, presence: Presence, state: StateService, commands: CommandBus
-    ) -> None:
+    def __init__(self, pipeline: IngestPipeline, presence: Presence, state: StateService, commands: CommandBus) -> None:
         self._pipeline = pipeline
         self._presence = presence
         self._state = state

@@ -49,13 +49,11 @@ class StateService:
     async def reported(self, identity: DeviceIdentity, payload: bytes) -> None:
         """Store a device's reported state if it is a JSON object within the size limit."""
         try:
-            if len(payload) > MAX_STATE_BYTES:
-                raise ValueError(f"{len(payload)} bytes > {MAX_STATE_BYTES}")
-            doc = orjson.loads(payload)
-            if not isinstance(doc, dict):
-                raise ValueError("reported state must be a JSON object")  # noqa: TRY004 - one refusal path
+            doc = _reported_doc(payload)
         except ValueError as exc:
-            self._log.warning(f"state:{identity.device_id}", "refused reported state of %s: %s", identity.device_id, exc)
+            self._log.warning(
+                f"state:{identity.device_id}", "refused reported state of %s: %s", identity.device_id, exc
+            )
             return
         await self._store.put_state(identity.device_id, StateKind.REPORTED, doc, now_ms())
 
@@ -66,3 +64,13 @@ class StateService:
         await self._publisher.publish(
             state_desired_topic(device_id), message.model_dump_json().encode(), qos=1, retain=True
         )
+
+
+def _reported_doc(payload: bytes) -> dict[str, Any]:
+    """The reported state document, or ValueError saying why the payload is refused."""
+    if len(payload) > MAX_STATE_BYTES:
+        raise ValueError(f"{len(payload)} bytes > {MAX_STATE_BYTES}")
+    doc = orjson.loads(payload)
+    if not isinstance(doc, dict):
+        raise ValueError("reported state must be a JSON object")  # noqa: TRY004 - one refusal path
+    return doc

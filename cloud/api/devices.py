@@ -38,6 +38,7 @@ async def create_device(body: DeviceCreate, principal: PrincipalDep, services: S
 
 @router.get("", response_model=DevicePage)
 async def list_devices(
+    *,
     principal: PrincipalDep,
     services: ServicesDep,
     tenant: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,

@@ -27,12 +27,21 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
-_BY_STATUS = {401: ErrorCode.UNAUTHORIZED, 403: ErrorCode.FORBIDDEN, 404: ErrorCode.NOT_FOUND,
-              405: ErrorCode.INVALID_REQUEST, 409: ErrorCode.CONFLICT, 413: ErrorCode.PAYLOAD_TOO_LARGE}
+_BY_STATUS = {
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.INVALID_REQUEST,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+}
 
 
 def error_response(
-    status: int, code: ErrorCode, message: str, details: list[dict[str, Any]] | None = None,
+    status: int,
+    code: ErrorCode,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"code": code.value, "message": message}
@@ -66,10 +75,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _BY_STATUS.get(exc.status_code, ErrorCode.INVALID_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL)
+        fallback = ErrorCode.INVALID_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL
+        code = _BY_STATUS.get(exc.status_code, fallback)
         return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error in request")
+        log.error("unhandled error in request", exc_info=exc)
         return error_response(500, ErrorCode.INTERNAL, "internal error; see the hub log")

@@ -25,6 +25,7 @@ KEEPALIVE_S = 15.0
 
 @router.get("/{device_id}/telemetry", response_model=TelemetrySeries)
 async def telemetry(
+    *,
     device: DeviceDep,
     services: ServicesDep,
     key: Annotated[str, Query(pattern=SENSOR_KEY_PATTERN)],
@@ -37,8 +38,12 @@ async def telemetry(
 ) -> TelemetrySeries:
     """Raw points, or with ``agg`` and ``interval`` epoch-aligned buckets (``ts`` = bucket start)."""
     range_query = RangeQuery(
-        device_id=device.id, key=key, start=parse_time(start, "start"), end=parse_time(end, "end"),
-        limit=limit, descending=order == "desc",
+        device_id=device.id,
+        key=key,
+        start=parse_time(start, "start"),
+        end=parse_time(end, "end"),
+        limit=limit,
+        descending=order == "desc",
     )
     if range_query.start is not None and range_query.end is not None and range_query.start >= range_query.end:
         raise InvalidInput("start must be before end")
@@ -52,8 +57,9 @@ async def telemetry(
             raise InvalidInput("agg needs interval (e.g. interval=60s)")
         buckets = await services.store.query_aggregate(AggregateQuery(range_query, agg, parse_interval(interval)))
         points = [TelemetryPoint(ts=to_rfc3339(ts), value=value) for ts, value in buckets]
-    return TelemetrySeries(device_id=device.id, key=key, agg=agg.value if agg else None, interval=interval,
-                           points=points)
+    return TelemetrySeries(
+        device_id=device.id, key=key, agg=agg.value if agg else None, interval=interval, points=points
+    )
 
 
 @router.get("/{device_id}/latest", response_model=LatestValues)

@@ -19,12 +19,14 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from amqtt.broker import Broker
+from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.bench.load import PublisherSpec, Publishers
+from cloud.bench.load import Publishers, PublisherSpec
 from cloud.runtime import HubRuntime
 from cloud.settings import load_settings
 from contracts.devices import DeviceCreate
 from hub.ingest.pipeline import Accepted, now_ms
+from hub.security.passwords import new_secret
 
 STALL_S = 15.0
 
@@ -43,13 +45,15 @@ async def _wait_for(count: Any, total: int) -> float:
 
 
 async def baseline(args: argparse.Namespace) -> dict[str, float]:
-    broker = Broker({
-        "listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:0"}},
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-    })
+    broker = Broker(
+        {
+            "listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:0"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+        }
+    )
     await broker.start()
     try:
-        port = broker._servers["default"].instance.sockets[0].getsockname()[1]  # noqa: SLF001
+        port = broker._servers["default"].instance.sockets[0].getsockname()[1]
         received = 0
         lock = threading.Lock()
         subscribed = threading.Event()
@@ -59,7 +63,7 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
             with lock:
                 received += 1
 
-        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-sub")
+        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub")
         sub.on_message = on_message
         sub.on_subscribe = lambda *_: subscribed.set()
         sub.on_connect = lambda c, *_: c.subscribe("devices/+/telemetry", qos=args.qos)
@@ -67,8 +71,12 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
         sub.loop_start()
         await asyncio.to_thread(subscribed.wait, 10)
         per = args.messages // args.publishers
-        specs = [PublisherSpec("127.0.0.1", port, f"pub-{i}", None, None, f"devices/pub-{i}/telemetry", per,
-                               args.batch, args.qos) for i in range(args.publishers)]
+        specs = [
+            PublisherSpec(
+                "127.0.0.1", port, f"pub-{i}", None, None, f"devices/pub-{i}/telemetry", per, args.batch, args.qos
+            )
+            for i in range(args.publishers)
+        ]
         pubs = Publishers(specs)
         await asyncio.to_thread(pubs.start)
         started = pubs.go()
@@ -84,8 +92,9 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
 
 async def pipeline(args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
-        settings = load_settings(data_dir=Path(tmp), mqtt_port=0, http_port=0, demo=True, scrypt_n=1024,
-                                 admin_password="bench-only-password")
+        settings = load_settings(
+            data_dir=Path(tmp), mqtt_port=0, http_port=0, demo=True, scrypt_n=1024, admin_password=new_secret()
+        )
         async with HubRuntime(settings) as hub:
             services = hub.services
             latencies: list[int] = []
@@ -99,9 +108,19 @@ async def pipeline(args: argparse.Namespace) -> dict[str, float]:
             specs = []
             for i in range(args.publishers):
                 created = await services.registry.create_device(DeviceCreate(id=f"bench-{i}", name="bench"), "default")
-                specs.append(PublisherSpec("127.0.0.1", hub.mqtt_port, created.id, created.id,
-                                           created.credentials.password, f"devices/{created.id}/telemetry", per,
-                                           args.batch, args.qos))
+                specs.append(
+                    PublisherSpec(
+                        "127.0.0.1",
+                        hub.mqtt_port,
+                        created.id,
+                        created.id,
+                        created.credentials.password,
+                        f"devices/{created.id}/telemetry",
+                        per,
+                        args.batch,
+                        args.qos,
+                    )
+                )
             value = services.metrics.registry.get_sample_value
             pubs = Publishers(specs)
             await asyncio.to_thread(pubs.start)
@@ -114,8 +133,11 @@ async def pipeline(args: argparse.Namespace) -> dict[str, float]:
             elapsed = ended - started
             latencies.sort()
             return {
-                "sent": total, "stored": stored_msgs, "lost": total - stored_msgs,
-                "msgs_per_s": stored_msgs / elapsed, "points_per_s": stored_points / elapsed,
+                "sent": total,
+                "stored": stored_msgs,
+                "lost": total - stored_msgs,
+                "msgs_per_s": stored_msgs / elapsed,
+                "points_per_s": stored_points / elapsed,
                 "p50_ms": statistics.median(latencies) if latencies else float("nan"),
                 "p99_ms": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
             }
@@ -125,12 +147,20 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     base = await baseline(args)
     pipe = await pipeline(args)
     return {
-        "broker": "embedded amqtt", "qos": args.qos, "batch": args.batch, "publishers": args.publishers,
-        "baseline_msgs_per_s": round(base["msgs_per_s"], 1), "baseline_lost": base["sent"] - base["received"],
-        "pipeline_msgs_per_s": round(pipe["msgs_per_s"], 1), "points_per_s": round(pipe["points_per_s"], 1),
+        "broker": "embedded amqtt",
+        "qos": args.qos,
+        "batch": args.batch,
+        "publishers": args.publishers,
+        "baseline_msgs_per_s": round(base["msgs_per_s"], 1),
+        "baseline_lost": base["sent"] - base["received"],
+        "pipeline_msgs_per_s": round(pipe["msgs_per_s"], 1),
+        "points_per_s": round(pipe["points_per_s"], 1),
         "ratio": round(pipe["msgs_per_s"] / base["msgs_per_s"], 3),
-        "p50_ms": pipe["p50_ms"], "p99_ms": pipe["p99_ms"],
-        "sent": pipe["sent"], "stored": pipe["stored"], "lost": pipe["lost"],
+        "p50_ms": pipe["p50_ms"],
+        "p99_ms": pipe["p99_ms"],
+        "sent": pipe["sent"],
+        "stored": pipe["stored"],
+        "lost": pipe["lost"],
     }
 
 
@@ -142,12 +172,18 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"ingest benchmark: {result['sent']} messages x {args.batch} reading(s), QoS {args.qos}, "
-              f"{args.publishers} publisher processes")
-        print(f"  baseline (raw amqtt pub->sub): {result['baseline_msgs_per_s']:>10.0f} msg/s"
-              f"  (lost {result['baseline_lost']})")
-        print(f"  pipeline (auth+ACL+ingest+SQLite): {result['pipeline_msgs_per_s']:>6.0f} msg/s, "
-              f"{result['points_per_s']:.0f} points/s stored")
+        print(
+            f"ingest benchmark: {result['sent']} messages x {args.batch} reading(s), QoS {args.qos}, "
+            f"{args.publishers} publisher processes"
+        )
+        print(
+            f"  baseline (raw amqtt pub->sub): {result['baseline_msgs_per_s']:>10.0f} msg/s"
+            f"  (lost {result['baseline_lost']})"
+        )
+        print(
+            f"  pipeline (auth+ACL+ingest+SQLite): {result['pipeline_msgs_per_s']:>6.0f} msg/s, "
+            f"{result['points_per_s']:.0f} points/s stored"
+        )
         print(f"  ratio pipeline/baseline: {result['ratio']:.2f}")
         print(f"  latency device->stored: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
         print(f"  stored {result['stored']} of {result['sent']}, lost {result['lost']}")

@@ -9,6 +9,7 @@ from multiprocessing.synchronize import Event
 
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ def payload(seq: int, batch: int) -> bytes:
 
 
 def _publish(spec: PublisherSpec, ready: Event, go: Event, done: mp.Queue[int]) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=spec.client_id)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=spec.client_id)
     if spec.username:
         client.username_pw_set(spec.username, spec.password)
     client.max_inflight_messages_set(1000)

@@ -20,8 +20,9 @@ class ApiError(Exception):
 
 
 def add_connection_arguments(parser: Any) -> None:
-    parser.add_argument("--hub", default=os.environ.get("FIELDHUB_URL", "http://127.0.0.1:8080"),
-                        help="hub URL (env FIELDHUB_URL)")
+    parser.add_argument(
+        "--hub", default=os.environ.get("FIELDHUB_URL", "http://127.0.0.1:8080"), help="hub URL (env FIELDHUB_URL)"
+    )
     parser.add_argument("--user", default=os.environ.get("FIELDHUB_USER", "admin"), help="env FIELDHUB_USER")
 
 
@@ -34,7 +35,7 @@ class ApiClient:
         if token is None:
             password = os.environ.get("FIELDHUB_PASSWORD") or os.environ.get("FIELDHUB_ADMIN_PASSWORD")
             if not password:
-                fail("set FIELDHUB_TOKEN, or FIELDHUB_PASSWORD for user %s" % user)
+                fail(f"set FIELDHUB_TOKEN, or FIELDHUB_PASSWORD for user {user}")
             token = self._call("POST", "/api/v1/auth/token", data={"username": user, "password": password})[
                 "access_token"
             ]

@@ -57,12 +57,23 @@ def run(args: argparse.Namespace) -> int:
     api = ApiClient(args.hub, args.user)
     try:
         if args.action == "create":
-            body = {"name": args.name, "id": args.id, "kind": args.kind, "tenant": args.tenant,
-                    "labels": _labels(args.label)}
+            body = {
+                "name": args.name,
+                "id": args.id,
+                "kind": args.kind,
+                "tenant": args.tenant,
+                "labels": _labels(args.label),
+            }
             data = api.post("/api/v1/devices", {k: v for k, v in body.items() if v is not None})
         elif args.action == "list":
-            data = api.get("/api/v1/devices", tenant=args.tenant, label=args.label, status=args.status,
-                           limit=args.limit, offset=args.offset)
+            data = api.get(
+                "/api/v1/devices",
+                tenant=args.tenant,
+                label=args.label,
+                status=args.status,
+                limit=args.limit,
+                offset=args.offset,
+            )
         elif args.action == "show":
             data = api.get(f"/api/v1/devices/{args.device_id}")
         elif args.action == "rotate":

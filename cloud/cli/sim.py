@@ -60,8 +60,11 @@ async def _run(args: argparse.Namespace, creds: list[tuple[str, str]], host: str
                 pass
             s = fleet.stats.snapshot()
             elapsed = time.monotonic() - started
-            print(f"{elapsed:7.1f}s connected={s['connected']} published={s['published']} acked={s['acked']} "
-                  f"({s['acked'] / elapsed:.0f} msg/s)", flush=True)
+            print(
+                f"{elapsed:7.1f}s connected={s['connected']} published={s['published']} acked={s['acked']} "
+                f"({s['acked'] / elapsed:.0f} msg/s)",
+                flush=True,
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if broker.scheme != "mqtt" or not broker.hostname:
         fail(f"--mqtt {args.mqtt!r} must look like mqtt://host:port")
     creds = _credentials(ApiClient(args.hub, args.user), args)
-    print(f"simulating {len(creds)} devices at {args.rate:g} msg/s each against {broker.hostname}:{broker.port or 1883}")
-    asyncio.run(_run(args, creds, broker.hostname, broker.port or 1883))
+    port = broker.port or 1883
+    print(f"simulating {len(creds)} devices at {args.rate:g} msg/s each against {broker.hostname}:{port}")
+    asyncio.run(_run(args, creds, broker.hostname, port))
     return 0

@@ -17,8 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt-port", type=int, help="MQTT port (default 1883; 0 picks a free one)")
     parser.add_argument("--http-port", type=int, help="HTTP port (default 8080; 0 picks a free one)")
     parser.add_argument("--config", type=Path, help="TOML config file")
-    parser.add_argument("--demo", action="store_true", default=None,
-                        help="demo tenant and simulated devices; relaxes security checks")
+    parser.add_argument(
+        "--demo", action="store_true", default=None, help="demo tenant and simulated devices; relaxes security checks"
+    )
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -26,8 +27,12 @@ async def _serve(args: argparse.Namespace) -> int:
     from cloud.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(
-        args.config, data_dir=args.data_dir, host=args.host, mqtt_port=args.mqtt_port,
-        http_port=args.http_port, demo=args.demo,
+        args.config,
+        data_dir=args.data_dir,
+        host=args.host,
+        mqtt_port=args.mqtt_port,
+        http_port=args.http_port,
+        demo=args.demo,
     )
     logs.configure(settings.log_level)
     stop = asyncio.Event()

@@ -40,8 +40,12 @@ class TokenService:
     def issue(self, principal: Principal) -> str:
         now = int(time.time())
         claims = {
-            "iss": _ISSUER, "sub": principal.username, "role": principal.role.value,
-            "tenant": principal.tenant, "iat": now, "exp": now + self.ttl_s,
+            "iss": _ISSUER,
+            "sub": principal.username,
+            "role": principal.role.value,
+            "tenant": principal.tenant,
+            "iat": now,
+            "exp": now + self.ttl_s,
         }
         return jwt.encode(claims, self._key, algorithm="HS256")
 

@@ -112,8 +112,10 @@ class AmqttBridge:
         if not client_id_allowed(identity.device_id, session.client_id):
             self._metrics.auth_refused_by[AuthRefusal.CLIENT_ID].inc()
             self._log.warning(
-                f"client_id:{identity.device_id}", "refused %s: client id %r is not its own",
-                identity.device_id, (session.client_id or "")[:64],
+                f"client_id:{identity.device_id}",
+                "refused %s: client id %r is not its own",
+                identity.device_id,
+                (session.client_id or "")[:64],
             )
             return False
         session.attributes[_IDENTITY] = identity

@@ -99,8 +99,11 @@ class IngestPipeline:
         except PayloadRejected as exc:
             self._metrics.rejected_by[exc.reason].inc()
             self._rejects.warning(
-                f"{device_id}:{exc.reason}", "refused telemetry from %s: %s; payload %r",
-                device_id, exc, truncate(payload),
+                f"{device_id}:{exc.reason}",
+                "refused telemetry from %s: %s; payload %r",
+                device_id,
+                exc,
+                truncate(payload),
             )
             return False
         if self._closed:

@@ -50,8 +50,13 @@ def verify_password(password: str, encoded: str) -> bool:
             return False
         expected = _unb64(digest)
         actual = hashlib.scrypt(
-            password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p),
-            maxmem=256 * 1024 * 1024, dklen=len(expected),
+            password.encode(),
+            salt=_unb64(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=256 * 1024 * 1024,
+            dklen=len(expected),
         )
     except (ValueError, TypeError):
         return False

@@ -12,13 +12,19 @@ import httpx
 from cloud.runtime import HubRuntime
 from cloud.settings import load_settings
 
-ADMIN_PASSWORD = "test-admin-password"  # noqa: S105 - test fixture value
+ADMIN_PASSWORD = "test-admin-password"
 
 
 def test_settings(data_dir: Path, **overrides: Any) -> Any:
     # demo relaxes the scrypt cost so that creating many devices stays fast in tests.
-    values: dict[str, Any] = {"data_dir": data_dir, "mqtt_port": 0, "http_port": 0, "demo": True, "scrypt_n": 1024,
-                              "admin_password": ADMIN_PASSWORD}
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "mqtt_port": 0,
+        "http_port": 0,
+        "demo": True,
+        "scrypt_n": 1024,
+        "admin_password": ADMIN_PASSWORD,
+    }
     values.update(overrides)
     return load_settings(**values)
 

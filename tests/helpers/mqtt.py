@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 TIMEOUT = 10.0
 
@@ -19,7 +20,7 @@ class TestDevice:
 
     def __init__(self, port: int, username: str | None, password: str | None, client_id: str | None = None) -> None:
         self.client_id = client_id or username or f"anon-{uuid.uuid4().hex[:8]}"
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
         if username is not None:
             self.client.username_pw_set(username, password)
         self.client.reconnect_delay_set(30, 60)  # never reconnect within a test on its own

@@ -10,13 +10,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, what: str = "condition") -> T:
-    """Re-run ``check`` until it returns a truthy value; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 10.0, what: str = "condition") -> T:
+    """Re-run ``check`` until it returns a truthy value; fail with ``what`` after ``within`` seconds."""
+    deadline = time.monotonic() + within
     while True:
         result = await check()
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value {result!r}")
+            raise AssertionError(f"timed out after {within}s waiting for {what}; last value {result!r}")
         await asyncio.sleep(0.02)

@@ -36,8 +36,11 @@ async def test_token_flow(hub: HubRuntime) -> None:
         claims = jwt.decode(body["access_token"], options={"verify_signature": False})
         assert claims["exp"] - claims["iat"] == 3600
         assert (await client.get("/api/v1/devices")).status_code == 401
-        forged = jwt.encode({"sub": "admin", "role": "admin", "iss": "fieldhub", "exp": int(time.time()) + 60},
-                            "a-different-key-of-enough-length-0123456789", algorithm="HS256")
+        forged = jwt.encode(
+            {"sub": "admin", "role": "admin", "iss": "fieldhub", "exp": int(time.time()) + 60},
+            "a-different-key-of-enough-length-0123456789",
+            algorithm="HS256",
+        )
         r = await client.get("/api/v1/devices", headers={"Authorization": f"Bearer {forged}"})
         assert r.status_code == 401
         me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
@@ -113,8 +116,9 @@ async def test_tenant_isolation(hub: HubRuntime, api: Api) -> None:
     for tenant in ("tenant-a", "tenant-b"):
         r = await api.http.post("/api/v1/tenants", json={"id": tenant, "name": tenant.upper()})
         assert r.status_code == 201 and r.json()["id"] == tenant
-        r = await api.http.post("/api/v1/users", json={"username": f"user-{tenant}", "password": "a-long-password-1",
-                                                      "tenant": tenant})
+        r = await api.http.post(
+            "/api/v1/users", json={"username": f"user-{tenant}", "password": "a-long-password-1", "tenant": tenant}
+        )
         assert r.status_code == 201
     assert (await api.http.post("/api/v1/tenants", json={"id": "tenant-a", "name": "again"})).status_code == 409
     b_device = await api.create_device("b-device", tenant="tenant-b")
@@ -164,8 +168,9 @@ async def test_aggregation_matches_hand_computed_values(hub: HubRuntime, api: Ap
     await eventually(stored, what="readings stored")
 
     async def agg(fn: str, **extra: Any) -> list[tuple[str, float]]:
-        r = await api.http.get(f"/api/v1/devices/{unique_id}/telemetry",
-                               params={"key": "t", "agg": fn, "interval": "60s", **extra})
+        r = await api.http.get(
+            f"/api/v1/devices/{unique_id}/telemetry", params={"key": "t", "agg": fn, "interval": "60s", **extra}
+        )
         assert r.status_code == 200, r.text
         return [(p["ts"], p["value"]) for p in r.json()["points"]]
 
@@ -178,11 +183,19 @@ async def test_aggregation_matches_hand_computed_values(hub: HubRuntime, api: Ap
     # start/end in epoch ms and RFC 3339 (end exclusive), descending order, limit
     assert await agg("sum", start=str(base + 60_000), end=m3) == [(m1, 30.0)]
     assert await agg("count", order="desc", limit=2) == [(m3, 1.0), (m1, 2.0)]
-    raw = await api.http.get(f"/api/v1/devices/{unique_id}/telemetry",
-                             params={"key": "t", "start": m1, "limit": 2, "order": "desc"})
+    raw = await api.http.get(
+        f"/api/v1/devices/{unique_id}/telemetry", params={"key": "t", "start": m1, "limit": 2, "order": "desc"}
+    )
     assert [p["value"] for p in raw.json()["points"]] == [-5.0, 20.0]
-    for bad in ({"agg": "avg"}, {"agg": "median", "interval": "60s"}, {"agg": "avg", "interval": "sixty"},
-                {"start": "yesterday"}, {"start": m3, "end": m0}, {"interval": "60s"}, {"limit": "0"}):
+    for bad in (
+        {"agg": "avg"},
+        {"agg": "median", "interval": "60s"},
+        {"agg": "avg", "interval": "sixty"},
+        {"start": "yesterday"},
+        {"start": m3, "end": m0},
+        {"interval": "60s"},
+        {"limit": "0"},
+    ):
         r = await api.http.get(f"/api/v1/devices/{unique_id}/telemetry", params={"key": "t", **bad})
         assert r.status_code == 422, (bad, r.text)
     assert (await api.http.get(f"/api/v1/devices/{unique_id}/telemetry")).status_code == 422

@@ -104,8 +104,9 @@ async def test_live_stream_delivers_stored_telemetry(hub: HubRuntime, api: Api, 
     token = api.http.headers["Authorization"].split()[1]
     received: list[dict[str, Any]] = []
     try:
-        async with api.http.stream("GET", f"/api/v1/devices/{unique_id}/live",
-                                   params={"access_token": token}, headers={"Authorization": ""}) as response:
+        async with api.http.stream(
+            "GET", f"/api/v1/devices/{unique_id}/live", params={"access_token": token}, headers={"Authorization": ""}
+        ) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             lines = response.aiter_lines()

@@ -18,8 +18,9 @@ def refused(hub: HubRuntime, reason: str) -> int:
     return hub.services.metrics.refusals()[reason]
 
 
-async def connect(port: int, username: str | None, password: str | None, *, client_id: str | None = None,
-                  expect_success: bool = True) -> TestDevice:
+async def connect(
+    port: int, username: str | None, password: str | None, *, client_id: str | None = None, expect_success: bool = True
+) -> TestDevice:
     device = TestDevice(port, username, password, client_id)
     return await asyncio.to_thread(device.connect, expect_success=expect_success)
 
@@ -30,6 +31,7 @@ async def test_right_credentials_connect_and_mark_online(hub: HubRuntime, api: A
     assert creds["username"] == unique_id and len(creds["password"]) >= 32
     device = await connect(hub.mqtt_port, creds["username"], creds["password"])
     try:
+
         async def online() -> bool:
             r = await api.http.get(f"/api/v1/devices/{unique_id}")
             return bool(r.json()["status"] == "online")
@@ -62,8 +64,7 @@ async def test_bad_credentials_are_refused_and_counted(
     if username == "DEVICE":
         username = unique_id
     before = refused(hub, reason)
-    device = await connect(hub.mqtt_port, username, password, client_id=username or "anon",
-                           expect_success=False)
+    device = await connect(hub.mqtt_port, username, password, client_id=username or "anon", expect_success=False)
     try:
         assert device.refused
         assert refused(hub, reason) == before + 1
@@ -71,9 +72,7 @@ async def test_bad_credentials_are_refused_and_counted(
         await asyncio.to_thread(device.close)
 
 
-async def test_rotation_refuses_old_secret_and_closes_live_session(
-    hub: HubRuntime, api: Api, unique_id: str
-) -> None:
+async def test_rotation_refuses_old_secret_and_closes_live_session(hub: HubRuntime, api: Api, unique_id: str) -> None:
     old = (await api.create_device(unique_id))["credentials"]["password"]
     device = await connect(hub.mqtt_port, unique_id, old)
     r = await api.http.post(f"/api/v1/devices/{unique_id}/credentials")
@@ -136,8 +135,12 @@ async def test_publish_outside_own_prefix_is_dropped_and_counted(hub: HubRuntime
     device = await connect(hub.mqtt_port, unique_id, secret)
     try:
         before = refused(hub, "acl_publish")
-        for topic in (f"devices/{victim}/telemetry", f"devices/{unique_id}/commands/reboot", "other/topic",
-                      f"devices/{unique_id}/state/desired"):
+        for topic in (
+            f"devices/{victim}/telemetry",
+            f"devices/{unique_id}/commands/reboot",
+            "other/topic",
+            f"devices/{unique_id}/state/desired",
+        ):
             await asyncio.to_thread(device.publish, topic, b'{"values": {"x": 1}}')
         # A message the ACL allows, sent after the refused ones, proves the refused ones were processed.
         await asyncio.to_thread(device.publish, f"devices/{unique_id}/telemetry", b'{"values": {"ok": 1}}')
@@ -159,8 +162,13 @@ async def test_subscribe_acl(hub: HubRuntime, api: Api, unique_id: str) -> None:
     device = await connect(hub.mqtt_port, unique_id, secret)
     try:
         before = refused(hub, "acl_subscribe")
-        for topic in ("#", "devices/+/commands/+", f"devices/{unique_id}-x/commands/+",
-                      f"devices/{unique_id}/telemetry", "$SYS/#"):
+        for topic in (
+            "#",
+            "devices/+/commands/+",
+            f"devices/{unique_id}-x/commands/+",
+            f"devices/{unique_id}/telemetry",
+            "$SYS/#",
+        ):
             codes = await asyncio.to_thread(device.subscribe, topic)
             assert codes[0].is_failure, f"subscription to {topic} was granted"
         assert refused(hub, "acl_subscribe") >= before + 4

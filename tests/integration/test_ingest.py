@@ -48,8 +48,9 @@ async def test_single_object_and_batch_are_stored(hub: HubRuntime, api: Api, uni
     topic = f"devices/{unique_id}/telemetry"
     t0 = now_ms() - 10_000
     try:
-        await asyncio.to_thread(device.publish, topic, orjson.dumps(
-            {"ts": t0, "values": {"temp": 21.5, "door": True, "mode": "eco"}}))
+        await asyncio.to_thread(
+            device.publish, topic, orjson.dumps({"ts": t0, "values": {"temp": 21.5, "door": True, "mode": "eco"}})
+        )
         batch = [{"ts": t0 + i, "values": {"temp": 22 + i}, "seq": i} for i in range(1, 51)]
         await asyncio.to_thread(device.publish, topic, orjson.dumps(batch))
         await asyncio.to_thread(device.publish, topic, b'{"ts": "2026-01-01T00:00:00Z", "values": {"iso": 1}}')
@@ -72,7 +73,7 @@ async def test_missing_ts_gets_hub_time(hub: HubRuntime, api: Api, unique_id: st
     finally:
         await asyncio.to_thread(device.close)
     points = await wait_points(api, unique_id, "x", 1)
-    stamped = (await series(api, unique_id, "x", start=str(before)))
+    stamped = await series(api, unique_id, "x", start=str(before))
     assert len(points) == 1 and len(stamped) == 1
 
 
@@ -161,10 +162,12 @@ async def test_many_devices_connect_at_once(hub: HubRuntime, api: Api, unique_id
     with ThreadPoolExecutor(max_workers=count) as pool:
         results = await asyncio.gather(*(loop.run_in_executor(pool, d.connect) for d in devices))
         assert len(results) == count
-        await asyncio.gather(*(
-            loop.run_in_executor(pool, d.publish, f"devices/{d.client_id}/telemetry", b'{"values": {"n": 1}}')
-            for d in devices
-        ))
+        await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, d.publish, f"devices/{d.client_id}/telemetry", b'{"values": {"n": 1}}')
+                for d in devices
+            )
+        )
     try:
 
         async def all_online_and_stored() -> bool:
@@ -173,7 +176,7 @@ async def test_many_devices_connect_at_once(hub: HubRuntime, api: Api, unique_id
             stats = (await api.http.get("/api/v1/ingest/stats")).json()
             return set(ids) <= online and stats["messages"] >= count
 
-        await eventually(all_online_and_stored, timeout=30, what="100 devices online with data")
+        await eventually(all_online_and_stored, within=30, what="100 devices online with data")
     finally:
         await asyncio.gather(*(asyncio.to_thread(d.close) for d in devices))
     for device_id in ids[:5] + ids[-5:]:

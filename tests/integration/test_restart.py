@@ -23,7 +23,9 @@ def _burst(device: TestDevice, n: int) -> None:
     """Publish readings 0..n-1 at QoS 1 and wait until the hub acknowledged the last one."""
     last = None
     for i in range(n):
-        last = device.client.publish(f"devices/{device.client_id}/telemetry", orjson.dumps({"values": {"i": i}, "seq": i}))
+        last = device.client.publish(
+            f"devices/{device.client_id}/telemetry", orjson.dumps({"values": {"i": i}, "seq": i})
+        )
     assert last is not None
     last.wait_for_publish(30)
     assert last.is_published(), "the hub did not acknowledge the burst"
@@ -46,8 +48,9 @@ async def test_restart_keeps_devices_credentials_telemetry_and_desired_state(tmp
         try:
             shown = (await api.http.get("/api/v1/devices/keeper")).json()
             assert shown["labels"] == {"a": "b"} and shown["status"] == "offline"
-            points = (await api.http.get("/api/v1/devices/keeper/telemetry",
-                                         params={"key": "i", "limit": 10_000})).json()["points"]
+            points = (
+                await api.http.get("/api/v1/devices/keeper/telemetry", params={"key": "i", "limit": 10_000})
+            ).json()["points"]
             assert [p["value"] for p in points] == [float(i) for i in range(n)]
             again = await asyncio.to_thread(TestDevice(hub.mqtt_port, "keeper", secret).connect)
             try:
@@ -62,9 +65,11 @@ async def test_restart_keeps_devices_credentials_telemetry_and_desired_state(tmp
 
 def _start_process(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cloud.cli.main", "up", "--data-dir", str(data), "--mqtt-port", "0",
-         "--http-port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [sys.executable, "-m", "cloud.cli.main", "up", "--data-dir", str(data), "--mqtt-port", "0", "--http-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
     assert proc.stdout is not None
     url, mqtt_port = "", 0

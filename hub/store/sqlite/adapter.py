@@ -28,6 +28,7 @@ from hub.store.sqlite import telemetry
 from hub.store.sqlite.connections import ConnectionPool
 from hub.store.sqlite.migrations import migrate
 
+# Interpolated into SQL (the S608 noqa below): a constant, never input.
 _DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen"
 
 
@@ -42,8 +43,14 @@ def _dt(ms: int) -> datetime:
 def _device(row: tuple[Any, ...]) -> Device:
     device_id, tenant, name, kind, labels, enabled, status, created, last_seen = row
     return Device(
-        id=device_id, tenant=tenant, name=name, kind=DeviceKind(kind), labels=orjson.loads(labels),
-        enabled=bool(enabled), status=DeviceStatus(status), created=_dt(created),
+        id=device_id,
+        tenant=tenant,
+        name=name,
+        kind=DeviceKind(kind),
+        labels=orjson.loads(labels),
+        enabled=bool(enabled),
+        status=DeviceStatus(status),
+        created=_dt(created),
         last_seen=None if last_seen is None else _dt(last_seen),
     )
 
@@ -100,7 +107,8 @@ class SqliteStore:
     async def create_tenant(self, tenant: Tenant) -> None:
         await self._insert(
             "INSERT INTO tenants(id, name, created) VALUES (?, ?, ?)",
-            (tenant.id, tenant.name, _ms(tenant.created)), "tenant",
+            (tenant.id, tenant.name, _ms(tenant.created)),
+            "tenant",
         )
 
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
@@ -116,9 +124,19 @@ class SqliteStore:
     # devices
     async def create_device(self, device: Device, secret_hash: str) -> None:
         await self._insert(
-            f"INSERT INTO devices({_DEVICE_COLUMNS}, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (device.id, device.tenant, device.name, device.kind.value, orjson.dumps(device.labels).decode(),
-             int(device.enabled), device.status.value, _ms(device.created), None, secret_hash),
+            f"INSERT INTO devices({_DEVICE_COLUMNS}, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            (
+                device.id,
+                device.tenant,
+                device.name,
+                device.kind.value,
+                orjson.dumps(device.labels).decode(),
+                int(device.enabled),
+                device.status.value,
+                _ms(device.created),
+                None,
+                secret_hash,
+            ),
             "device",
         )
 
@@ -169,7 +187,8 @@ class SqliteStore:
             if sets:
                 conn.execute(f"UPDATE devices SET {', '.join(sets)} WHERE id = ?", [*args, device_id])  # noqa: S608
             row: tuple[Any, ...] | None = conn.execute(
-                f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE id = ?", (device_id,)  # noqa: S608
+                f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE id = ?",  # noqa: S608
+                (device_id,),
             ).fetchone()
             return row
 
@@ -202,9 +221,9 @@ class SqliteStore:
 
     async def set_device_secret(self, device_id: str, secret_hash: str) -> bool:
         return await self._w.run(
-            lambda c: c.execute(
-                "UPDATE devices SET secret_hash = ? WHERE id = ?", (secret_hash, device_id)
-            ).rowcount > 0
+            lambda c: (
+                c.execute("UPDATE devices SET secret_hash = ? WHERE id = ?", (secret_hash, device_id)).rowcount > 0
+            )
         )
 
     async def set_status(self, device_id: str, status: DeviceStatus, ts: int) -> None:
@@ -268,7 +287,8 @@ class SqliteStore:
     async def create_user(self, user: UserRecord) -> None:
         await self._insert(
             "INSERT INTO users(username, password_hash, role, tenant, created) VALUES (?, ?, ?, ?, ?)",
-            (user.username, user.password_hash, user.role, user.tenant, user.created), "user",
+            (user.username, user.password_hash, user.role, user.tenant, user.created),
+            "user",
         )
 
     async def put_user(self, user: UserRecord) -> None:

@@ -45,9 +45,7 @@ class SeriesCache:
         if missing:
             conn.executemany("INSERT OR IGNORE INTO series(device_id, key) VALUES (?, ?)", missing)
             for device_id, key in missing:
-                row = conn.execute(
-                    "SELECT id FROM series WHERE device_id = ? AND key = ?", (device_id, key)
-                ).fetchone()
+                row = conn.execute("SELECT id FROM series WHERE device_id = ? AND key = ?", (device_id, key)).fetchone()
                 self._ids[(device_id, key)] = row[0]
         return self._ids
 
@@ -101,7 +99,8 @@ def _series_id(conn: sqlite3.Connection, device_id: str, key: str) -> int | None
 
 
 def _where(query: RangeQuery, series: int) -> tuple[str, list[object]]:
-    clauses, args = ["series = ?"], [series]
+    clauses: list[str] = ["series = ?"]
+    args: list[object] = [series]
     if query.start is not None:
         clauses.append("ts >= ?")
         args.append(query.start)

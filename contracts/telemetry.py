@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, NamedTuple
 
 import orjson
@@ -30,6 +30,8 @@ MAX_SEQ = 2**63 - 1
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 
 Value = bool | float | str
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 SensorKey = Annotated[str, StringConstraints(pattern=SENSOR_KEY_PATTERN)]
 
 
@@ -109,7 +111,7 @@ def parse_rfc3339_ms(text: str) -> int:
         raise PayloadRejected(RejectReason.SCHEMA, f"ts {text[:40]!r} is not RFC 3339") from None
     if parsed.tzinfo is None:
         raise PayloadRejected(RejectReason.SCHEMA, f"ts {text[:40]!r} has no time zone (add Z or +hh:mm)")
-    return int(parsed.timestamp() * 1000)
+    return to_epoch_ms(parsed)
 
 
 def _value(key: str, raw: object) -> Value:
@@ -177,4 +179,15 @@ def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> list[Reading
 
 def to_rfc3339(ts_ms: int) -> str:
     """Format epoch milliseconds as RFC 3339 UTC with millisecond precision."""
-    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return from_epoch_ms(ts_ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_epoch_ms(moment: datetime) -> int:
+    """An aware datetime as epoch milliseconds (floor)."""
+    # Integer arithmetic: going through float seconds loses a millisecond now and then.
+    return (moment - _EPOCH) // _MS
+
+
+def from_epoch_ms(ts_ms: int) -> datetime:
+    """Epoch milliseconds as an aware UTC datetime, exactly."""
+    return _EPOCH + timedelta(milliseconds=ts_ms)

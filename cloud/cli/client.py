@@ -36,9 +36,11 @@ class ApiClient:
             password = os.environ.get("FIELDHUB_PASSWORD") or os.environ.get("FIELDHUB_ADMIN_PASSWORD")
             if not password:
                 fail(f"set FIELDHUB_TOKEN, or FIELDHUB_PASSWORD for user {user}")
-            token = self._call("POST", "/api/v1/auth/token", data={"username": user, "password": password})[
-                "access_token"
-            ]
+            try:
+                answer = self._call("POST", "/api/v1/auth/token", data={"username": user, "password": password})
+            except ApiError as exc:
+                fail(f"cannot log in as {user}: {exc.message}")
+            token = answer["access_token"]
         self._http.headers["Authorization"] = f"Bearer {token}"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:

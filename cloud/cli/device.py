@@ -1,4 +1,4 @@
-"""``fieldhub device create|list|show|rotate|delete``."""
+"""``fieldhub device create|list|show|update|rotate|delete``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--status", choices=["online", "offline"])
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--offset", type=int, default=0)
+    update = sub.add_parser("update", help="rename, relabel, enable or disable a device")
+    update.add_argument("device_id")
+    update.add_argument("--name")
+    update.add_argument("--label", action="append", metavar="KEY=VALUE", help="replaces all labels; repeatable")
+    enabled = update.add_mutually_exclusive_group()
+    enabled.add_argument("--enable", dest="enabled", action="store_true", default=None)
+    enabled.add_argument("--disable", dest="enabled", action="store_false", help="refuse its connections")
     for name, text in (("show", "show one device"), ("rotate", "issue new credentials"), ("delete", "delete")):
         sub.add_parser(name, help=text).add_argument("device_id")
 
@@ -74,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
                 limit=args.limit,
                 offset=args.offset,
             )
+        elif args.action == "update":
+            body = {"name": args.name, "enabled": args.enabled}
+            if args.label is not None:
+                body["labels"] = _labels(args.label)
+            data = api.patch(f"/api/v1/devices/{args.device_id}", {k: v for k, v in body.items() if v is not None})
         elif args.action == "show":
             data = api.get(f"/api/v1/devices/{args.device_id}")
         elif args.action == "rotate":

@@ -64,10 +64,10 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub.errors import ConfigError  # noqa: PLC0415
+    from hub.errors import ConfigError, StoreUnavailable  # noqa: PLC0415
 
     try:
         return asyncio.run(_serve(args))
-    except ConfigError as exc:
+    except (ConfigError, StoreUnavailable) as exc:
         print(f"fieldhub up: {exc.message}", file=sys.stderr)
         return 2

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.helpers.hub import ADMIN_PASSWORD, Api, running_hub
+from tests.helpers.hub import Api, running_hub
 from tests.helpers.mqtt import TestDevice
-from tests.helpers.waiting import eventually
+from tests.helpers.process import running_hub_process, start_hub
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -63,55 +60,26 @@ async def test_restart_keeps_devices_credentials_telemetry_and_desired_state(tmp
             await api.close()
 
 
-def _start_process(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str, int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cloud.cli.main", "up", "--data-dir", str(data), "--mqtt-port", "0", "--http-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    url, mqtt_port = "", 0
-    for line in proc.stdout:
-        if line.startswith("Fieldhub is up: "):
-            url = line.split()[3]
-        if line.startswith("MQTT broker: "):
-            mqtt_port = int(line.rsplit(":", 1)[1])
-            break
-    assert url and mqtt_port, "fieldhub up did not report its addresses"
-    return proc, url, mqtt_port
-
-
 async def test_sigterm_flushes_and_restart_serves_everything(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    env = {**os.environ, "FIELDHUB_ADMIN_PASSWORD": ADMIN_PASSWORD}
-    proc, url, mqtt_port = await asyncio.to_thread(_start_process, data, env)
+    hub = await asyncio.to_thread(start_hub, data)
     try:
-        api = await Api.login(url)
+        api = await Api.login(hub.url)
         secret = (await api.create_device("proc-dev"))["credentials"]["password"]
         await api.close()
-        device = await asyncio.to_thread(TestDevice(mqtt_port, "proc-dev", secret).connect)
+        device = await asyncio.to_thread(TestDevice(hub.mqtt_port, "proc-dev", secret).connect)
         n = 300
         await asyncio.to_thread(_burst, device, n)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.to_thread(proc.communicate, timeout=30)
-        assert proc.returncode == 0, output
-        assert "Traceback" not in output
-        await asyncio.to_thread(device.close)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    proc, url, _ = await asyncio.to_thread(_start_process, data, env)
-    try:
-        api = await Api.login(url)
-
-        async def all_there() -> bool:
+        output = await asyncio.to_thread(hub.stop, signal.SIGTERM)
+    await asyncio.to_thread(device.close)
+    assert hub.proc.returncode == 0, output
+    assert "Traceback" not in output and "flushing accepted messages" in output
+    with running_hub_process(data) as again:
+        api = await Api.login(again.url)
+        try:
             r = await api.http.get("/api/v1/devices/proc-dev/telemetry", params={"key": "i", "limit": 1000})
-            return len(r.json()["points"]) == n
-
-        await eventually(all_there, what="every acknowledged reading after restart")
-        await api.close()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        await asyncio.to_thread(proc.communicate, timeout=30)
+            # Flushed before the first process exited: no waiting needed.
+            assert [p["value"] for p in r.json()["points"]] == [float(i) for i in range(n)]
+        finally:
+            await api.close()

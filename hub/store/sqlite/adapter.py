@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from contracts.devices import Device, DeviceKind, DeviceStatus, Tenant
-from contracts.telemetry import Value
+from contracts.telemetry import Value, from_epoch_ms, to_epoch_ms
 from hub.errors import Conflict, InvalidInput, StoreUnavailable
 from hub.store.base import (
     AggregateQuery,
@@ -32,14 +31,6 @@ from hub.store.sqlite.migrations import migrate
 _DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen"
 
 
-def _ms(dt: datetime) -> int:
-    return int(dt.timestamp() * 1000)
-
-
-def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
 def _device(row: tuple[Any, ...]) -> Device:
     device_id, tenant, name, kind, labels, enabled, status, created, last_seen = row
     return Device(
@@ -50,8 +41,8 @@ def _device(row: tuple[Any, ...]) -> Device:
         labels=orjson.loads(labels),
         enabled=bool(enabled),
         status=DeviceStatus(status),
-        created=_dt(created),
-        last_seen=None if last_seen is None else _dt(last_seen),
+        created=from_epoch_ms(created),
+        last_seen=None if last_seen is None else from_epoch_ms(last_seen),
     )
 
 
@@ -81,7 +72,11 @@ class SqliteStore:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = ConnectionPool(self._path, 1, "sqlite-writer")
         self._readers = ConnectionPool(self._path, self._readers_count, "sqlite-reader", read_only=True)
-        await self._w.run(migrate)
+        try:
+            await self._w.run(migrate)
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         for pool in (self._writer, self._readers):
@@ -107,7 +102,7 @@ class SqliteStore:
     async def create_tenant(self, tenant: Tenant) -> None:
         await self._insert(
             "INSERT INTO tenants(id, name, created) VALUES (?, ?, ?)",
-            (tenant.id, tenant.name, _ms(tenant.created)),
+            (tenant.id, tenant.name, to_epoch_ms(tenant.created)),
             "tenant",
         )
 
@@ -115,11 +110,11 @@ class SqliteStore:
         row = await self._r.run(
             lambda c: c.execute("SELECT id, name, created FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
         )
-        return None if row is None else Tenant(id=row[0], name=row[1], created=_dt(row[2]))
+        return None if row is None else Tenant(id=row[0], name=row[1], created=from_epoch_ms(row[2]))
 
     async def list_tenants(self) -> list[Tenant]:
         rows = await self._r.run(lambda c: c.execute("SELECT id, name, created FROM tenants ORDER BY id").fetchall())
-        return [Tenant(id=i, name=n, created=_dt(c)) for i, n, c in rows]
+        return [Tenant(id=i, name=n, created=from_epoch_ms(c)) for i, n, c in rows]
 
     # devices
     async def create_device(self, device: Device, secret_hash: str) -> None:
@@ -133,7 +128,7 @@ class SqliteStore:
                 orjson.dumps(device.labels).decode(),
                 int(device.enabled),
                 device.status.value,
-                _ms(device.created),
+                to_epoch_ms(device.created),
                 None,
                 secret_hash,
             ),

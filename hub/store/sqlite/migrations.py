@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from hub.errors import ConfigError
+
 MIGRATIONS: list[str] = [
     # 1: registry, telemetry, state, users
     """
@@ -77,8 +79,9 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Apply pending migrations in one transaction each; return the resulting version."""
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {version} is newer than this Fieldhub ({len(MIGRATIONS)}); upgrade Fieldhub"
+        raise ConfigError(
+            f"database schema version {version} is newer than this Fieldhub knows ({len(MIGRATIONS)}); "
+            "upgrade Fieldhub or point it at another data directory"
         )
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         # executescript commits first; wrap each migration so a failure leaves the old version intact.

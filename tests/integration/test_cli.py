@@ -1,0 +1,161 @@
+"""The ``fieldhub`` command as users run it: real processes, a real hub, real MQTT."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers.hub import ADMIN_PASSWORD
+from tests.helpers.mqtt import TestDevice
+from tests.helpers.process import HubProcess, cli_env, fieldhub, running_hub_process, start_hub
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def hub_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    with running_hub_process(tmp_path_factory.mktemp("cli") / "data") as hub:
+        yield hub
+
+
+def _cli(hub: HubProcess, *args: str, **env: str) -> tuple[int, str, str]:
+    done = fieldhub(*args, env=cli_env(FIELDHUB_URL=hub.url, **env))
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_device_commands_round_trip(hub_process: HubProcess) -> None:
+    code, out, err = _cli(
+        hub_process,
+        "device",
+        "--json",
+        "create",
+        "Kitchen probe",
+        "--id",
+        "kp",
+        "--label",
+        "room=kitchen",
+        "--kind",
+        "gateway",
+    )
+    assert code == 0, err
+    created = json.loads(out)
+    assert (created["id"], created["kind"], created["labels"]) == ("kp", "gateway", {"room": "kitchen"})
+    old_secret = created["credentials"]["password"]
+    TestDevice(hub_process.mqtt_port, "kp", old_secret).connect().close()
+
+    code, out, _ = _cli(hub_process, "device", "list", "--label", "room=kitchen")
+    assert code == 0 and "kp" in out and "(1 of 1)" in out
+    code, out, _ = _cli(hub_process, "device", "show", "kp")
+    assert code == 0 and "Kitchen probe" in out and old_secret not in out
+
+    code, out, _ = _cli(hub_process, "device", "--json", "rotate", "kp")
+    assert code == 0
+    new_secret = json.loads(out)["password"]
+    assert new_secret != old_secret
+    assert TestDevice(hub_process.mqtt_port, "kp", old_secret).connect(expect_success=False).refused
+    TestDevice(hub_process.mqtt_port, "kp", new_secret).connect().close()
+
+    code, out, _ = _cli(hub_process, "device", "--json", "update", "kp", "--name", "Pantry", "--disable")
+    assert code == 0 and json.loads(out)["name"] == "Pantry" and json.loads(out)["enabled"] is False
+    assert TestDevice(hub_process.mqtt_port, "kp", new_secret).connect(expect_success=False).refused
+
+    code, out, _ = _cli(hub_process, "device", "delete", "kp")
+    assert code == 0 and "deleted kp" in out
+    code, _, err = _cli(hub_process, "device", "show", "kp")
+    assert code == 1 and "not found" in err
+
+
+def test_device_command_errors_are_one_clear_line(hub_process: HubProcess) -> None:
+    code, _, err = _cli(hub_process, "device", "create", "x", "--label", "novalue")
+    assert code == 1 and err.strip() == "fieldhub: label 'novalue' must be KEY=VALUE"
+    code, _, err = _cli(hub_process, "device", "create", "x", "--id", "bad/id")
+    assert code == 1 and "id" in err and "Traceback" not in err
+    code, _, err = _cli(hub_process, "device", "list", FIELDHUB_ADMIN_PASSWORD="wrong-password")
+    assert code == 1 and "401" not in err and "password" in err.lower()
+    assert "wrong-password" not in err
+    done = fieldhub("device", "list", env=cli_env(FIELDHUB_URL="http://127.0.0.1:9"))
+    assert done.returncode == 1 and "cannot reach the hub" in done.stderr
+
+
+def test_sim_publishes_real_mqtt_with_its_own_credentials(hub_process: HubProcess) -> None:
+    code, out, err = _cli(
+        hub_process,
+        "sim",
+        "--devices",
+        "3",
+        "--rate",
+        "20",
+        "--duration",
+        "1.5",
+        "--prefix",
+        "clisim",
+        "--mqtt",
+        f"mqtt://127.0.0.1:{hub_process.mqtt_port}",
+    )
+    assert code == 0, err
+    assert "simulating 3 devices" in out
+    last = [line for line in out.splitlines() if "acked=" in line][-1]
+    fields = dict(part.split("=") for part in last.split() if "=" in part)
+    assert int(fields["acked"]) >= 3, last
+    with httpx.Client(base_url=hub_process.url) as http:
+        token = http.post("/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
+        http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        listed = http.get("/api/v1/devices", params={"label": "simulated=true"}).json()
+        assert {d["id"] for d in listed["items"]} >= {"clisim-0001", "clisim-0002", "clisim-0003"}
+        for i in (1, 2, 3):
+            latest = http.get(f"/api/v1/devices/clisim-{i:04d}/latest").json()["values"]
+            assert latest, f"clisim-{i:04d} stored nothing"
+
+
+def test_contracts_export_writes_the_schemas_the_api_serves(hub_process: HubProcess, tmp_path: Path) -> None:
+    done = fieldhub("contracts", "export", str(tmp_path / "schemas"))
+    assert done.returncode == 0, done.stderr
+    files = sorted((tmp_path / "schemas").glob("*.schema.json"))
+    names = {f.name.removesuffix(".schema.json") for f in files}
+    assert {"telemetry", "device", "tenant", "command-request", "command-response", "status", "state-desired"} <= names
+    with httpx.Client(base_url=hub_process.url) as http:
+        served = http.get("/api/v1/contracts").json()
+        assert set(served["items"]) == names
+        for f in files:
+            name = f.name.removesuffix(".schema.json")
+            assert json.loads(f.read_text()) == http.get(f"/api/v1/contracts/{name}").json()
+
+
+def test_up_refuses_bad_settings_before_starting(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text("mqtt_port = 'many'\n")
+    done = fieldhub("up", "--config", str(config), "--data-dir", str(tmp_path / "d"))
+    assert done.returncode == 2
+    assert str(config) in done.stderr and "mqtt_port" in done.stderr and "Traceback" not in done.stderr
+
+    weak = fieldhub("up", "--data-dir", str(tmp_path / "d"), env=cli_env(FIELDHUB_ADMIN_PASSWORD="admin"))
+    assert weak.returncode == 2 and "insecure settings refused outside --demo" in weak.stderr
+
+
+def test_up_reports_a_busy_port(hub_process: HubProcess, tmp_path: Path) -> None:
+    done = fieldhub(
+        "up", "--data-dir", str(tmp_path / "d"), "--mqtt-port", str(hub_process.mqtt_port), "--http-port", "0"
+    )
+    assert done.returncode == 2
+    assert f"cannot start the MQTT broker on 127.0.0.1:{hub_process.mqtt_port}" in done.stderr
+
+
+def test_demo_prints_login_and_runs_simulated_devices(tmp_path: Path) -> None:
+    env = {k: v for k, v in cli_env().items() if k != "FIELDHUB_ADMIN_PASSWORD"}
+    hub = start_hub(tmp_path / "demo", "--demo", env=env)
+    try:
+        password = hub.wait_for_line("Admin login: admin / ").split()[4]
+        hub.wait_for_line("Demo: 3 simulated devices")
+        with httpx.Client(base_url=hub.url) as http:
+            token = http.post("/api/v1/auth/token", data={"username": "admin", "password": password})
+            assert token.status_code == 200
+            http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+            listed = http.get("/api/v1/devices", params={"tenant": "demo"}).json()
+            assert {d["id"] for d in listed["items"]} == {"greenhouse-1", "greenhouse-2", "cold-room"}
+    finally:
+        output = hub.stop()
+    assert hub.proc.returncode == 0 and "Traceback" not in output

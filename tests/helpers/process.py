@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from tests.helpers.hub import ADMIN_PASSWORD
 
 STOP_TIMEOUT = 30.0
@@ -137,3 +139,13 @@ def running_hub_process(data: Path, *extra: str, env: dict[str, str] | None = No
     finally:
         if hub.proc.poll() is None:
             hub.stop(signal.SIGINT)
+
+
+@contextmanager
+def logged_in(url: str, password: str = ADMIN_PASSWORD) -> Iterator[httpx.Client]:
+    """A synchronous API client logged in as the admin (for tests that drive child processes)."""
+    with httpx.Client(base_url=url, timeout=20) as http:
+        token = http.post("/api/v1/auth/token", data={"username": "admin", "password": password})
+        assert token.status_code == 200, token.text
+        http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        yield http

@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.hub import ADMIN_PASSWORD
 from tests.helpers.mqtt import TestDevice
-from tests.helpers.process import HubProcess, cli_env, fieldhub, running_hub_process, start_hub
+from tests.helpers.process import HubProcess, cli_env, fieldhub, logged_in, running_hub_process, start_hub
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -101,9 +100,7 @@ def test_sim_publishes_real_mqtt_with_its_own_credentials(hub_process: HubProces
     last = [line for line in out.splitlines() if "acked=" in line][-1]
     fields = dict(part.split("=") for part in last.split() if "=" in part)
     assert int(fields["acked"]) >= 3, last
-    with httpx.Client(base_url=hub_process.url) as http:
-        token = http.post("/api/v1/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
-        http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    with logged_in(hub_process.url) as http:
         listed = http.get("/api/v1/devices", params={"label": "simulated=true"}).json()
         assert {d["id"] for d in listed["items"]} >= {"clisim-0001", "clisim-0002", "clisim-0003"}
         for i in (1, 2, 3):
@@ -150,10 +147,7 @@ def test_demo_prints_login_and_runs_simulated_devices(tmp_path: Path) -> None:
     try:
         password = hub.wait_for_line("Admin login: admin / ").split()[4]
         hub.wait_for_line("Demo: 3 simulated devices")
-        with httpx.Client(base_url=hub.url) as http:
-            token = http.post("/api/v1/auth/token", data={"username": "admin", "password": password})
-            assert token.status_code == 200
-            http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        with logged_in(hub.url, password) as http:
             listed = http.get("/api/v1/devices", params={"tenant": "demo"}).json()
             assert {d["id"] for d in listed["items"]} == {"greenhouse-1", "greenhouse-2", "cold-room"}
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cloud.api import auth, control, devices, errors, system, telemetry, tenants
+from cloud.api.body_limit import BodyLimit
 from cloud.services import Services
 
 
@@ -17,6 +18,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    app.add_middleware(BodyLimit)
     for module in (auth, tenants, devices, telemetry, control, system):
         app.include_router(module.router)
     return app

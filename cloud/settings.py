@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -49,7 +49,7 @@ class HubSettings(BaseSettings):
     scrypt_n: int = Field(default=MIN_SCRYPT_N, ge=2, description="scrypt work factor (power of two)")
     command_timeout_s: float = Field(default=10.0, gt=0, le=300)
     public_url: str | None = None
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     demo: bool = False
     ingest: IngestSettings = IngestSettings()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
@@ -33,9 +34,22 @@ def build_parser(chosen: str | None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    args = build_parser(chosen).parse_args(argv)
-    run: Callable[[argparse.Namespace], int] = args._run
-    return run(args)
+    try:
+        args = build_parser(chosen).parse_args(argv)
+        run: Callable[[argparse.Namespace], int] = args._run
+        return run(args)
+    except ModuleNotFoundError as exc:
+        # The base install is the edge agent's; hub commands need the extra.
+        print(
+            f"fieldhub {chosen}: the Python package {exc.name!r} is missing; "
+            'install the hub extra: pip install "fieldhub[hub]"',
+            file=sys.stderr,
+        )
+        return 2
+    except BrokenPipeError:
+        # Output piped into a command that stopped reading (| head): not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,3 +155,31 @@ def test_demo_prints_login_and_runs_simulated_devices(tmp_path: Path) -> None:
     finally:
         output = hub.stop()
     assert hub.proc.returncode == 0 and "Traceback" not in output
+
+
+def test_hub_commands_without_the_hub_extra_say_what_to_install(tmp_path: Path) -> None:
+    # A base install (the edge agent's) lacks the hub extra; simulate it by hiding one of its packages.
+    script = (
+        "import sys; sys.modules['uvicorn'] = None; from cloud.cli.main import main; "
+        f"sys.exit(main(['up', '--data-dir', {str(tmp_path / 'd')!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=cli_env(), timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert "'uvicorn' is missing" in done.stderr and 'pip install "fieldhub[hub]"' in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    export = subprocess.Popen(
+        [sys.executable, "-m", "cloud.cli.main", "contracts", "export", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    assert export.stdout is not None and export.stderr is not None
+    export.stdout.close()  # like `| head -0`: the reader is gone before the first line
+    assert export.wait(timeout=60) == 0
+    assert b"Traceback" not in export.stderr.read()
+    export.stderr.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cloud.api.errors import error_response
+from cloud.api.errors import count_error, error_response
 from contracts.errors import ErrorCode
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -57,5 +57,6 @@ class BodyLimit:
             drained += len(message.get("body", b""))
             if message["type"] != "http.request" or not message.get("more_body", False):
                 break
+        count_error(scope["app"], ErrorCode.PAYLOAD_TOO_LARGE)
         response = error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, self._message, headers={"Connection": "close"})
         await response(scope, receive, send)

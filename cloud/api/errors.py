@@ -37,6 +37,11 @@ _BY_STATUS = {
 }
 
 
+def count_error(app: Any, code: ErrorCode) -> None:
+    """Count an error answer of ``app`` (a refusal of bad input, or a failure) by its code."""
+    app.state.services.metrics.api_errors.labels(code.value).inc()
+
+
 def error_response(
     status: int,
     code: ErrorCode,
@@ -59,7 +64,8 @@ def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
     @app.exception_handler(FieldhubError)
-    async def _fieldhub(_: Request, exc: FieldhubError) -> JSONResponse:
+    async def _fieldhub(request: Request, exc: FieldhubError) -> JSONResponse:
+        count_error(request.app, exc.code)
         status = STATUS[exc.code]
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if status >= 500:
@@ -67,19 +73,22 @@ def install(app: FastAPI) -> None:
         return error_response(status, exc.code, exc.message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        count_error(request.app, ErrorCode.INVALID_REQUEST)
         details = _clean(list(exc.errors()))
         first = details[0] if details else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
         return error_response(422, ErrorCode.INVALID_REQUEST, f"{where}: {first['msg']}", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         fallback = ErrorCode.INVALID_REQUEST if exc.status_code < 500 else ErrorCode.INTERNAL
         code = _BY_STATUS.get(exc.status_code, fallback)
+        count_error(request.app, code)
         return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        count_error(request.app, ErrorCode.INTERNAL)
         log.error("unhandled error in request", exc_info=exc)
         return error_response(500, ErrorCode.INTERNAL, "internal error; see the hub log")

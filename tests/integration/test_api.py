@@ -232,3 +232,21 @@ async def test_health_metrics_and_contracts(hub: HubRuntime) -> None:
         assert schema["$defs"]["TelemetryMessage"]["properties"]["values"]
         assert (await client.get("/api/v1/contracts/nope")).status_code == 404
         assert (await client.get("/openapi.json")).json()["info"]["title"] == "Fieldhub"
+
+
+async def test_error_answers_are_counted_by_code(hub: HubRuntime, api: Api) -> None:
+    def count(code: str) -> float:
+        return hub.services.metrics.registry.get_sample_value("fieldhub_api_errors_total", {"code": code}) or 0.0
+
+    before = {code: count(code) for code in ("invalid_request", "not_found", "unauthorized", "payload_too_large")}
+    assert (await api.http.post("/api/v1/devices", json={"name": ""})).status_code == 422
+    assert (await api.http.get("/api/v1/devices/no-such-device")).status_code == 404
+    async with httpx.AsyncClient(base_url=hub.url) as anonymous:
+        assert (await anonymous.get("/api/v1/devices")).status_code == 401
+    big = b"{" + b" " * (1024 * 1024) + b"}"
+    too_big = await api.http.post("/api/v1/devices", content=big, headers={"Content-Type": "application/json"})
+    assert too_big.status_code == 413
+    for code, was in before.items():
+        assert count(code) == was + 1, code
+    exposition = (await api.http.get("/metrics")).text
+    assert 'fieldhub_api_errors_total{code="not_found"}' in exposition

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from cloud.runtime import HubRuntime
-from tests.helpers.hub import Api
+from tests.helpers.hub import Api, running_hub
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.waiting import eventually
 
@@ -199,3 +200,42 @@ async def test_publish_then_disconnect_at_once_loses_nothing(hub: HubRuntime, ap
     await asyncio.to_thread(burst)
     points = await wait_points(api, unique_id, "i", n)
     assert len(points) == n
+
+
+async def test_a_full_ingest_queue_holds_devices_back_and_loses_nothing(tmp_path: Path) -> None:
+    # A queue of one message and one-point batches: the broker must wait for the store at every message.
+    async with running_hub(tmp_path / "data", ingest={"queue_size": 1, "max_batch_points": 1}) as hub:
+        api = await Api.login(hub.url)
+        try:
+            devices = [await device_for(hub, api, f"bp-{i}") for i in range(2)]
+            n = 300
+
+            def burst(device: TestDevice) -> None:
+                last = None
+                for i in range(n):
+                    payload = orjson.dumps({"values": {"i": i}, "seq": i})
+                    last = device.client.publish(f"devices/{device.client_id}/telemetry", payload, qos=1)
+                assert last is not None
+                last.wait_for_publish(30)
+                assert last.is_published()
+
+            await asyncio.gather(*(asyncio.to_thread(burst, d) for d in devices))
+            for device in devices:
+                points = await wait_points(api, device.client_id, "i", n)
+                assert [p["value"] for p in points] == [float(i) for i in range(n)]
+                await asyncio.to_thread(device.close)
+        finally:
+            await api.close()
+
+
+async def test_qos0_messages_are_stored_in_order(hub: HubRuntime, api: Api, unique_id: str) -> None:
+    device = await device_for(hub, api, unique_id)
+    n = 500
+    try:
+        for i in range(n):
+            device.client.publish(f"devices/{unique_id}/telemetry", orjson.dumps({"values": {"i": i}, "seq": i}), qos=0)
+        points = await wait_points(api, unique_id, "i", n)
+        assert [p["value"] for p in points] == [float(i) for i in range(n)]
+        assert hub.services.metrics.registry.get_sample_value("fieldhub_mqtt_qos0_dropped_total") == 0
+    finally:
+        await asyncio.to_thread(device.close)

@@ -29,6 +29,7 @@ from hub.errors import ConfigError
 from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
 from hub.metrics import Metrics
+from hub.nodes import NodeService
 from hub.presence import Presence
 from hub.registry import DEFAULT_TENANT, DeviceRegistry
 from hub.router import InboundRouter
@@ -137,7 +138,9 @@ class HubRuntime:
         await presence.reset()
         state = StateService(store)
         commands = CommandBus(metrics)
-        bridge = AmqttBridge(authenticator, InboundRouter(pipeline, presence, state, commands), metrics)
+        nodes = NodeService(store, metrics)
+        router = InboundRouter(pipeline, presence, state, commands, nodes)
+        bridge = AmqttBridge(authenticator, router, metrics)
         broker = await self._stack.enter_async_context(EmbeddedBroker(bridge, s.host, s.mqtt_port))
         self._broker = broker
         presence.attach(broker)
@@ -159,6 +162,7 @@ class HubRuntime:
             commands=commands,
             live=live,
             pipeline=pipeline,
+            nodes=nodes,
         )
         await self._start_http()
 

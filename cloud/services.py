@@ -11,6 +11,7 @@ from hub.commands import CommandBus
 from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
 from hub.metrics import Metrics
+from hub.nodes import NodeService
 from hub.registry import DeviceRegistry
 from hub.state import StateService
 from hub.store.base import Store
@@ -30,3 +31,4 @@ class Services:
     commands: CommandBus
     live: LiveFeed
     pipeline: IngestPipeline
+    nodes: NodeService

@@ -49,6 +49,9 @@ class Metrics:
             "fieldhub_live_dropped", "Live-stream events dropped for slow subscribers", registry=r
         )
         self.commands = Counter("fieldhub_commands", "Commands sent, by outcome", ["outcome"], registry=r)
+        self.heartbeats_refused = Counter(
+            "fieldhub_heartbeats_refused", "Node heartbeats refused as invalid", registry=r
+        )
         self.api_errors = Counter("fieldhub_api_errors", "HTTP API error answers, by error code", ["code"], registry=r)
 
     def _by_reason(self, name: str, reasons: type[RejectReason] | type[AuthRefusal]) -> dict[str, int]:

@@ -8,6 +8,7 @@ from contracts.topics import InvalidTopic, TopicKind, parse_topic
 from hub.broker.base import DeviceIdentity
 from hub.commands import CommandBus
 from hub.ingest.pipeline import IngestPipeline
+from hub.nodes import NodeService
 from hub.presence import Presence
 from hub.state import StateService
 
@@ -17,11 +18,19 @@ log = logging.getLogger(__name__)
 class InboundRouter:
     """Implements :class:`hub.broker.base.InboundHandler` for every broker adapter."""
 
-    def __init__(self, pipeline: IngestPipeline, presence: Presence, state: StateService, commands: CommandBus) -> None:
+    def __init__(
+        self,
+        pipeline: IngestPipeline,
+        presence: Presence,
+        state: StateService,
+        commands: CommandBus,
+        nodes: NodeService,
+    ) -> None:
         self._pipeline = pipeline
         self._presence = presence
         self._state = state
         self._commands = commands
+        self._nodes = nodes
 
     async def on_connect(self, identity: DeviceIdentity) -> None:
         await self._presence.connected(identity)
@@ -42,6 +51,8 @@ class InboundRouter:
             await self._state.reported(identity, payload)
         elif kind is TopicKind.COMMAND_RESPONSE:
             await self._commands.responded(identity, payload)
+        elif kind is TopicKind.HEARTBEAT:
+            await self._nodes.heartbeat(identity, payload)
         else:
-            # Logs and heartbeats are consumed by the node services of the edge-agent work.
+            # Log lines are kept by the log service of the app platform; until then they are dropped.
             log.debug("no consumer for %s from %s", kind.value, identity.device_id)

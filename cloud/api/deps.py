@@ -12,6 +12,7 @@ from cloud.services import Services
 from contracts.devices import Device
 from contracts.ids import ID_PATTERN
 from hub.errors import NotFound, Unauthorized
+from hub.registry import DEFAULT_TENANT
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -40,6 +41,15 @@ def get_stream_principal(
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 DeviceId = Annotated[str, Path(pattern=ID_PATTERN, description="Device id")]
+
+
+def target_tenant(principal: Principal, requested: str | None) -> str:
+    """Tenant a caller acts in: its own, or for platform admins the one asked for (else ``default``)."""
+    if principal.tenant is None:
+        return requested or DEFAULT_TENANT
+    if requested is not None and requested != principal.tenant:
+        raise NotFound("tenant", requested)
+    return principal.tenant
 
 
 async def visible_device(device_id: str, principal: Principal, services: Services) -> Device:

@@ -6,31 +6,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from cloud.api.deps import DeviceDep, PrincipalDep, ServicesDep
-from cloud.identity.principals import Principal
+from cloud.api.deps import DeviceDep, PrincipalDep, ServicesDep, target_tenant
 from contracts.api import DevicePage
-from contracts.devices import Credentials, Device, DeviceCreate, DevicePatch, DeviceStatus, DeviceWithCredentials
+from contracts.devices import (
+    Credentials,
+    Device,
+    DeviceCreate,
+    DeviceKind,
+    DevicePatch,
+    DeviceStatus,
+    DeviceWithCredentials,
+)
 from contracts.ids import ID_PATTERN
 from hub.errors import InvalidInput, NotFound
-from hub.registry import DEFAULT_TENANT
 from hub.store.base import DeviceQuery
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 
 
-def _target_tenant(principal: Principal, requested: str | None) -> str:
-    """Tenant a caller acts in: its own, or for platform admins the one asked for (else ``default``)."""
-    if principal.tenant is None:
-        return requested or DEFAULT_TENANT
-    if requested is not None and requested != principal.tenant:
-        raise NotFound("tenant", requested)
-    return principal.tenant
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceWithCredentials)
 async def create_device(body: DeviceCreate, principal: PrincipalDep, services: ServicesDep) -> DeviceWithCredentials:
     """Register a device. The password in ``credentials`` is shown only in this answer."""
-    tenant = _target_tenant(principal, body.tenant)
+    tenant = target_tenant(principal, body.tenant)
     if principal.tenant is None and await services.store.get_tenant(tenant) is None:
         raise NotFound("tenant", tenant)
     return await services.registry.create_device(body, tenant)
@@ -44,17 +41,18 @@ async def list_devices(
     tenant: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     label: Annotated[str | None, Query(description="key=value")] = None,
     status: DeviceStatus | None = None,
+    kind: DeviceKind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DevicePage:
-    scope = tenant if principal.tenant is None else _target_tenant(principal, tenant)
+    scope = tenant if principal.tenant is None else target_tenant(principal, tenant)
     label_filter = None
     if label is not None:
         key, sep, value = label.partition("=")
         if not sep or not key:
             raise InvalidInput("label must be key=value")
         label_filter = (key, value)
-    query = DeviceQuery(tenant=scope, label=label_filter, status=status, limit=limit, offset=offset)
+    query = DeviceQuery(tenant=scope, label=label_filter, status=status, kind=kind, limit=limit, offset=offset)
     items, total = await services.registry.list(query)
     return DevicePage(items=items, total=total, limit=limit, offset=offset)
 

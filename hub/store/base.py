@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from contracts.devices import Device, DeviceStatus, Tenant
+from contracts.devices import Device, DeviceKind, DeviceStatus, Tenant
 from contracts.telemetry import Value
 
 
@@ -62,6 +62,7 @@ class DeviceQuery:
     tenant: str | None = None
     label: tuple[str, str] | None = None
     status: DeviceStatus | None = None
+    kind: DeviceKind | None = None
     limit: int = 100
     offset: int = 0
 
@@ -101,6 +102,8 @@ class StateKind(enum.StrEnum):
 
     DESIRED = "desired"
     REPORTED = "reported"
+    #: The latest heartbeat of an edge agent (node health, spool, sensors).
+    HEARTBEAT = "heartbeat"
 
 
 @dataclass(frozen=True, slots=True)

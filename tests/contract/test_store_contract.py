@@ -122,11 +122,14 @@ async def test_device_listing_filters_and_pages(store: Store) -> None:
     await store.update_device("a2", DevicePatchRecord(labels={"site": "north"}))
     await store.update_device("b1", DevicePatchRecord(labels={"site": "north"}))
     await store.set_status("a3", DeviceStatus.ONLINE, T0)
+    await store.create_device(_device("g1", "tb", kind=DeviceKind.GATEWAY), "h")
 
     async def ids(**filters: object) -> tuple[list[str], int]:
         page, total = await store.list_devices(DeviceQuery(**filters))  # type: ignore[arg-type]
         return [d.id for d in page], total
 
+    assert await ids(kind=DeviceKind.GATEWAY) == (["g1"], 1)
+    await store.delete_device("g1")
     assert await ids() == (["a1", "a2", "a3", "b1"], 4)
     assert await ids(tenant="ta") == (["a1", "a2", "a3"], 3)
     assert await ids(label=("site", "north")) == (["a2", "b1"], 2)

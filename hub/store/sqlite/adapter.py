@@ -150,6 +150,9 @@ class SqliteStore:
         if query.status is not None:
             clauses.append("status = ?")
             args.append(query.status.value)
+        if query.kind is not None:
+            clauses.append("kind = ?")
+            args.append(query.kind.value)
         if query.label is not None:
             clauses.append("json_extract(labels, '$.\"' || ? || '\"') = ?")
             args.extend(query.label)

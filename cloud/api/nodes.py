@@ -1,0 +1,57 @@
+"""Edge nodes (gateways running the agent): their latest health, spool backlog and sensors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cloud.api.deps import PrincipalDep, ServicesDep, target_tenant, visible_device
+from cloud.services import Services
+from contracts.api import Page
+from contracts.devices import Device, DeviceKind, DeviceStatus
+from contracts.ids import ID_PATTERN
+from contracts.nodes import Node
+from contracts.telemetry import from_epoch_ms
+from hub.errors import NotFound
+from hub.store.base import DeviceQuery
+
+router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
+
+
+class NodePage(Page[Node]):
+    """A page of nodes."""
+
+
+async def _node(device: Device, services: Services) -> Node:
+    latest = await services.nodes.latest(device.id)
+    if latest is None:
+        return Node.of(device, None, None)
+    beat, received = latest
+    return Node.of(device, beat, from_epoch_ms(received))
+
+
+@router.get("", response_model=NodePage)
+async def list_nodes(
+    *,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    tenant: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    status: DeviceStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> NodePage:
+    """Gateways with their latest heartbeat, ordered by id."""
+    scope = tenant if principal.tenant is None else target_tenant(principal, tenant)
+    query = DeviceQuery(tenant=scope, status=status, kind=DeviceKind.GATEWAY, limit=limit, offset=offset)
+    devices, total = await services.registry.list(query)
+    return NodePage(items=[await _node(d, services) for d in devices], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{node_id}", response_model=Node)
+async def get_node(node_id: str, principal: PrincipalDep, services: ServicesDep) -> Node:
+    """One gateway with its latest health, spool backlog and attached sensors."""
+    device = await visible_device(node_id, principal, services)
+    if device.kind is not DeviceKind.GATEWAY:
+        raise NotFound("node", node_id)
+    return await _node(device, services)

@@ -18,6 +18,7 @@ from typing import Self
 import uvicorn
 
 from cloud.api.app import create_app
+from cloud.identity.provisioning import Provisioning
 from cloud.identity.tokens import TokenService, load_or_create_key
 from cloud.identity.users import UserDirectory
 from cloud.services import Services
@@ -163,6 +164,8 @@ class HubRuntime:
             live=live,
             pipeline=pipeline,
             nodes=nodes,
+            provisioning=Provisioning(store, registry, s.hash_params),
+            mqtt_port=broker.port,
         )
         await self._start_http()
 

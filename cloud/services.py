@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cloud.identity.provisioning import Provisioning
 from cloud.identity.tokens import TokenService
 from cloud.identity.users import UserDirectory
 from cloud.settings import HubSettings
@@ -32,3 +33,6 @@ class Services:
     live: LiveFeed
     pipeline: IngestPipeline
     nodes: NodeService
+    provisioning: Provisioning
+    #: The port the MQTT listener really bound (the setting may say 0).
+    mqtt_port: int

@@ -8,6 +8,8 @@ from pydantic import BaseModel
 
 from contracts.devices import Credentials, Device, DeviceCreate, DevicePatch, Tenant, TenantCreate
 from contracts.messages import CommandRequest, CommandResponse, DesiredState, StatusMessage
+from contracts.nodes import Heartbeat, Node
+from contracts.provisioning import Enrolled, EnrollRequest
 from contracts.telemetry import TelemetryMessage
 
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -22,6 +24,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "credentials": Credentials,
     "tenant": Tenant,
     "tenant-create": TenantCreate,
+    "heartbeat": Heartbeat,
+    "node": Node,
+    "enroll-request": EnrollRequest,
+    "enrolled": Enrolled,
 }
 
 

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from contracts.devices import Device, DeviceKind, DeviceStatus, Tenant
-from hub.errors import Conflict
+from hub.errors import Conflict, InvalidInput
 from hub.store.base import (
     AggFn,
     AggregateQuery,
     DevicePatchRecord,
     DeviceQuery,
     Point,
+    ProvisioningTokenRecord,
     RangeQuery,
     StateKind,
     Store,
@@ -259,3 +260,26 @@ async def test_users(store: Store) -> None:
     assert await store.get_user("ghost") is None
     assert [u.username for u in await store.list_users("ta")] == ["alice"]
     assert {u.username for u in await store.list_users(None)} == {"admin", "alice"}
+
+
+async def test_provisioning_tokens_are_used_up_and_expire(store: Store) -> None:
+    await _with_devices(store, tenant="ta")
+
+    def token(token_id: str, uses: int, expires: int) -> ProvisioningTokenRecord:
+        return ProvisioningTokenRecord(token_id, "ta", "h", expires, uses, {"site": "n"}, "admin", T0)
+
+    await store.create_token(token("pt-1", 2, T0 + 1000))
+    await store.create_token(token("pt-2", 1, T0 + 10))
+    with pytest.raises(Conflict):
+        await store.create_token(token("pt-1", 1, T0))
+    with pytest.raises(InvalidInput):
+        await store.create_token(ProvisioningTokenRecord("pt-x", "nope", "h", T0, 1, {}, "admin", T0))
+    assert (await store.get_token("pt-1")) == token("pt-1", 2, T0 + 1000)
+    assert {t.id for t in await store.list_tokens("ta")} == {"pt-1", "pt-2"}
+    assert await store.list_tokens("other") == []
+    assert await store.use_token("pt-1", T0) and await store.use_token("pt-1", T0)
+    assert not await store.use_token("pt-1", T0)  # used up
+    assert not await store.use_token("pt-2", T0 + 10)  # expired
+    assert not await store.use_token("ghost", T0)
+    assert (await store.get_token("pt-1")).uses_left == 0  # type: ignore[union-attr]
+    assert await store.delete_token("pt-2") and not await store.delete_token("pt-2")

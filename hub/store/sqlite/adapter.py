@@ -17,13 +17,14 @@ from hub.store.base import (
     DeviceQuery,
     DeviceSecret,
     Point,
+    ProvisioningTokenRecord,
     RangeQuery,
     StateKind,
     StateRecord,
     UserRecord,
     WriteResult,
 )
-from hub.store.sqlite import telemetry
+from hub.store.sqlite import telemetry, tokens
 from hub.store.sqlite.connections import ConnectionPool
 from hub.store.sqlite.migrations import migrate
 
@@ -282,6 +283,30 @@ class SqliteStore:
         return [(d, StateRecord(orjson.loads(doc), v, u)) for d, doc, v, u in rows]
 
     # users
+    # provisioning tokens
+    async def create_token(self, token: ProvisioningTokenRecord) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            try:
+                tokens.insert(conn, token)
+            except sqlite3.IntegrityError as exc:
+                if "FOREIGN KEY" in str(exc):
+                    raise InvalidInput(f"tenant {token.tenant!r} does not exist") from exc
+                raise Conflict(f"provisioning token {token.id!r} already exists") from exc
+
+        await self._w.run(run)
+
+    async def get_token(self, token_id: str) -> ProvisioningTokenRecord | None:
+        return await self._r.run(lambda c: tokens.get(c, token_id))
+
+    async def list_tokens(self, tenant: str | None) -> list[ProvisioningTokenRecord]:
+        return await self._r.run(lambda c: tokens.list_for(c, tenant))
+
+    async def use_token(self, token_id: str, now: int) -> bool:
+        return await self._w.run(lambda c: tokens.use(c, token_id, now))
+
+    async def delete_token(self, token_id: str) -> bool:
+        return await self._w.run(lambda c: tokens.delete(c, token_id))
+
     async def create_user(self, user: UserRecord) -> None:
         await self._insert(
             "INSERT INTO users(username, password_hash, role, tenant, created) VALUES (?, ?, ?, ?, ?)",

@@ -72,6 +72,20 @@ MIGRATIONS: list[str] = [
         created INTEGER NOT NULL
     );
     """,
+    # 2: provisioning tokens for gateway enrollment
+    """
+    CREATE TABLE provisioning_tokens (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL REFERENCES tenants(id),
+        secret_hash TEXT NOT NULL,
+        expires INTEGER NOT NULL,
+        uses_left INTEGER NOT NULL,
+        labels TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX provisioning_tokens_by_tenant ON provisioning_tokens(tenant, created);
+    """,
 ]
 
 

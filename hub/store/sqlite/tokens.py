@@ -1,0 +1,61 @@
+"""Provisioning-token statements of the SQLite store."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from hub.store.base import ProvisioningTokenRecord
+
+_COLUMNS = "id, tenant, secret_hash, expires, uses_left, labels, created_by, created"
+
+
+def _record(row: tuple[Any, ...]) -> ProvisioningTokenRecord:
+    token_id, tenant, secret_hash, expires, uses_left, labels, created_by, created = row
+    return ProvisioningTokenRecord(
+        token_id, tenant, secret_hash, expires, uses_left, orjson.loads(labels), created_by, created
+    )
+
+
+def insert(conn: sqlite3.Connection, token: ProvisioningTokenRecord) -> None:
+    conn.execute(
+        f"INSERT INTO provisioning_tokens({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant
+        (
+            token.id,
+            token.tenant,
+            token.secret_hash,
+            token.expires,
+            token.uses_left,
+            orjson.dumps(token.labels).decode(),
+            token.created_by,
+            token.created,
+        ),
+    )
+
+
+def get(conn: sqlite3.Connection, token_id: str) -> ProvisioningTokenRecord | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM provisioning_tokens WHERE id = ?", (token_id,)).fetchone()  # noqa: S608
+    return None if row is None else _record(row)
+
+
+def list_for(conn: sqlite3.Connection, tenant: str | None) -> list[ProvisioningTokenRecord]:
+    sql = f"SELECT {_COLUMNS} FROM provisioning_tokens"  # noqa: S608 - constant
+    args: tuple[str, ...] = ()
+    if tenant is not None:
+        sql += " WHERE tenant = ?"
+        args = (tenant,)
+    return [_record(row) for row in conn.execute(sql + " ORDER BY created DESC, id", args)]
+
+
+def use(conn: sqlite3.Connection, token_id: str, now: int) -> bool:
+    cursor = conn.execute(
+        "UPDATE provisioning_tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0 AND expires > ?",
+        (token_id, now),
+    )
+    return cursor.rowcount == 1
+
+
+def delete(conn: sqlite3.Connection, token_id: str) -> bool:
+    return conn.execute("DELETE FROM provisioning_tokens WHERE id = ?", (token_id,)).rowcount == 1

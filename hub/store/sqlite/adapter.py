@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,13 +90,18 @@ class SqliteStore:
         await self._r.run(lambda c: c.execute("SELECT 1").fetchone())
 
     async def _insert(self, sql: str, args: tuple[Any, ...], what: str) -> None:
+        await self._create(lambda conn: conn.execute(sql, args), what, args[0])
+
+    async def _create(self, write: Callable[[sqlite3.Connection], object], what: str, ident: str) -> None:
+        """Run an insert; a taken id becomes Conflict, a dangling reference InvalidInput."""
+
         def run(conn: sqlite3.Connection) -> None:
             try:
-                conn.execute(sql, args)
+                write(conn)
             except sqlite3.IntegrityError as exc:
                 if "FOREIGN KEY" in str(exc):
-                    raise InvalidInput(f"{what} {args[0]!r} refers to something that does not exist") from exc
-                raise Conflict(f"{what} {args[0]!r} already exists") from exc
+                    raise InvalidInput(f"{what} {ident!r} refers to something that does not exist") from exc
+                raise Conflict(f"{what} {ident!r} already exists") from exc
 
         await self._w.run(run)
 
@@ -285,15 +291,7 @@ class SqliteStore:
     # users
     # provisioning tokens
     async def create_token(self, token: ProvisioningTokenRecord) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            try:
-                tokens.insert(conn, token)
-            except sqlite3.IntegrityError as exc:
-                if "FOREIGN KEY" in str(exc):
-                    raise InvalidInput(f"tenant {token.tenant!r} does not exist") from exc
-                raise Conflict(f"provisioning token {token.id!r} already exists") from exc
-
-        await self._w.run(run)
+        await self._create(lambda conn: tokens.insert(conn, token), "provisioning token", token.id)
 
     async def get_token(self, token_id: str) -> ProvisioningTokenRecord | None:
         return await self._r.run(lambda c: tokens.get(c, token_id))

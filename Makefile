@@ -27,10 +27,11 @@ check: $(VENV)/.stamp-install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Single-reading messages, then batches of 100 readings; each run measures its own baseline.
+# Ingest (single readings, then batches of 100) and the edge agent; each run measures its own baseline.
 bench: $(VENV)/.stamp-install
 	$(BIN)/fieldhub bench ingest --messages 20000
 	$(BIN)/fieldhub bench ingest --messages 2000 --batch 100
+	$(BIN)/fieldhub bench agent
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,8 +1,9 @@
-"""``fieldhub bench ingest``: ingest throughput through the embedded broker, against a raw baseline."""
+"""``fieldhub bench ingest|agent``: measured figures, each against a baseline run in the same invocation."""
 
 from __future__ import annotations
 
 import argparse
+from importlib import import_module
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,9 +14,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ingest.add_argument("--publishers", type=int, default=2, help="publisher processes (default 2)")
     ingest.add_argument("--qos", type=int, choices=[0, 1], default=1)
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
+    agent = sub.add_parser("agent", help="agent memory, CPU per 1,000 readings/s and spool replay rate")
+    agent.add_argument("--readings", type=int, default=100_000, help="backlog to replay (default 100000)")
+    agent.add_argument("--seconds", type=float, default=10.0, help="CPU measurement window (default 10)")
+    agent.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    from cloud.bench.ingest import main  # noqa: PLC0415 - heavy imports only when benchmarking
-
-    return main(args)
+    # Heavy imports only when benchmarking.
+    main = import_module(f"cloud.bench.{args.bench}").main
+    code: int = main(args)
+    return code

@@ -12,6 +12,7 @@ from importlib import import_module
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "up": ("cloud.cli.up", "run the cloud hub (broker, ingest, API) in the foreground"),
     "device": ("cloud.cli.device", "manage devices through the HTTP API"),
+    "agent": ("cloud.cli.agent", "the edge agent: run it, check its config, enroll a gateway"),
     "sim": ("cloud.cli.sim", "simulated devices publishing real MQTT"),
     "contracts": ("cloud.cli.contracts", "export the contracts' JSON Schemas"),
     "bench": ("cloud.cli.bench", "benchmarks"),

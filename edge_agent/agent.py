@@ -1,0 +1,198 @@
+"""The composition root of ``fieldhub agent``: spool, uplink, sensors, sender, control, heartbeat.
+
+Data path: sensor tasks -> bounded queue -> spool writer (group commit) -> spool on disk ->
+sender -> MQTT (QoS 1) -> acknowledged rows deleted. Sampling never waits for the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from contracts.nodes import Heartbeat, SpoolInfo
+from contracts.telemetry import Value
+from contracts.topics import heartbeat_topic
+from device_drivers.base import Driver, DriverError
+from device_drivers.registry import create_driver
+from edge_agent.config import AgentConfig, ConfigError, load_config
+from edge_agent.control import CommandFailed, Control
+from edge_agent.logship import LogShipper
+from edge_agent.sender import Sender
+from edge_agent.sensors import SensorSet, now_ms
+from edge_agent.spool import Spool
+from edge_agent.uplink import Uplink
+
+log = logging.getLogger(__name__)
+Reading = tuple[str, Value, int]
+#: Readings waiting for the spool writer; when full, sensors wait (their next sample is late, none is lost).
+_QUEUE_SIZE = 10_000
+_DOWNLINK_QUEUE = 100
+
+
+def agent_version() -> str:
+    try:
+        return version("fieldhub")
+    except PackageNotFoundError:
+        return "dev"
+
+
+class SpoolWriter:
+    """Commits readings to the spool in batches, off the event loop."""
+
+    def __init__(self, spool: Spool, on_commit: Any) -> None:
+        self._spool = spool
+        self._on_commit = on_commit
+        self._queue: asyncio.Queue[Sequence[Reading]] = asyncio.Queue(_QUEUE_SIZE)
+
+    async def put(self, readings: Sequence[Reading]) -> None:
+        await self._queue.put(readings)
+
+    @staticmethod
+    async def unused(_: Sequence[Reading]) -> None:
+        """Stands in before the agent runs; an empty sensor set never calls it."""
+        raise RuntimeError("no spool writer yet")
+
+    async def run(self) -> None:
+        while True:
+            batch = list(await self._queue.get())
+            while not self._queue.empty():
+                batch.extend(self._queue.get_nowait())
+            await asyncio.to_thread(self._spool.append_readings, batch, now_ms())
+            self._on_commit()
+
+    async def drain(self) -> None:
+        """Commit what is queued (at shutdown)."""
+        batch: list[Reading] = []
+        while not self._queue.empty():
+            batch.extend(self._queue.get_nowait())
+        if batch:
+            await asyncio.to_thread(self._spool.append_readings, batch, now_ms())
+
+
+class Agent:
+    """One running agent; :meth:`run` returns when ``stop`` is set."""
+
+    def __init__(self, config: AgentConfig, config_path: Path | None = None) -> None:
+        self.config = config
+        self._config_path = config_path
+        self._started = time.monotonic()
+        self.spool: Spool | None = None
+        self.sensors = SensorSet([], SpoolWriter.unused)
+        self.sender: Sender | None = None
+        self._restart_sensors = asyncio.Event()
+        # Downlink messages wait here for the control task; when full, the newest is dropped
+        # (the hub's command times out and desired state is retained, so nothing is lost for good).
+        self._downlink: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(_DOWNLINK_QUEUE)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        config = self.config
+        spool = Spool(config.spool.path, int(config.spool.max_mb * 1024 * 1024))
+        self.spool = spool
+        shipper: LogShipper | None = None
+        try:
+            async with Uplink(config.hub, config.uplink, self._on_message) as uplink:
+                sender = Sender(spool, uplink, config.hub.device_id, config.uplink)
+                self.sender = sender
+                writer = SpoolWriter(spool, sender.wake)
+                # Built before any task runs, so that retained desired state finds its sensors.
+                self.sensors = SensorSet(config.sensors, writer.put)
+                control = Control(config.hub.device_id, uplink, lambda: self.sensors, self._reload)
+                if config.logs.ship:
+                    shipper = LogShipper(spool, config.logs.max_per_minute, sender.wake, logging.INFO)
+                    logging.getLogger().addHandler(shipper)
+                async with asyncio.TaskGroup() as tasks:
+                    background = [
+                        tasks.create_task(sender.run(), name="sender"),
+                        tasks.create_task(writer.run(), name="spool-writer"),
+                        tasks.create_task(self._run_sensors(writer), name="sensors"),
+                        tasks.create_task(self._control(control), name="control"),
+                        tasks.create_task(self._heartbeat(uplink), name="heartbeat"),
+                    ]
+                    if shipper is not None:
+                        background.append(tasks.create_task(shipper.run(), name="log-shipper"))
+                    await stop.wait()
+                    for task in background:
+                        task.cancel()
+                await writer.drain()
+        finally:
+            if shipper is not None:
+                logging.getLogger().removeHandler(shipper)
+            spool.close()
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        try:
+            self._downlink.put_nowait((topic, payload))
+        except asyncio.QueueFull:
+            log.warning("downlink queue full: dropped a message on %s", topic[:200])
+
+    async def _control(self, control: Control) -> None:
+        while True:
+            topic, payload = await self._downlink.get()
+            await control.handle(topic, payload)
+
+    async def _run_sensors(self, writer: SpoolWriter) -> None:
+        """Run the sensor set; rebuild it when ``reload_config`` brings new sensors."""
+        while True:
+            self._restart_sensors.clear()
+            async with asyncio.TaskGroup() as tasks:
+                running = tasks.create_task(self.sensors.run(), name="sensor-set")
+                await self._restart_sensors.wait()
+                running.cancel()
+            self.sensors = SensorSet(self.config.sensors, writer.put)
+
+    async def _reload(self) -> dict[str, Any]:
+        """The ``reload_config`` command: new sensors and options; hub and spool need a restart."""
+        if self._config_path is None:
+            raise CommandFailed("the agent was not started from a config file")
+        try:
+            fresh = await asyncio.to_thread(load_config, self._config_path)
+        except ConfigError as exc:
+            raise CommandFailed(exc.message) from None
+        needs_restart = [
+            section
+            for section in ("hub", "spool", "uplink", "logs")
+            if getattr(fresh, section) != getattr(self.config, section)
+        ]
+        self.config = self.config.model_copy(update={"sensors": fresh.sensors, "heartbeat": fresh.heartbeat})
+        self._restart_sensors.set()
+        return {"sensors": [s.name for s in fresh.sensors], "restart_needed_for": needs_restart}
+
+    async def _heartbeat(self, uplink: Uplink) -> None:
+        system: Driver | None = create_driver("system", {})
+        try:
+            await system.open()  # type: ignore[union-attr]
+        except DriverError as exc:
+            log.info("no system metrics in heartbeats: %s", exc.message)
+            system = None
+        while True:
+            if uplink.connected.is_set():
+                beat = await self._beat(system)
+                uplink.post(heartbeat_topic(self.config.hub.device_id), beat.model_dump_json().encode(), qos=0)
+            await asyncio.sleep(self.config.heartbeat.interval_s)
+
+    async def _beat(self, system: Driver | None) -> Heartbeat:
+        metrics: dict[str, Any] = {}
+        if system is not None:
+            try:
+                metrics = {s.field: s.value for s in await system.read() if s.field}
+            except DriverError as exc:
+                log.debug("system metrics unavailable: %s", exc.message)
+        assert self.spool is not None
+        stats = await asyncio.to_thread(self.spool.stats)
+        oldest = None if stats.oldest_ms is None else max(0.0, (now_ms() - stats.oldest_ms) / 1000)
+        return Heartbeat(
+            ts=now_ms(),
+            agent_version=agent_version(),
+            uptime_s=round(time.monotonic() - self._started, 1),
+            cpu_temp=metrics.get("cpu_temp"),
+            load1=metrics.get("load1"),
+            mem_used_pct=metrics.get("mem_used_pct"),
+            disk_used_pct=metrics.get("disk_used_pct"),
+            spool=SpoolInfo(depth=stats.depth, oldest_age_s=oldest, dropped=stats.dropped, bytes_used=stats.bytes_used),
+            sensors=self.sensors.infos(),
+        )

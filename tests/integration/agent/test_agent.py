@@ -1,0 +1,243 @@
+"""The edge agent against a real hub: outages, kill -9, commands, desired state, heartbeats, enrollment."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+
+from cloud.runtime import HubRuntime
+from edge_agent.agent import Agent
+from edge_agent.config import parse_config
+from edge_agent.spool import Spool
+from tests.helpers.hub import Api, running_hub
+from tests.helpers.ports import free_port
+from tests.helpers.process import cli_env, fieldhub
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def agent_config(tmp_path: Path, port: int, device_id: str, secret: str, **sensor: Any) -> dict[str, Any]:
+    wave = {"name": "wave", "driver": "simulated", "interval": 0.01, "options": {"kind": "sine"}, **sensor}
+    return {
+        "hub": {"url": f"mqtt://127.0.0.1:{port}", "device_id": device_id, "secret": secret},
+        "spool": {"path": str(tmp_path / "spool.db"), "max_mb": 64},
+        "uplink": {"batch_delay_s": 0.05, "reconnect_min_s": 0.1, "reconnect_max_s": 0.5},
+        "heartbeat": {"interval_s": 0.5},
+        "logs": {"ship": False},
+        "sensors": [wave],
+    }
+
+
+@asynccontextmanager
+async def running_agent(raw: dict[str, Any]) -> AsyncIterator[Agent]:
+    agent = Agent(parse_config(raw, "test config"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        yield agent
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+def stored_seqs(data_dir: Path, device_id: str, key: str) -> list[int]:
+    """Sequence numbers the hub stored for one series, read from its SQLite file.
+
+    The API answers values and times only; the seq is what proves "every reading, once".
+    """
+    with sqlite3.connect(f"file:{data_dir / 'fieldhub.db'}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT p.ident FROM points p JOIN series s ON s.id = p.series "
+            "WHERE s.device_id = ? AND s.key = ? ORDER BY p.ts",
+            (device_id, key),
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+async def gateway(hub: HubRuntime, device_id: str) -> str:
+    api = await Api.login(hub.url)
+    try:
+        created = await api.create_device(device_id, kind="gateway")
+        return str(created["credentials"]["password"])
+    finally:
+        await api.close()
+
+
+async def test_an_outage_of_the_hub_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    data, port = tmp_path / "hub", free_port()
+    async with running_hub(data, mqtt_port=port) as hub:
+        secret = await gateway(hub, "pi-1")
+    raw = agent_config(tmp_path, port, "pi-1", secret)
+    async with running_agent(raw) as agent:
+        async with running_hub(data, mqtt_port=port) as hub:
+            await eventually(lambda: _acked(agent, 20), what="readings flowing")
+        # The hub is down: sampling goes on into the spool.
+        depth = agent.spool.depth if agent.spool else 0
+        await eventually(lambda: _spooled(agent, depth + 200), what="a backlog while the hub is down")
+        async with running_hub(data, mqtt_port=port) as hub:
+            agent.sensors.runners["wave"].configure(enabled=False)
+            await eventually(lambda: _drained(agent), within=60, what="the backlog replayed")
+            seqs = stored_seqs(data, "pi-1", "wave")
+    assert len(seqs) == len(set(seqs)) >= 220
+    # Every reading once and in order: consecutive sequence numbers in time order.
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+
+async def _acked(agent: Agent, rows: int) -> bool:
+    return agent.sender is not None and agent.sender.acked_rows >= rows
+
+
+async def _spooled(agent: Agent, depth: int) -> bool:
+    return agent.spool is not None and agent.spool.depth >= depth
+
+
+async def _drained(agent: Agent) -> bool:
+    return agent.spool is not None and agent.spool.depth == 0 and agent.sensors.runners["wave"].state == "ok"
+
+
+async def test_kill_9_mid_flight_then_restart_delivers_every_spooled_reading(tmp_path: Path) -> None:
+    data, port = tmp_path / "hub", free_port()
+    config = tmp_path / "agent.toml"
+    async with running_hub(data, mqtt_port=port) as hub:
+        secret = await gateway(hub, "pi-2")
+        raw = agent_config(tmp_path, port, "pi-2", secret)
+        config.write_text(tomli_w.dumps(raw))
+        agent = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "cloud.cli.main",
+            "agent",
+            "--config",
+            str(config),
+            env=cli_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            await eventually(lambda: _stored_at_least(data, "pi-2", 100), within=30, what="readings from the agent")
+        finally:
+            agent.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(agent.wait(), 30)
+        spool = Spool(tmp_path / "spool.db", max_bytes=1 << 30)
+        left = spool.depth
+        spool.close()
+        stored_before = len(stored_seqs(data, "pi-2", "wave"))
+        # Restart without sampling: only what the killed agent had spooled is to come.
+        raw["sensors"][0]["enabled"] = False
+        async with running_agent(raw) as restarted:
+            await eventually(lambda: _spool_empty(restarted), within=30, what="the spool replayed after kill -9")
+        seqs = stored_seqs(data, "pi-2", "wave")
+    # Sequence numbers are given when a reading is committed to the spool: consecutive numbers
+    # mean that nothing committed before the kill was lost, and none came twice.
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert len(seqs) >= stored_before and len(seqs) <= stored_before + left
+
+
+async def _stored_at_least(data: Path, device_id: str, count: int) -> bool:
+    return (data / "fieldhub.db").exists() and len(stored_seqs(data, device_id, "wave")) >= count
+
+
+async def _spool_empty(agent: Agent) -> bool:
+    return agent.spool is not None and agent.spool.depth == 0 and agent.sender is not None
+
+
+async def test_commands_desired_state_and_heartbeats(hub: HubRuntime, api: Api, tmp_path: Path) -> None:
+    secret = (await api.create_device("pi-3", kind="gateway"))["credentials"]["password"]
+    raw = agent_config(tmp_path, hub.mqtt_port, "pi-3", secret, interval=0.2, location="lab", type="wave")
+    async with running_agent(raw) as agent:
+
+        async def node() -> dict[str, Any] | None:
+            answer = (await api.http.get("/api/v1/nodes/pi-3")).json()
+            return answer if answer["heartbeat"] else None
+
+        beat = (await eventually(node, what="a heartbeat"))["heartbeat"]
+        assert beat["sensors"][0]["name"] == "wave" and beat["sensors"][0]["location"] == "lab"
+        assert beat["spool"]["depth"] >= 0
+
+        pong = await api.http.post("/api/v1/devices/pi-3/commands/ping", json={"timeout_s": 10})
+        assert pong.status_code == 200 and pong.json()["status"] == "ok"
+        bad = await api.http.post("/api/v1/devices/pi-3/commands/write", json={"params": {"sensor": "nope"}})
+        assert bad.json()["status"] == "error" and "no sensor 'nope'" in bad.json()["error"]
+        unknown = await api.http.post("/api/v1/devices/pi-3/commands/explode")
+        assert unknown.json()["status"] == "error"
+
+        desired = {"sensors": {"wave": {"interval": 0.05}}}
+        assert (await api.http.put("/api/v1/devices/pi-3/state/desired", json=desired)).status_code == 200
+
+        async def applied() -> bool:
+            reported = (await api.http.get("/api/v1/devices/pi-3/state")).json()["reported"]
+            return bool(reported) and reported["state"]["sensors"]["wave"]["interval"] == 0.05
+
+        await eventually(applied, what="the desired interval reported as applied")
+        assert agent.sensors.runners["wave"].interval == 0.05
+        off = {"sensors": {"wave": {"enabled": False}}}
+        await api.http.put("/api/v1/devices/pi-3/state/desired", json=off)
+
+        async def disabled() -> bool:
+            beat = (await api.http.get("/api/v1/nodes/pi-3")).json()["heartbeat"]
+            return beat["sensors"][0]["state"] == "disabled"
+
+        await eventually(disabled, what="the sensor disabled without a restart")
+
+
+async def test_enroll_writes_a_private_config_that_connects(hub: HubRuntime, api: Api, tmp_path: Path) -> None:
+    token = (await api.http.post("/api/v1/provisioning-tokens", json={"uses": 1})).json()["token"]
+    config = tmp_path / "etc" / "agent.toml"
+    config.parent.mkdir()
+    config.write_text(tomli_w.dumps({"hub": {"device_id": "old", "secret": "x"}, **_sensors_only(tmp_path)}))
+    args = ["agent", "--config", str(config), "enroll", "--hub", hub.url, "--token", token, "--id", "pi-4"]
+    done = await asyncio.to_thread(fieldhub, *args)
+    assert done.returncode == 0, done.stderr
+    assert config.stat().st_mode & 0o777 == 0o600
+    check = await asyncio.to_thread(fieldhub, "agent", "--config", str(config), "check")
+    assert check.returncode == 0 and "device pi-4 -> mqtt://127.0.0.1:" in check.stdout
+    again = await asyncio.to_thread(fieldhub, *args)
+    assert again.returncode == 2 and "the hub refused the enrollment" in again.stderr
+    assert token.split(".")[1] not in again.stderr
+
+
+def _sensors_only(tmp_path: Path) -> dict[str, Any]:
+    return {
+        "spool": {"path": str(tmp_path / "spool.db")},
+        "sensors": [{"name": "wave", "driver": "simulated", "options": {"kind": "sine"}}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[hub\n", "not valid TOML"),
+        ('[hub]\ndevice_id = "a/b"\nsecret = "s"\n', "hub.device_id"),
+        ('[hub]\ndevice_id = "a"\n', "hub.secret: Field required"),
+        ('[hub]\ndevice_id = "a"\nsecret = "s"\nurl = "http://x"\n', "hub.url"),
+        (
+            '[hub]\ndevice_id = "a"\nsecret = "s"\n[[sensors]]\nname = "w"\ndriver = "simulated"\ninterval = 0\n',
+            "sensors[0] 'w'.interval",
+        ),
+        ('[hub]\ndevice_id = "a"\nsecret = "s"\n[[sensors]]\nname = "w"\ndriver = "nosuch"\n', "nosuch"),
+        (
+            '[hub]\ndevice_id = "a"\nsecret = "s"\n[[sensors]]\nname = "w"\ndriver = "serial"\n'
+            '[sensors.options]\nbaudrate = "fast"\n',
+            "sensors[0] 'w'.options",
+        ),
+        ('[hub]\ndevice_id = "a"\nsecret = "s"\n[bogus]\n', "bogus"),
+    ],
+)
+def test_bad_agent_configs_are_refused_before_anything_starts(tmp_path: Path, content: str, expected: str) -> None:
+    config = tmp_path / "agent.toml"
+    config.write_text(content)
+    done = fieldhub("agent", "--config", str(config), "check")
+    assert done.returncode == 2, done.stdout
+    assert str(config) in done.stderr and expected in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -16,6 +16,7 @@ from device_drivers.base import Driver, DriverConfigError
 
 #: name -> "module:Class"; each class has ``Options`` (a pydantic model) and ``from_options``.
 DRIVERS: dict[str, str] = {
+    "serial": "device_drivers.serial_line:SerialDriver",
     "simulated": "device_drivers.simulated:SimulatedDriver",
     "system": "device_drivers.system:SystemDriver",
 }

@@ -16,6 +16,10 @@ from device_drivers.base import Driver, DriverConfigError
 
 #: name -> "module:Class"; each class has ``Options`` (a pydantic model) and ``from_options``.
 DRIVERS: dict[str, str] = {
+    "bme280": "device_drivers.bme280:Bme280Driver",
+    "gpio_in": "device_drivers.gpio:GpioInDriver",
+    "gpio_out": "device_drivers.gpio:GpioOutDriver",
+    "onewire": "device_drivers.onewire:OneWireDriver",
     "serial": "device_drivers.serial_line:SerialDriver",
     "simulated": "device_drivers.simulated:SimulatedDriver",
     "system": "device_drivers.system:SystemDriver",

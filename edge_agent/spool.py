@@ -129,7 +129,8 @@ class Spool:
 
     def ack(self, ids: list[int]) -> None:
         """Remove rows the broker acknowledged (ids already trimmed away are ignored)."""
-        with self._lock:
+        with self._lock, self._transaction():
+            # One transaction: in autocommit mode every DELETE would be its own fsync.
             before = self._conn.total_changes
             self._conn.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids])
             self._depth -= self._conn.total_changes - before

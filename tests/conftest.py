@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
 
 from cloud.runtime import HubRuntime
 from tests.helpers.hub import Api, running_hub
@@ -55,3 +57,13 @@ async def api(hub: HubRuntime) -> AsyncIterator[Api]:
     client = await Api.login(hub.url)
     yield client
     await client.close()
+
+
+@pytest.fixture
+def pins() -> Iterator[MockFactory]:
+    """gpiozero's mock pins (no GPIO exists here); restores the default factory afterwards."""
+    factory = MockFactory()
+    Device.pin_factory = factory
+    yield factory
+    factory.reset()
+    Device.pin_factory = None

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import tomli_w
+from gpiozero.pins.mock import MockFactory
 
 from cloud.runtime import HubRuntime
 from edge_agent.agent import Agent
@@ -86,6 +87,9 @@ async def test_an_outage_of_the_hub_loses_nothing_and_duplicates_nothing(tmp_pat
         depth = agent.spool.depth if agent.spool else 0
         await eventually(lambda: _spooled(agent, depth + 200), what="a backlog while the hub is down")
         async with running_hub(data, mqtt_port=port) as hub:
+            # Replay while live sampling goes on, then stop sampling to count.
+            backlog = agent.spool.depth if agent.spool else 0
+            await eventually(lambda: _below(agent, backlog // 4), within=60, what="the backlog shrinking")
             agent.sensors.runners["wave"].configure(enabled=False)
             await eventually(lambda: _drained(agent), within=60, what="the backlog replayed")
             seqs = stored_seqs(data, "pi-1", "wave")
@@ -100,6 +104,10 @@ async def _acked(agent: Agent, rows: int) -> bool:
 
 async def _spooled(agent: Agent, depth: int) -> bool:
     return agent.spool is not None and agent.spool.depth >= depth
+
+
+async def _below(agent: Agent, depth: int) -> bool:
+    return agent.spool is not None and agent.spool.depth <= depth
 
 
 async def _drained(agent: Agent) -> bool:
@@ -152,9 +160,12 @@ async def _spool_empty(agent: Agent) -> bool:
     return agent.spool is not None and agent.spool.depth == 0 and agent.sender is not None
 
 
-async def test_commands_desired_state_and_heartbeats(hub: HubRuntime, api: Api, tmp_path: Path) -> None:
+async def test_commands_desired_state_and_heartbeats(
+    hub: HubRuntime, api: Api, tmp_path: Path, pins: MockFactory
+) -> None:
     secret = (await api.create_device("pi-3", kind="gateway"))["credentials"]["password"]
     raw = agent_config(tmp_path, hub.mqtt_port, "pi-3", secret, interval=0.2, location="lab", type="wave")
+    raw["sensors"].append({"name": "relay", "driver": "gpio_out", "options": {"pin": 23}})
     async with running_agent(raw) as agent:
 
         async def node() -> dict[str, Any] | None:
@@ -162,7 +173,15 @@ async def test_commands_desired_state_and_heartbeats(hub: HubRuntime, api: Api, 
             return answer if answer["heartbeat"] else None
 
         beat = (await eventually(node, what="a heartbeat"))["heartbeat"]
-        assert beat["sensors"][0]["name"] == "wave" and beat["sensors"][0]["location"] == "lab"
+        assert [s["name"] for s in beat["sensors"]] == ["wave", "relay"]
+        assert beat["sensors"][0]["location"] == "lab"
+
+        switched = await api.http.post(
+            "/api/v1/devices/pi-3/commands/write", json={"params": {"sensor": "relay", "value": "on"}}
+        )
+        assert switched.json()["status"] == "ok", switched.text
+        assert switched.json()["result"] == {"sensor": "relay", "written": "on"}
+        assert pins.pin(23).state is True
         assert beat["spool"]["depth"] >= 0
 
         pong = await api.http.post("/api/v1/devices/pi-3/commands/ping", json={"timeout_s": 10})

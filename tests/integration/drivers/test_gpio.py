@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
-from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from device_drivers.base import NotWritable, Sample
 from device_drivers.registry import create_driver
 
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture
-def pins() -> Iterator[MockFactory]:
-    factory = MockFactory()
-    Device.pin_factory = factory
-    yield factory
-    factory.reset()
-    Device.pin_factory = None
 
 
 async def test_edges_are_streamed_in_order(pins: MockFactory) -> None:

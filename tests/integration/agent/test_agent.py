@@ -18,7 +18,7 @@ from gpiozero.pins.mock import MockFactory
 
 from cloud.runtime import HubRuntime
 from edge_agent.agent import Agent
-from edge_agent.config import parse_config
+from edge_agent.config import load_config, parse_config
 from edge_agent.spool import Spool
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.ports import free_port
@@ -260,3 +260,33 @@ def test_bad_agent_configs_are_refused_before_anything_starts(tmp_path: Path, co
     assert done.returncode == 2, done.stdout
     assert str(config) in done.stderr and expected in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_reload_config_swaps_sensors_without_a_restart(hub: HubRuntime, api: Api, tmp_path: Path) -> None:
+    secret = (await api.create_device("pi-5", kind="gateway"))["credentials"]["password"]
+    raw = agent_config(tmp_path, hub.mqtt_port, "pi-5", secret)
+    path = tmp_path / "agent.toml"
+    path.write_text(tomli_w.dumps(raw))
+    agent = Agent(load_config(path), path)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        await eventually(lambda: _acked(agent, 1), what="the agent connected and sending")
+        raw["sensors"].append({"name": "walk", "driver": "simulated", "options": {"kind": "random_walk"}})
+        raw["spool"]["max_mb"] = 32
+        path.write_text(tomli_w.dumps(raw))
+        answer = await api.http.post("/api/v1/devices/pi-5/commands/reload_config", json={"timeout_s": 10})
+        assert answer.json()["status"] == "ok", answer.text
+        assert answer.json()["result"] == {"sensors": ["wave", "walk"], "restart_needed_for": ["spool"]}
+
+        async def swapped() -> bool:
+            return set(agent.sensors.runners) == {"wave", "walk"}
+
+        await eventually(swapped, what="the new sensor set running")
+        path.write_text("[hub\n")
+        broken = await api.http.post("/api/v1/devices/pi-5/commands/reload_config", json={"timeout_s": 10})
+        assert broken.json()["status"] == "error" and "not valid TOML" in broken.json()["error"]
+        assert set(agent.sensors.runners) == {"wave", "walk"}
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)

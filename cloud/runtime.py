@@ -24,7 +24,7 @@ from cloud.identity.users import UserDirectory
 from cloud.services import Services
 from cloud.settings import HubSettings
 from hub.broker.bridge import AmqttBridge
-from hub.broker.embedded import EmbeddedBroker
+from hub.broker.embedded import EmbeddedBroker, TlsListener
 from hub.commands import CommandBus
 from hub.errors import ConfigError
 from hub.ingest.pipeline import IngestPipeline
@@ -89,6 +89,12 @@ class HubRuntime:
         return self._broker.port
 
     @property
+    def mqtts_port(self) -> int | None:
+        if self._broker is None:
+            raise RuntimeError("hub is not running")
+        return self._broker.tls_port
+
+    @property
     def http_port(self) -> int:
         if self._http_sock is None:
             raise RuntimeError("hub is not running")
@@ -142,7 +148,10 @@ class HubRuntime:
         nodes = NodeService(store, metrics)
         router = InboundRouter(pipeline, presence, state, commands, nodes)
         bridge = AmqttBridge(authenticator, router, metrics)
-        broker = await self._stack.enter_async_context(EmbeddedBroker(bridge, s.host, s.mqtt_port))
+        tls = None
+        if s.mqtts_port is not None and s.tls_cert_file is not None and s.tls_key_file is not None:
+            tls = TlsListener(s.mqtts_port, s.tls_cert_file, s.tls_key_file)
+        broker = await self._stack.enter_async_context(EmbeddedBroker(bridge, s.host, s.mqtt_port, tls=tls))
         self._broker = broker
         presence.attach(broker)
         state.attach(broker)

@@ -42,6 +42,9 @@ class HubSettings(BaseSettings):
     host: str = "127.0.0.1"
     mqtt_port: int = Field(default=1883, ge=0, le=65535)
     http_port: int = Field(default=8080, ge=0, le=65535)
+    mqtts_port: int | None = Field(default=None, ge=0, le=65535, description="MQTT over TLS; needs tls_cert_file")
+    tls_cert_file: Path | None = Field(default=None, description="PEM certificate chain of the MQTT TLS listener")
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of the MQTT TLS listener")
     store: str | None = Field(default=None, description="Store URL; default sqlite:///<data_dir>/fieldhub.db")
     admin_password: SecretStr | None = None
     secret_key: SecretStr | None = Field(default=None, description="Token signing key; generated in data_dir if unset")
@@ -68,6 +71,10 @@ class HubSettings(BaseSettings):
     def _refuse_insecure(self) -> HubSettings:
         if self.scrypt_n & (self.scrypt_n - 1):
             raise ValueError("scrypt_n must be a power of two")
+        if self.mqtts_port is not None:
+            for name, path in (("tls_cert_file", self.tls_cert_file), ("tls_key_file", self.tls_key_file)):
+                if path is None or not path.is_file():
+                    raise ValueError(f"mqtts_port needs {name} to name a readable PEM file (got {path})")
         if self.demo:
             return self
         problems = []

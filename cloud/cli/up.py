@@ -41,6 +41,8 @@ async def _serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with HubRuntime(settings) as hub:
         print(f"Fieldhub is up: {hub.url}  (API docs {hub.url}/docs)")
+        if hub.mqtts_port is not None:
+            print(f"MQTT over TLS: mqtts://{settings.host}:{hub.mqtts_port}")
         print(f"MQTT broker: mqtt://{settings.host}:{hub.mqtt_port}")
         if hub.generated_admin_password:
             print(f"Admin login: admin / {hub.generated_admin_password}  (shown once; set FIELDHUB_ADMIN_PASSWORD)")

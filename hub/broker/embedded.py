@@ -1,6 +1,7 @@
 """The embedded broker: amqtt in-process, with the Fieldhub plugin.
 
-amqtt speaks MQTT 3.1.1 only. Incoming messages are handed to the hub before amqtt sends
+amqtt speaks MQTT 3.1.1 only; a second listener speaks MQTT over TLS when configured.
+Incoming messages are handed to the hub before amqtt sends
 the PUBACK (see :class:`hub.broker.bridge.HandoffQueue`), so an acknowledged message is
 in the ingest queue and survives a disconnect and a graceful shutdown; a hard crash of
 the hub process can lose what the ingest queue held (bounded, milliseconds of data).
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -47,13 +50,31 @@ async def _abort(handlers: list[Any]) -> None:
         log.warning("%d MQTT connections did not close within %.0f s", len(handlers), _READER_STOP_TIMEOUT)
 
 
+@dataclass(frozen=True, slots=True)
+class TlsListener:
+    """An MQTT-over-TLS listener beside the plain one (same host, same authentication)."""
+
+    port: int
+    certfile: Path
+    keyfile: Path
+
+
 class EmbeddedBroker:
     """An amqtt broker bound to ``host:port``; implements Publisher and SessionControl."""
 
-    def __init__(self, bridge: AmqttBridge, host: str, port: int, *, max_connections: int = 10_000) -> None:
+    def __init__(
+        self,
+        bridge: AmqttBridge,
+        host: str,
+        port: int,
+        *,
+        tls: TlsListener | None = None,
+        max_connections: int = 10_000,
+    ) -> None:
         self._bridge = bridge
         self._host = host
         self._port = port
+        self._tls = tls
         self._max_connections = max_connections
         self._broker: Broker | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -63,9 +84,16 @@ class EmbeddedBroker:
     @property
     def port(self) -> int:
         """The bound port (the real one when 0 was asked for)."""
-        broker = self._running
+        return self._bound("default")
+
+    @property
+    def tls_port(self) -> int | None:
+        """The bound TLS port, if a TLS listener is configured."""
+        return None if self._tls is None else self._bound("tls")
+
+    def _bound(self, listener: str) -> int:
         # amqtt keeps its asyncio servers in a private map; the pinned version is tested for this.
-        server = broker._servers["default"].instance
+        server = self._running._servers[listener].instance
         port: int = server.sockets[0].getsockname()[1]
         return port
 
@@ -76,16 +104,19 @@ class EmbeddedBroker:
         return self._broker
 
     def _config(self) -> dict[str, Any]:
-        return {
-            "listeners": {
-                "default": {
-                    "type": "tcp",
-                    "bind": f"{self._host}:{self._port}",
-                    "max_connections": self._max_connections,
-                }
-            },
-            "plugins": {_PLUGIN: {"bridge": self._bridge}},
+        listeners: dict[str, Any] = {
+            "default": {"type": "tcp", "bind": f"{self._host}:{self._port}", "max_connections": self._max_connections}
         }
+        if self._tls is not None:
+            listeners["tls"] = {
+                "type": "tcp",
+                "bind": f"{self._host}:{self._tls.port}",
+                "max_connections": self._max_connections,
+                "ssl": True,
+                "certfile": str(self._tls.certfile),
+                "keyfile": str(self._tls.keyfile),
+            }
+        return {"listeners": listeners, "plugins": {_PLUGIN: {"bridge": self._bridge}}}
 
     async def __aenter__(self) -> Self:
         broker = Broker(self._config())
@@ -98,6 +129,8 @@ class EmbeddedBroker:
         await self._tasks.__aenter__()
         self._pump = self._tasks.create_task(self._bridge.pump(), name="mqtt-qos0-pump")
         log.info("embedded MQTT broker listening on %s:%d", self._host, self.port)
+        if self._tls is not None:
+            log.info("embedded MQTT broker listening for TLS on %s:%d", self._host, self.tls_port)
         return self
 
     async def __aexit__(

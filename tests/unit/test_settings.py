@@ -88,3 +88,14 @@ def test_strong_settings_pass() -> None:
     s = load_settings(admin_password=STRONG, secret_key="k" * 32)
     assert s.admin_password is not None and s.admin_password.get_secret_value() == STRONG
     assert STRONG not in repr(s)
+
+
+def test_a_tls_listener_needs_its_certificate_and_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="mqtts_port needs tls_cert_file"):
+        load_settings(demo=True, mqtts_port=8883)
+    cert = tmp_path / "cert.pem"
+    cert.write_text("pem")
+    with pytest.raises(ConfigError, match="mqtts_port needs tls_key_file"):
+        load_settings(demo=True, mqtts_port=8883, tls_cert_file=cert, tls_key_file=tmp_path / "missing.pem")
+    s = load_settings(demo=True, mqtts_port=8883, tls_cert_file=cert, tls_key_file=cert)
+    assert s.mqtts_port == 8883

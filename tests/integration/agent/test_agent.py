@@ -23,6 +23,7 @@ from edge_agent.spool import Spool
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.ports import free_port
 from tests.helpers.process import cli_env, fieldhub
+from tests.helpers.tls import self_signed
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(120)
@@ -290,3 +291,16 @@ async def test_reload_config_swaps_sensors_without_a_restart(hub: HubRuntime, ap
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def test_the_agent_speaks_mqtt_over_tls_with_a_private_ca(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    tls = {"mqtts_port": 0, "tls_cert_file": cert, "tls_key_file": key}
+    async with running_hub(tmp_path / "hub", **tls) as hub:
+        assert hub.mqtts_port is not None
+        secret = await gateway(hub, "pi-tls")
+        raw = agent_config(tmp_path, hub.mqtts_port, "pi-tls", secret)
+        raw["hub"].update(url=f"mqtts://127.0.0.1:{hub.mqtts_port}", ca_file=str(cert))
+        async with running_agent(raw) as agent:
+            await eventually(lambda: _acked(agent, 20), what="readings acknowledged over TLS")
+        assert len(stored_seqs(tmp_path / "hub", "pi-tls", "wave")) >= 20

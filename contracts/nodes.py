@@ -60,6 +60,20 @@ class Heartbeat(BaseModel):
     sensors: list[SensorInfo] = Field(default_factory=list, max_length=256)
 
 
+MAX_LOG_BYTES = 256 * 1024
+
+
+class LogLine(BaseModel):
+    """One log line of an agent (or, later, of an app), as shipped on ``devices/{id}/logs``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ts: int = Field(description="Epoch milliseconds")
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+    logger: str = Field(default="", max_length=128)
+    message: str = Field(max_length=4000)
+
+
 class Node(BaseModel):
     """A gateway with its latest heartbeat, as the API shows it."""
 

@@ -52,6 +52,9 @@ class Metrics:
         self.heartbeats_refused = Counter(
             "fieldhub_heartbeats_refused", "Node heartbeats refused as invalid", registry=r
         )
+        self.node_logs_refused = Counter(
+            "fieldhub_node_logs_refused", "Batches of node log lines refused as invalid", registry=r
+        )
         self.api_errors = Counter("fieldhub_api_errors", "HTTP API error answers, by error code", ["code"], registry=r)
 
     def _by_reason(self, name: str, reasons: type[RejectReason] | type[AuthRefusal]) -> dict[str, int]:

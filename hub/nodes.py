@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from contracts.nodes import MAX_HEARTBEAT_BYTES, Heartbeat
+import orjson
+from pydantic import TypeAdapter
+
+from contracts.nodes import MAX_HEARTBEAT_BYTES, MAX_LOG_BYTES, Heartbeat, LogLine
 from hub.broker.base import DeviceIdentity
 from hub.ingest.pipeline import now_ms
 from hub.logutil import RateLimitedLog
@@ -12,6 +15,9 @@ from hub.metrics import Metrics
 from hub.store.base import StateKind, Store
 
 log = logging.getLogger(__name__)
+#: Log lines kept per node (the newest); older ones are dropped as new ones arrive.
+KEEP_LOG_LINES = 2000
+_LOG_LINES = TypeAdapter(list[LogLine])
 
 
 class NodeService:
@@ -34,12 +40,32 @@ class NodeService:
             return
         await self._store.put_state(identity.device_id, StateKind.HEARTBEAT, beat.model_dump(mode="json"), now_ms())
 
+    async def logs(self, identity: DeviceIdentity, payload: bytes) -> None:
+        """Keep an agent's log lines (one object or a list), or count and log why they were refused."""
+        try:
+            lines = _parse_logs(payload)
+        except ValueError as exc:
+            self._metrics.node_logs_refused.inc()
+            self._log.warning(
+                f"logs:{identity.device_id}", "refused log lines of %s: %s", identity.device_id, str(exc)[:200]
+            )
+            return
+        rows: list[tuple[int, str, str, str]] = [(line.ts, line.level, line.logger, line.message) for line in lines]
+        await self._store.append_logs(identity.device_id, rows, KEEP_LOG_LINES)
+
     async def latest(self, device_id: str) -> tuple[Heartbeat, int] | None:
         """The latest heartbeat and when the hub received it (epoch ms)."""
         record = await self._store.get_state(device_id, StateKind.HEARTBEAT)
         if record is None:
             return None
         return Heartbeat.model_validate(record.doc), record.updated
+
+
+def _parse_logs(payload: bytes) -> list[LogLine]:
+    if len(payload) > MAX_LOG_BYTES:
+        raise ValueError(f"{len(payload)} bytes > {MAX_LOG_BYTES}")
+    doc = orjson.loads(payload)
+    return _LOG_LINES.validate_python(doc if isinstance(doc, list) else [doc])
 
 
 def _parse(payload: bytes) -> Heartbeat:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from contracts.topics import InvalidTopic, TopicKind, parse_topic
 from hub.broker.base import DeviceIdentity
 from hub.commands import CommandBus
@@ -11,8 +9,6 @@ from hub.ingest.pipeline import IngestPipeline
 from hub.nodes import NodeService
 from hub.presence import Presence
 from hub.state import StateService
-
-log = logging.getLogger(__name__)
 
 
 class InboundRouter:
@@ -53,6 +49,5 @@ class InboundRouter:
             await self._commands.responded(identity, payload)
         elif kind is TopicKind.HEARTBEAT:
             await self._nodes.heartbeat(identity, payload)
-        else:
-            # Log lines are kept by the log service of the app platform; until then they are dropped.
-            log.debug("no consumer for %s from %s", kind.value, identity.device_id)
+        elif kind is TopicKind.LOGS:
+            await self._nodes.logs(identity, payload)

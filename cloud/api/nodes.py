@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from cloud.api.deps import PrincipalDep, ServicesDep, target_tenant, visible_device
 from cloud.services import Services
@@ -12,7 +13,7 @@ from contracts.api import Page
 from contracts.devices import Device, DeviceKind, DeviceStatus
 from contracts.ids import ID_PATTERN
 from contracts.nodes import Node
-from contracts.telemetry import from_epoch_ms
+from contracts.telemetry import from_epoch_ms, to_rfc3339
 from hub.errors import NotFound
 from hub.store.base import DeviceQuery
 
@@ -46,6 +47,29 @@ async def list_nodes(
     query = DeviceQuery(tenant=scope, status=status, kind=DeviceKind.GATEWAY, limit=limit, offset=offset)
     devices, total = await services.registry.list(query)
     return NodePage(items=[await _node(d, services) for d in devices], total=total, limit=limit, offset=offset)
+
+
+class LogEntry(BaseModel):
+    ts: str
+    level: str
+    logger: str
+    message: str
+
+
+class NodeLogs(BaseModel):
+    node_id: str
+    lines: list[LogEntry]
+
+
+@router.get("/{node_id}/logs", response_model=NodeLogs)
+async def node_logs(
+    node_id: str, principal: PrincipalDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=2000)] = 200
+) -> NodeLogs:
+    """The newest log lines a node (or any device) shipped on ``devices/{id}/logs``, oldest first."""
+    device = await visible_device(node_id, principal, services)
+    rows = await services.store.recent_logs(device.id, limit)
+    lines = [LogEntry(ts=to_rfc3339(ts), level=level, logger=name, message=text) for ts, level, name, text in rows]
+    return NodeLogs(node_id=device.id, lines=lines)
 
 
 @router.get("/{node_id}", response_model=Node)

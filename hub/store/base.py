@@ -210,6 +210,13 @@ class Store(Protocol):
     async def list_states(self, kind: StateKind) -> list[tuple[str, StateRecord]]:
         """Every device's state of one kind (used to republish desired state at start)."""
 
+    # node logs
+    async def append_logs(self, device_id: str, lines: list[tuple[int, str, str, str]], keep: int) -> None:
+        """Store ``(ts, level, logger, message)`` lines, keeping only the newest ``keep`` of the device."""
+
+    async def recent_logs(self, device_id: str, limit: int) -> list[tuple[int, str, str, str]]:
+        """The newest ``limit`` lines of a device, oldest first."""
+
     # provisioning tokens
     async def create_token(self, token: ProvisioningTokenRecord) -> None:
         """Insert a provisioning token; :class:`hub.errors.Conflict` if the id exists."""

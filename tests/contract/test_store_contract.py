@@ -283,3 +283,14 @@ async def test_provisioning_tokens_are_used_up_and_expire(store: Store) -> None:
     assert not await store.use_token("ghost", T0)
     assert (await store.get_token("pt-1")).uses_left == 0  # type: ignore[union-attr]
     assert await store.delete_token("pt-2") and not await store.delete_token("pt-2")
+
+
+async def test_node_logs_keep_the_newest_lines(store: Store) -> None:
+    await _with_devices(store, "d1", "d2")
+    await store.append_logs("d1", [(T0 + i, "INFO", "agent", f"line {i}") for i in range(5)], keep=3)
+    await store.append_logs("d2", [(T0, "ERROR", "agent", "other")], keep=3)
+    assert [m for _, _, _, m in await store.recent_logs("d1", 10)] == ["line 2", "line 3", "line 4"]
+    assert await store.recent_logs("d1", 1) == [(T0 + 4, "INFO", "agent", "line 4")]
+    await store.delete_device("d1")
+    assert await store.recent_logs("d1", 10) == []
+    assert len(await store.recent_logs("d2", 10)) == 1

@@ -100,3 +100,30 @@ async def test_nodes_are_gateways_of_the_callers_tenant(hub: HubRuntime, api: Ap
         await other.close()
     mine = (await api.http.get(f"/api/v1/nodes/{unique_id}-gw")).json()
     assert mine["tenant"] == tenant and mine["heartbeat"] is None
+
+
+async def test_log_lines_are_kept_and_bad_ones_refused(hub: HubRuntime, api: Api, unique_id: str) -> None:
+    secret = (await api.create_device(unique_id, kind="gateway"))["credentials"]["password"]
+    device = await asyncio.to_thread(TestDevice(hub.mqtt_port, unique_id, secret).connect)
+    topic = f"devices/{unique_id}/logs"
+
+    def refused() -> float:
+        return hub.services.metrics.registry.get_sample_value("fieldhub_node_logs_refused_total") or 0.0
+
+    try:
+        lines = [
+            {"ts": 1_795_000_000_000 + i, "level": "INFO", "logger": "agent", "message": f"m{i}"} for i in range(3)
+        ]
+        await asyncio.to_thread(device.publish, topic, orjson.dumps(lines))
+        await asyncio.to_thread(device.publish, topic, orjson.dumps({**lines[0], "message": "single"}))
+        for bad in (b"nope", orjson.dumps([{"ts": 1, "level": "LOUD", "message": "x"}])):
+            await asyncio.to_thread(device.publish, topic, bad)
+
+        async def kept() -> list[str]:
+            r = await api.http.get(f"/api/v1/nodes/{unique_id}/logs", params={"limit": 10})
+            messages = [line["message"] for line in r.json()["lines"]]
+            return messages if len(messages) == 4 and refused() == 2 else []
+
+        assert await eventually(kept, what="4 kept lines and 2 refusals") == ["m0", "m1", "m2", "single"]
+    finally:
+        await asyncio.to_thread(device.close)

@@ -26,7 +26,7 @@ from hub.store.base import (
     WriteResult,
 )
 from hub.store.sqlite import telemetry, tokens
-from hub.store.sqlite.connections import ConnectionPool
+from hub.store.sqlite.connections import ConnectionPool, transaction
 from hub.store.sqlite.migrations import migrate
 
 # Interpolated into SQL (the S608 noqa below): a constant, never input.
@@ -202,15 +202,11 @@ class SqliteStore:
 
     async def delete_device(self, device_id: str) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(conn):
                 deleted = conn.execute("DELETE FROM devices WHERE id = ?", (device_id,)).rowcount > 0
                 telemetry.delete_device_data(conn, device_id)
                 conn.execute("DELETE FROM state WHERE device_id = ?", (device_id,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                conn.execute("DELETE FROM node_logs WHERE device_id = ?", (device_id,))
             self._series.forget_device(device_id)
             return deleted
 
@@ -289,6 +285,31 @@ class SqliteStore:
         return [(d, StateRecord(orjson.loads(doc), v, u)) for d, doc, v, u in rows]
 
     # users
+    # node logs
+    async def append_logs(self, device_id: str, lines: list[tuple[int, str, str, str]], keep: int) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            with transaction(conn):
+                conn.executemany(
+                    "INSERT INTO node_logs(device_id, ts, level, logger, message) VALUES (?, ?, ?, ?, ?)",
+                    [(device_id, *line) for line in lines],
+                )
+                conn.execute(
+                    "DELETE FROM node_logs WHERE device_id = ? AND id <= (SELECT id FROM node_logs "
+                    "WHERE device_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (device_id, device_id, keep),
+                )
+
+        await self._w.run(run)
+
+    async def recent_logs(self, device_id: str, limit: int) -> list[tuple[int, str, str, str]]:
+        rows = await self._r.run(
+            lambda c: c.execute(
+                "SELECT ts, level, logger, message FROM node_logs WHERE device_id = ? ORDER BY id DESC LIMIT ?",
+                (device_id, limit),
+            ).fetchall()
+        )
+        return [tuple(row) for row in reversed(rows)]
+
     # provisioning tokens
     async def create_token(self, token: ProvisioningTokenRecord) -> None:
         await self._create(lambda conn: tokens.insert(conn, token), "provisioning token", token.id)

@@ -86,6 +86,18 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX provisioning_tokens_by_tenant ON provisioning_tokens(tenant, created);
     """,
+    # 3: the latest log lines of each node
+    """
+    CREATE TABLE node_logs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device_id TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        logger TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX node_logs_by_device ON node_logs(device_id, id);
+    """,
 ]
 
 

@@ -6,6 +6,7 @@ import sqlite3
 
 from contracts.telemetry import Value
 from hub.store.base import AggFn, AggregateQuery, Point, RangeQuery, WriteResult
+from hub.store.sqlite.connections import transaction
 
 _AGG_SQL = {
     AggFn.AVG: "avg(num)",
@@ -49,6 +50,9 @@ class SeriesCache:
                 self._ids[(device_id, key)] = row[0]
         return self._ids
 
+    def clear(self) -> None:
+        self._ids.clear()
+
     def forget_device(self, device_id: str) -> None:
         for pair in [p for p in self._ids if p[0] == device_id]:
             del self._ids[pair]
@@ -58,37 +62,37 @@ def write_points(
     conn: sqlite3.Connection, cache: SeriesCache, points: list[Point], seen: dict[str, int]
 ) -> WriteResult:
     """Insert a batch in one transaction; duplicates by (series, ident) are ignored."""
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        ids = cache.resolve(conn, {(p.device_id, p.key) for p in points})
-        rows = []
-        newest: dict[int, tuple[int, int, float | None, str | None]] = {}
-        for p in points:
-            series = ids[(p.device_id, p.key)]
-            vtype, num, txt = encode(p.value)
-            ident = p.seq if p.seq is not None else -1 - p.ts
-            rows.append((series, ident, p.ts, vtype, num, txt))
-            current = newest.get(series)
-            if current is None or p.ts >= current[0]:
-                newest[series] = (p.ts, vtype, num, txt)
-        before = conn.total_changes
-        conn.executemany(
-            "INSERT OR IGNORE INTO points(series, ident, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?, ?)", rows
-        )
-        stored = conn.total_changes - before
-        conn.executemany(
-            "INSERT INTO latest(series, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(series) DO UPDATE SET ts = excluded.ts, vtype = excluded.vtype, "
-            "num = excluded.num, txt = excluded.txt WHERE excluded.ts >= latest.ts",
-            [(series, *row) for series, row in newest.items()],
-        )
-        conn.executemany(
-            "UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?",
-            [(ts, device_id) for device_id, ts in seen.items()],
-        )
-        conn.execute("COMMIT")
+        with transaction(conn):
+            ids = cache.resolve(conn, {(p.device_id, p.key) for p in points})
+            rows = []
+            newest: dict[int, tuple[int, int, float | None, str | None]] = {}
+            for p in points:
+                series = ids[(p.device_id, p.key)]
+                vtype, num, txt = encode(p.value)
+                ident = p.seq if p.seq is not None else -1 - p.ts
+                rows.append((series, ident, p.ts, vtype, num, txt))
+                current = newest.get(series)
+                if current is None or p.ts >= current[0]:
+                    newest[series] = (p.ts, vtype, num, txt)
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO points(series, ident, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
+            stored = conn.total_changes - before
+            conn.executemany(
+                "INSERT INTO latest(series, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(series) DO UPDATE SET ts = excluded.ts, vtype = excluded.vtype, "
+                "num = excluded.num, txt = excluded.txt WHERE excluded.ts >= latest.ts",
+                [(series, *row) for series, row in newest.items()],
+            )
+            conn.executemany(
+                "UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?",
+                [(ts, device_id) for device_id, ts in seen.items()],
+            )
     except BaseException:
-        conn.execute("ROLLBACK")
+        # Series created in the rolled-back transaction are gone; their cached ids would be reused.
+        cache.clear()
         raise
     return WriteResult(stored=stored, duplicates=len(points) - stored)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sqlite3
 import subprocess
@@ -304,3 +305,19 @@ async def test_the_agent_speaks_mqtt_over_tls_with_a_private_ca(tmp_path: Path) 
         async with running_agent(raw) as agent:
             await eventually(lambda: _acked(agent, 20), what="readings acknowledged over TLS")
         assert len(stored_seqs(tmp_path / "hub", "pi-tls", "wave")) >= 20
+
+
+async def test_the_agents_own_log_lines_reach_the_hub(
+    hub: HubRuntime, api: Api, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    secret = (await api.create_device("pi-6", kind="gateway"))["credentials"]["password"]
+    raw = agent_config(tmp_path, hub.mqtt_port, "pi-6", secret)
+    raw["logs"] = {"ship": True}
+    async with running_agent(raw):
+
+        async def shipped() -> bool:
+            lines = (await api.http.get("/api/v1/nodes/pi-6/logs")).json()["lines"]
+            return any("connected to" in line["message"] and line["level"] == "INFO" for line in lines)
+
+        await eventually(shipped, what="the agent's 'connected' line in the hub")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import orjson
+from prometheus_client import Counter
 from pydantic import TypeAdapter
 
 from contracts.nodes import MAX_HEARTBEAT_BYTES, MAX_LOG_BYTES, Heartbeat, LogLine
@@ -33,10 +34,7 @@ class NodeService:
         try:
             beat = _parse(payload)
         except ValueError as exc:
-            self._metrics.heartbeats_refused.inc()
-            self._log.warning(
-                f"hb:{identity.device_id}", "refused heartbeat of %s: %s", identity.device_id, str(exc)[:200]
-            )
+            self._refuse(self._metrics.heartbeats_refused, "heartbeat", identity, exc)
             return
         await self._store.put_state(identity.device_id, StateKind.HEARTBEAT, beat.model_dump(mode="json"), now_ms())
 
@@ -45,13 +43,15 @@ class NodeService:
         try:
             lines = _parse_logs(payload)
         except ValueError as exc:
-            self._metrics.node_logs_refused.inc()
-            self._log.warning(
-                f"logs:{identity.device_id}", "refused log lines of %s: %s", identity.device_id, str(exc)[:200]
-            )
+            self._refuse(self._metrics.node_logs_refused, "log lines", identity, exc)
             return
         rows: list[tuple[int, str, str, str]] = [(line.ts, line.level, line.logger, line.message) for line in lines]
         await self._store.append_logs(identity.device_id, rows, KEEP_LOG_LINES)
+
+    def _refuse(self, counter: Counter, what: str, identity: DeviceIdentity, exc: ValueError) -> None:
+        counter.inc()
+        device_id = identity.device_id
+        self._log.warning(f"{what}:{device_id}", "refused %s of %s: %s", what, device_id, str(exc)[:200])
 
     async def latest(self, device_id: str) -> tuple[Heartbeat, int] | None:
         """The latest heartbeat and when the hub received it (epoch ms)."""

@@ -59,13 +59,21 @@ async def test_latest_heartbeat_is_kept_per_node(hub: HubRuntime, api: Api, uniq
         await asyncio.to_thread(device.close)
 
 
+async def connected_gateway(hub: HubRuntime, api: Api, device_id: str) -> TestDevice:
+    secret = (await api.create_device(device_id, kind="gateway"))["credentials"]["password"]
+    return await asyncio.to_thread(TestDevice(hub.mqtt_port, device_id, secret).connect)
+
+
+def counter(hub: HubRuntime, name: str) -> float:
+    return hub.services.metrics.registry.get_sample_value(name) or 0.0
+
+
 async def test_bad_heartbeats_are_refused_and_counted(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    secret = (await api.create_device(unique_id, kind="gateway"))["credentials"]["password"]
-    device = await asyncio.to_thread(TestDevice(hub.mqtt_port, unique_id, secret).connect)
+    device = await connected_gateway(hub, api, unique_id)
     topic = f"devices/{unique_id}/heartbeat"
 
     def refused() -> float:
-        return hub.services.metrics.registry.get_sample_value("fieldhub_heartbeats_refused_total") or 0.0
+        return counter(hub, "fieldhub_heartbeats_refused_total")
 
     try:
         for bad in (b"not json", b"{}", _beat(-1), b"[" + b"0," * 40_000 + b"0]"):
@@ -103,12 +111,11 @@ async def test_nodes_are_gateways_of_the_callers_tenant(hub: HubRuntime, api: Ap
 
 
 async def test_log_lines_are_kept_and_bad_ones_refused(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    secret = (await api.create_device(unique_id, kind="gateway"))["credentials"]["password"]
-    device = await asyncio.to_thread(TestDevice(hub.mqtt_port, unique_id, secret).connect)
+    device = await connected_gateway(hub, api, unique_id)
     topic = f"devices/{unique_id}/logs"
 
     def refused() -> float:
-        return hub.services.metrics.registry.get_sample_value("fieldhub_node_logs_refused_total") or 0.0
+        return counter(hub, "fieldhub_node_logs_refused_total")
 
     try:
         lines = [

@@ -53,13 +53,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(path: Path) -> int:
+    from device_drivers.registry import create_driver  # noqa: PLC0415
     from edge_agent.config import load_config  # noqa: PLC0415
 
     config = load_config(path)
     print(f"{path}: OK, device {config.hub.device_id} -> {config.hub.url}")
     for sensor in config.sensors:
+        streaming = create_driver(sensor.driver, sensor.options).streaming
+        timing = "when the device sends" if streaming else f"every {sensor.interval:g} s"
         state = "" if sensor.enabled else " (disabled)"
-        print(f"  {sensor.name}: {sensor.driver}, every {sensor.interval:g} s{state}")
+        print(f"  {sensor.name}: {sensor.driver}, {timing}{state}")
     return 0
 
 

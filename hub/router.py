@@ -34,13 +34,13 @@ class InboundRouter:
     async def on_disconnect(self, identity: DeviceIdentity) -> None:
         await self._presence.disconnected(identity)
 
-    async def on_message(self, identity: DeviceIdentity, topic: str, payload: bytes) -> None:
+    async def on_message(self, identity: DeviceIdentity, topic: str, payload: bytes, *, stored: bool) -> None:
         try:
             kind = parse_topic(topic).kind
         except InvalidTopic:
             return
         if kind is TopicKind.TELEMETRY:
-            await self._pipeline.submit(identity.device_id, identity.tenant, payload)
+            await self._pipeline.submit(identity.device_id, identity.tenant, payload, stored=stored)
         elif kind is TopicKind.STATUS:
             await self._presence.reported(identity, payload)
         elif kind is TopicKind.STATE_REPORTED:

@@ -40,5 +40,9 @@ class InboundHandler(Protocol):
     async def on_disconnect(self, identity: DeviceIdentity) -> None:
         """A device session ended (cleanly or not)."""
 
-    async def on_message(self, identity: DeviceIdentity, topic: str, payload: bytes) -> None:
-        """A device published a message the ACL allowed."""
+    async def on_message(self, identity: DeviceIdentity, topic: str, payload: bytes, *, stored: bool) -> None:
+        """A device published a message the ACL allowed.
+
+        With ``stored``, return only once the message is durably handled (telemetry written to
+        the store), because the broker acknowledges it when this returns (QoS 1/2).
+        """

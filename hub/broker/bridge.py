@@ -45,8 +45,9 @@ class HandoffQueue(asyncio.Queue[Any]):
 
     amqtt puts every incoming PUBLISH into the session's queue *before* it sends the
     PUBACK, and throws the queue away when the client disconnects. Handing the message
-    to the hub inside ``put`` means a QoS 1/2 message is acknowledged only once the hub
-    has accepted it (blocking here is backpressure), and nothing waits in amqtt to be lost.
+    to the hub inside ``put``, and returning once it is stored, means a QoS 1/2 message
+    is acknowledged only when it is on disk (waiting here is backpressure); nothing waits
+    in amqtt or in memory to be lost, even if the hub process is killed.
     """
 
     def __init__(self, bridge: AmqttBridge, session: Session) -> None:
@@ -55,7 +56,7 @@ class HandoffQueue(asyncio.Queue[Any]):
         self._session = session
 
     async def put(self, item: Any) -> None:
-        await self._bridge.deliver(self._session, item.topic, bytes(item.data))
+        await self._bridge.deliver(self._session, item.topic, bytes(item.data), stored=True)
 
     def put_nowait(self, item: Any) -> None:
         # QoS 0: amqtt cannot wait here, so the message goes through a bounded inbox.
@@ -85,7 +86,8 @@ class AmqttBridge:
         """Deliver QoS 0 messages in arrival order until :meth:`stop_pump` is called."""
         while (item := await self._inbox.get()) is not _STOP:
             assert isinstance(item, tuple)
-            await self.deliver(*item)
+            # QoS 0 is never acknowledged: queue it for the store without waiting for the write.
+            await self.deliver(*item, stored=False)
 
     async def stop_pump(self) -> None:
         """Let :meth:`pump` finish what is queued, then return."""
@@ -98,11 +100,11 @@ class AmqttBridge:
             self._metrics.qos0_dropped.inc()
             self._log.warning("qos0", "QoS 0 inbox full: dropped a message on %r", topic[:200])
 
-    async def deliver(self, session: Session, topic: str, payload: bytes) -> None:
-        """Apply the publish ACL and hand an allowed message to the hub."""
+    async def deliver(self, session: Session, topic: str, payload: bytes, *, stored: bool) -> None:
+        """Apply the publish ACL and hand an allowed message to the hub (``stored``: wait for the write)."""
         identity = session_identity(session)
         if identity is not None and self.allow(session, topic, Action.PUBLISH):
-            await self._handler.on_message(identity, topic, payload)
+            await self._handler.on_message(identity, topic, payload, stored=stored)
 
     async def authenticate(self, session: Session) -> bool:
         try:

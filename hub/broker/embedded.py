@@ -1,10 +1,9 @@
 """The embedded broker: amqtt in-process, with the Fieldhub plugin.
 
 amqtt speaks MQTT 3.1.1 only; a second listener speaks MQTT over TLS when configured.
-Incoming messages are handed to the hub before amqtt sends
-the PUBACK (see :class:`hub.broker.bridge.HandoffQueue`), so an acknowledged message is
-in the ingest queue and survives a disconnect and a graceful shutdown; a hard crash of
-the hub process can lose what the ingest queue held (bounded, milliseconds of data).
+Incoming QoS 1/2 messages are handed to the hub, and written to the store, before amqtt
+sends the PUBACK (see :class:`hub.broker.bridge.HandoffQueue`): an acknowledged message
+survives a disconnect, a shutdown and a crash of the hub process.
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ class Accepted:
     tenant: str
     readings: list[Reading]
     received: int
+    #: Completed once the message is written (for senders that wait before acknowledging).
+    written: asyncio.Future[None] | None = None
 
 
 Listener = Callable[[list[Accepted]], None]
@@ -91,8 +93,12 @@ class IngestPipeline:
             self._writer_task.cancel()
         await self._tasks.__aexit__(exc_type, exc, tb)
 
-    async def submit(self, device_id: str, tenant: str, payload: bytes) -> bool:
-        """Validate one telemetry message and queue it; ``False`` if it was refused (and counted)."""
+    async def submit(self, device_id: str, tenant: str, payload: bytes, *, stored: bool = False) -> bool:
+        """Validate one telemetry message and queue it; ``False`` if it was refused (and counted).
+
+        With ``stored``, return only once the message is written to the store (group commit:
+        many waiting senders share one transaction).
+        """
         received = now_ms()
         try:
             readings = parse_telemetry(payload, received, self._limits)
@@ -108,7 +114,10 @@ class IngestPipeline:
             return False
         if self._closed:
             raise StoreUnavailable("ingest is shutting down")
-        await self._queue.put(Accepted(device_id, tenant, readings, received))
+        written = asyncio.get_running_loop().create_future() if stored else None
+        await self._queue.put(Accepted(device_id, tenant, readings, received, written))
+        if written is not None:
+            await written
         return True
 
     async def drained(self) -> None:
@@ -141,7 +150,9 @@ class IngestPipeline:
             batch, stop = self._take_batch(first)
             self._metrics.queue_depth.set(self._queue.qsize())
             await self._write(batch)
-            for _ in batch:
+            for item in batch:
+                if item.written is not None and not item.written.done():
+                    item.written.set_result(None)
                 self._queue.task_done()
             if stop:
                 return

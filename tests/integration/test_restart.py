@@ -21,7 +21,7 @@ def _burst(device: TestDevice, n: int) -> None:
     last = None
     for i in range(n):
         last = device.client.publish(
-            f"devices/{device.client_id}/telemetry", orjson.dumps({"values": {"i": i}, "seq": i})
+            f"devices/{device.client_id}/telemetry", orjson.dumps({"values": {"i": i}, "seq": i}), qos=1
         )
     assert last is not None
     last.wait_for_publish(30)
@@ -80,6 +80,29 @@ async def test_sigterm_flushes_and_restart_serves_everything(tmp_path: Path) -> 
         try:
             r = await api.http.get("/api/v1/devices/proc-dev/telemetry", params={"key": "i", "limit": 1000})
             # Flushed before the first process exited: no waiting needed.
+            assert [p["value"] for p in r.json()["points"]] == [float(i) for i in range(n)]
+        finally:
+            await api.close()
+
+
+async def test_kill_9_of_the_hub_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    hub = await asyncio.to_thread(start_hub, data)
+    try:
+        api = await Api.login(hub.url)
+        secret = (await api.create_device("crash-dev"))["credentials"]["password"]
+        await api.close()
+        device = await asyncio.to_thread(TestDevice(hub.mqtt_port, "crash-dev", secret).connect)
+        n = 300
+        await asyncio.to_thread(_burst, device, n)
+    finally:
+        # No shutdown at all: the PUBACKs were only sent after the readings were on disk.
+        await asyncio.to_thread(hub.stop, signal.SIGKILL)
+    await asyncio.to_thread(device.close)
+    with running_hub_process(data) as again:
+        api = await Api.login(again.url)
+        try:
+            r = await api.http.get("/api/v1/devices/crash-dev/telemetry", params={"key": "i", "limit": 1000})
             assert [p["value"] for p in r.json()["points"]] == [float(i) for i in range(n)]
         finally:
             await api.close()

@@ -60,49 +60,41 @@ async def test_restart_keeps_devices_credentials_telemetry_and_desired_state(tmp
             await api.close()
 
 
-async def test_sigterm_flushes_and_restart_serves_everything(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+async def _burst_then_stop(data: Path, device_id: str, n: int, sig: signal.Signals) -> tuple[int | None, str]:
+    """Run ``fieldhub up``, have a device send n acknowledged readings, then send ``sig``."""
     hub = await asyncio.to_thread(start_hub, data)
     try:
         api = await Api.login(hub.url)
-        secret = (await api.create_device("proc-dev"))["credentials"]["password"]
+        secret = (await api.create_device(device_id))["credentials"]["password"]
         await api.close()
-        device = await asyncio.to_thread(TestDevice(hub.mqtt_port, "proc-dev", secret).connect)
-        n = 300
+        device = await asyncio.to_thread(TestDevice(hub.mqtt_port, device_id, secret).connect)
         await asyncio.to_thread(_burst, device, n)
     finally:
-        output = await asyncio.to_thread(hub.stop, signal.SIGTERM)
+        output = await asyncio.to_thread(hub.stop, sig)
     await asyncio.to_thread(device.close)
-    assert hub.proc.returncode == 0, output
-    assert "Traceback" not in output and "flushing accepted messages" in output
+    return hub.proc.returncode, output
+
+
+async def _stored_after_restart(data: Path, device_id: str) -> list[float]:
     with running_hub_process(data) as again:
         api = await Api.login(again.url)
         try:
-            r = await api.http.get("/api/v1/devices/proc-dev/telemetry", params={"key": "i", "limit": 1000})
-            # Flushed before the first process exited: no waiting needed.
-            assert [p["value"] for p in r.json()["points"]] == [float(i) for i in range(n)]
+            r = await api.http.get(f"/api/v1/devices/{device_id}/telemetry", params={"key": "i", "limit": 1000})
+            return [p["value"] for p in r.json()["points"]]
         finally:
             await api.close()
+
+
+async def test_sigterm_flushes_and_restart_serves_everything(tmp_path: Path) -> None:
+    code, output = await _burst_then_stop(tmp_path / "data", "proc-dev", 300, signal.SIGTERM)
+    assert code == 0, output
+    assert "Traceback" not in output and "flushing accepted messages" in output
+    # Flushed before the first process exited: no waiting needed.
+    assert await _stored_after_restart(tmp_path / "data", "proc-dev") == [float(i) for i in range(300)]
 
 
 async def test_kill_9_of_the_hub_loses_nothing_it_acknowledged(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    hub = await asyncio.to_thread(start_hub, data)
-    try:
-        api = await Api.login(hub.url)
-        secret = (await api.create_device("crash-dev"))["credentials"]["password"]
-        await api.close()
-        device = await asyncio.to_thread(TestDevice(hub.mqtt_port, "crash-dev", secret).connect)
-        n = 300
-        await asyncio.to_thread(_burst, device, n)
-    finally:
-        # No shutdown at all: the PUBACKs were only sent after the readings were on disk.
-        await asyncio.to_thread(hub.stop, signal.SIGKILL)
-    await asyncio.to_thread(device.close)
-    with running_hub_process(data) as again:
-        api = await Api.login(again.url)
-        try:
-            r = await api.http.get("/api/v1/devices/crash-dev/telemetry", params={"key": "i", "limit": 1000})
-            assert [p["value"] for p in r.json()["points"]] == [float(i) for i in range(n)]
-        finally:
-            await api.close()
+    # No shutdown at all: the PUBACKs were only sent after the readings were on disk.
+    code, _ = await _burst_then_stop(tmp_path / "data", "crash-dev", 300, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert await _stored_after_restart(tmp_path / "data", "crash-dev") == [float(i) for i in range(300)]

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_DATA ?= .demo-data
 PYTEST_ARGS ?=
 
-.PHONY: demo test check bench clean
+.PHONY: demo test test-servers check bench clean
 
 # Re-installs only when the dependency list changed.
 $(VENV)/.stamp-install: pyproject.toml
@@ -19,7 +19,17 @@ $(VENV)/.stamp-install: pyproject.toml
 demo: $(VENV)/.stamp-install
 	$(BIN)/fieldhub up --demo --data-dir $(DEMO_DATA)
 
-test: $(VENV)/.stamp-install
+# Real servers the tests start (Debian packages), installed when missing.
+TEST_SERVERS := nats-server
+test-servers:
+	@missing=""; for s in $(TEST_SERVERS); do command -v $$s >/dev/null || missing="$$missing $$s"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing test servers:$$missing"; \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \
+		$$sudo apt-get install -y -q$$missing || { $$sudo apt-get update -q && $$sudo apt-get install -y -q$$missing; }; \
+	fi
+
+test: $(VENV)/.stamp-install test-servers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 check: $(VENV)/.stamp-install

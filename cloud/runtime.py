@@ -26,7 +26,7 @@ from cloud.settings import HubSettings
 from hub.broker.bridge import AmqttBridge
 from hub.broker.embedded import EmbeddedBroker, TlsListener
 from hub.commands import CommandBus
-from hub.errors import ConfigError
+from hub.errors import ConfigError, SinkUnavailable
 from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
 from hub.metrics import Metrics
@@ -37,6 +37,7 @@ from hub.router import InboundRouter
 from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
 from hub.store.factory import open_store
+from hub.streams.factory import build_sink
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +132,21 @@ class HubRuntime:
         key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_key(s.data_dir / "secret.key")
 
         live = LiveFeed(metrics)
+        sinks = [build_sink(url) for url in s.stream]
+        for sink in sinks:
+            try:
+                await sink.open()
+            except SinkUnavailable as exc:
+                raise ConfigError(exc.message) from None
+            self._stack.push_async_callback(sink.close)
+            log.info("telemetry also goes to %s", sink.name)
         pipeline = IngestPipeline(
             store,
             metrics,
             s.ingest.limits(),
             queue_size=s.ingest.queue_size,
             max_batch_points=s.ingest.max_batch_points,
+            sinks=sinks,
         )
         pipeline.add_listener(live.publish)
         await self._stack.enter_async_context(pipeline)

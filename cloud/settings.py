@@ -5,14 +5,22 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from contracts.telemetry import Limits
 from hub.errors import ConfigError
 from hub.security.passwords import ScryptParams
+from hub.streams.factory import SCHEMES as STREAM_SCHEMES
 
 MIN_SCRYPT_N = 2**14
 _WEAK_PASSWORDS = {"admin", "password", "fieldhub", "changeme", "secret"}
@@ -55,6 +63,23 @@ class HubSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     demo: bool = False
     ingest: IngestSettings = IngestSettings()
+    stream: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Northbound streams, e.g. nats://127.0.0.1:4222 (comma-separated in env)"
+    )
+
+    @field_validator("stream", mode="before")
+    @classmethod
+    def _split_streams(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("stream")
+    @classmethod
+    def _known_streams(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in STREAM_SCHEMES or not parts.hostname:
+                raise ValueError(f"{url!r}: use {' or '.join(s + '://host:port' for s in STREAM_SCHEMES)}")
+        return urls
 
     @classmethod
     def settings_customise_sources(

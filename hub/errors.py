@@ -73,6 +73,12 @@ class StoreUnavailable(FieldhubError):
     code = ErrorCode.UNAVAILABLE
 
 
+class SinkUnavailable(FieldhubError):
+    """A stream did not take or acknowledge a batch; ingest retries it, never drops it."""
+
+    code = ErrorCode.UNAVAILABLE
+
+
 class ConfigError(FieldhubError):
     """A setting or config file is wrong; raised before anything starts."""
 

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from hub.ingest.pipeline import Accepted
+from hub.ingest.accepted import Accepted
 from hub.metrics import Metrics
 
 

@@ -16,7 +16,7 @@ from cloud.identity.principals import Principal
 from contracts.api import LatestValue, LatestValues, TelemetryPoint, TelemetrySeries
 from contracts.telemetry import SENSOR_KEY_PATTERN, to_rfc3339
 from hub.errors import InvalidInput
-from hub.ingest.pipeline import Accepted
+from hub.ingest.accepted import Accepted
 from hub.store.base import AggFn, AggregateQuery, RangeQuery
 
 router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"])

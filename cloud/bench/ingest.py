@@ -25,7 +25,8 @@ from cloud.bench.load import Publishers, PublisherSpec
 from cloud.runtime import HubRuntime
 from cloud.settings import load_settings
 from contracts.devices import DeviceCreate
-from hub.ingest.pipeline import Accepted, now_ms
+from hub.ingest.accepted import Accepted
+from hub.ingest.pipeline import now_ms
 from hub.security.passwords import new_secret
 
 STALL_S = 15.0

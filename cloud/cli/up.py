@@ -18,6 +18,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-port", type=int, help="HTTP port (default 8080; 0 picks a free one)")
     parser.add_argument("--config", type=Path, help="TOML config file")
     parser.add_argument(
+        "--stream",
+        action="append",
+        metavar="URL",
+        help="also write telemetry to this stream (nats://host:port); repeatable",
+    )
+    parser.add_argument(
         "--demo", action="store_true", default=None, help="demo tenant and simulated devices; relaxes security checks"
     )
 
@@ -33,6 +39,7 @@ async def _serve(args: argparse.Namespace) -> int:
         mqtt_port=args.mqtt_port,
         http_port=args.http_port,
         demo=args.demo,
+        stream=args.stream,
     )
     logs.configure(settings.log_level)
     stop = asyncio.Event()

@@ -11,30 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
-from contracts.telemetry import Limits, PayloadRejected, Reading, parse_telemetry
-from hub.errors import StoreUnavailable
+from contracts.telemetry import Limits, PayloadRejected, parse_telemetry
+from hub.errors import SinkUnavailable, StoreUnavailable
+from hub.ingest.accepted import Accepted
 from hub.logutil import RateLimitedLog, truncate
 from hub.metrics import Metrics
 from hub.store.base import Point, Store
+from hub.streams.base import StreamSink
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class Accepted:
-    """One validated message, enriched with its tenant."""
-
-    device_id: str
-    tenant: str
-    readings: list[Reading]
-    received: int
-    #: Completed once the message is written (for senders that wait before acknowledging).
-    written: asyncio.Future[None] | None = None
+T = TypeVar("T")
 
 
 Listener = Callable[[list[Accepted]], None]
@@ -58,6 +49,7 @@ class IngestPipeline:
         queue_size: int = 10_000,
         max_batch_points: int = 20_000,
         retry_max_s: float = 5.0,
+        sinks: Sequence[StreamSink] = (),
     ) -> None:
         self._store = store
         self._metrics = metrics
@@ -65,6 +57,7 @@ class IngestPipeline:
         self._queue: asyncio.Queue[Accepted | object] = asyncio.Queue(maxsize=queue_size)
         self._max_batch_points = max_batch_points
         self._retry_max_s = retry_max_s
+        self._sinks = list(sinks)
         self._listeners: list[Listener] = []
         self._rejects = RateLimitedLog(log)
         self._tasks: asyncio.TaskGroup | None = None
@@ -157,6 +150,17 @@ class IngestPipeline:
             if stop:
                 return
 
+    async def _retry(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` until it succeeds, waiting longer after each failure (never dropping the batch)."""
+        delay = 0.05
+        while True:
+            try:
+                return await attempt()
+            except (StoreUnavailable, SinkUnavailable) as exc:
+                log.error("%s failed, retrying in %.2fs: %s", what, delay, exc.message)  # noqa: TRY400 - expected, no traceback
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
+
     async def _write(self, batch: list[Accepted]) -> None:
         points: list[Point] = []
         seen: dict[str, int] = {}
@@ -164,21 +168,18 @@ class IngestPipeline:
             device_id = item.device_id
             points.extend(Point(device_id, r.key, r.ts, r.value, r.seq) for r in item.readings)
             seen[device_id] = item.received
-        delay = 0.05
-        while True:
-            started = time.perf_counter()
-            try:
-                result = await self._store.write_points(points, seen)
-                break
-            except StoreUnavailable as exc:
-                log.error("store write of %d points failed, retrying in %.2fs: %s", len(points), delay, exc)  # noqa: TRY400 - expected, no traceback
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max_s)
+        started = time.perf_counter()
+        result = await self._retry(
+            f"store write of {len(points)} points", lambda: self._store.write_points(points, seen)
+        )
         self._metrics.write_seconds.observe(time.perf_counter() - started)
         self._metrics.messages.inc(len(batch))
         self._metrics.points.inc(len(points))
         self._metrics.stored.inc(result.stored)
         self._metrics.duplicates.inc(result.duplicates)
+        for sink in self._sinks:
+            # Before anyone is acknowledged: a stream that is down holds ingest back, it loses nothing.
+            await self._retry(f"stream {sink.name}", partial(sink.send, batch))
         for listener in self._listeners:
             try:
                 listener(batch)

@@ -99,3 +99,14 @@ def test_a_tls_listener_needs_its_certificate_and_key(tmp_path: Path) -> None:
         load_settings(demo=True, mqtts_port=8883, tls_cert_file=cert, tls_key_file=tmp_path / "missing.pem")
     s = load_settings(demo=True, mqtts_port=8883, tls_cert_file=cert, tls_key_file=cert)
     assert s.mqtts_port == 8883
+
+
+def test_streams_from_env_flags_and_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIELDHUB_STREAM", "nats://10.0.0.1:4222, nats://10.0.0.2:4222")
+    assert load_settings(demo=True).stream == ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]
+    assert load_settings(demo=True, stream=["nats://h:1"]).stream == ["nats://h:1"]
+    with pytest.raises(ConfigError, match="'kafka://h:9092': use nats://host:port"):
+        load_settings(demo=True, stream=["kafka://h:9092"])
+    monkeypatch.setenv("FIELDHUB_STREAM", "not a url")
+    with pytest.raises(ConfigError, match="stream"):
+        load_settings(demo=True)

@@ -1,0 +1,20 @@
+"""A validated telemetry message on its way through ingest."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from contracts.telemetry import Reading
+
+
+@dataclass(slots=True)
+class Accepted:
+    """One validated message, enriched with its tenant."""
+
+    device_id: str
+    tenant: str
+    readings: list[Reading]
+    received: int
+    #: Completed once the message is written (for senders that wait before acknowledging).
+    written: asyncio.Future[None] | None = None

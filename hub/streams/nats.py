@@ -1,0 +1,83 @@
+"""NATS JetStream sink: a stream per tenant, subject ``fieldhub.<tenant>.telemetry.<device>``, acked publishes.
+
+Redeliveries (a device sending again a message whose PUBACK it missed) carry the same
+``Nats-Msg-Id`` when the message has a ``seq``, so JetStream's duplicate window drops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.errors import Error as JetStreamError
+
+from hub.errors import SinkUnavailable
+from hub.ingest.accepted import Accepted
+from hub.streams.base import headers, record
+
+log = logging.getLogger(__name__)
+_CONCURRENT_PUBLISHES = 256
+_TIMEOUT_S = 5.0
+
+
+def stream_name(tenant: str) -> str:
+    """JetStream names may not contain dots; a tenant id with dots gets a hash to stay unique."""
+    if "." not in tenant:
+        return f"fieldhub_{tenant}"
+    return f"fieldhub_{tenant.replace('.', '_')}_{hashlib.sha256(tenant.encode()).hexdigest()[:8]}"
+
+
+def subject(tenant: str, device_id: str) -> str:
+    return f"fieldhub.{tenant}.telemetry.{device_id}"
+
+
+class NatsSink:
+    """Writes each accepted message to the tenant's JetStream stream and waits for the acks."""
+
+    def __init__(self, url: str) -> None:
+        self.name = url
+        self._url = url
+        self._nc: Client | None = None
+        self._streams: set[str] = set()
+
+    async def open(self) -> None:
+        try:
+            # Reconnect forever in the background: while NATS is away, send() fails and ingest waits.
+            self._nc = await nats.connect(
+                self._url, connect_timeout=_TIMEOUT_S, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+            )
+        except (OSError, NatsError, TimeoutError) as exc:
+            raise SinkUnavailable(f"cannot reach NATS at {self._url}: {exc}") from None
+
+    async def send(self, batch: list[Accepted]) -> None:
+        if self._nc is None:
+            raise SinkUnavailable("NATS sink is not open")
+        js = self._nc.jetstream(timeout=_TIMEOUT_S)
+        try:
+            for tenant in {item.tenant for item in batch} - self._streams:
+                name = stream_name(tenant)
+                await js.add_stream(name=name, subjects=[f"fieldhub.{tenant}.telemetry.>"])
+                self._streams.add(tenant)
+            for start in range(0, len(batch), _CONCURRENT_PUBLISHES):
+                chunk = batch[start : start + _CONCURRENT_PUBLISHES]
+                await asyncio.gather(*(self._publish(js, item) for item in chunk))
+        except (NatsError, JetStreamError, TimeoutError, OSError) as exc:
+            raise SinkUnavailable(f"NATS at {self._url}: {exc!r}") from None
+
+    @staticmethod
+    async def _publish(js: JetStreamContext, item: Accepted) -> None:
+        head = headers(item)
+        seq = item.readings[0].seq if item.readings else None
+        if seq is not None:
+            head["Nats-Msg-Id"] = f"{item.device_id}:{item.readings[0].key}:{seq}"
+        await js.publish(subject(item.tenant, item.device_id), record(item), headers=head)
+
+    async def close(self) -> None:
+        nc, self._nc = self._nc, None
+        if nc is not None:
+            await nc.close()

@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream",
         action="append",
         metavar="URL",
-        help="also write telemetry to this stream (nats://host:port); repeatable",
+        help="also write telemetry to this stream (nats://host:port or kafka://host:port); repeatable",
     )
     parser.add_argument(
         "--demo", action="store_true", default=None, help="demo tenant and simulated devices; relaxes security checks"

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from hub.errors import ConfigError
 from hub.streams.base import StreamSink
 
-SCHEMES = ("nats",)
+SCHEMES = ("nats", "kafka")
 
 
 def build_sink(url: str) -> StreamSink:
@@ -17,4 +17,8 @@ def build_sink(url: str) -> StreamSink:
         from hub.streams.nats import NatsSink  # noqa: PLC0415 - nats-py loads only when a NATS stream is used
 
         return NatsSink(url)
-    raise ConfigError(f"unsupported stream {url!r}: use nats://host:port")
+    if scheme == "kafka":
+        from hub.streams.kafka import KafkaSink  # noqa: PLC0415 - librdkafka loads only when Kafka is used
+
+        return KafkaSink(url)
+    raise ConfigError(f"unsupported stream {url!r}: use nats://host:port or kafka://host:port")

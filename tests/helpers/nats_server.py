@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.helpers.ports import free_port
+from tests.helpers.ports import free_port, wait_listening
 
 BINARY = shutil.which("nats-server") or "/usr/sbin/nats-server"
 START_TIMEOUT = 10.0
@@ -33,15 +31,7 @@ class NatsServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"nats-server did not start on port {self.port}") from None
-                time.sleep(0.02)  # polling a port until the server listens, bounded by the deadline
+        wait_listening(self.proc, self.port, "nats-server", START_TIMEOUT)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -1,0 +1,115 @@
+"""Kafka-protocol sink through confluent-kafka: idempotent producer, acks=all, key = device id.
+
+Topic per tenant (``fieldhub.<tenant>.telemetry`` by default, the pattern is configurable with
+``?topic=``), so each device keeps its order within its partition. librdkafka runs its own
+threads; ``send`` waits for every delivery report of the batch off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from hub.errors import ConfigError, SinkUnavailable
+from hub.ingest.accepted import Accepted
+from hub.streams.base import headers, record
+
+log = logging.getLogger(__name__)
+DEFAULT_TOPIC = "fieldhub.{tenant}.telemetry"
+_TIMEOUT_S = 10.0
+
+
+class KafkaSink:
+    """Writes each accepted message to the tenant's topic and waits until the brokers acknowledged it."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if not parts.hostname:
+            raise ConfigError(f"stream {url!r}: use kafka://host:port[,host:port][?topic=pattern]")
+        self.name = url
+        self._servers = parts.netloc
+        self._topic = parse_qs(parts.query).get("topic", [DEFAULT_TOPIC])[0]
+        if "{tenant}" not in self._topic:
+            raise ConfigError(f"stream {url!r}: the topic pattern must contain {{tenant}}")
+        self._producer: Producer | None = None
+        self._admin: AdminClient | None = None
+        self._topics: set[str] = set()
+
+    async def open(self) -> None:
+        config: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self._servers,
+            "socket.timeout.ms": int(_TIMEOUT_S * 1000),
+        }
+        self._admin = AdminClient(config, logger=log)
+        try:
+            await asyncio.to_thread(self._admin.list_topics, timeout=_TIMEOUT_S)
+        except KafkaException as exc:
+            raise SinkUnavailable(f"cannot reach Kafka at {self._servers}: {exc}") from None
+        self._producer = Producer(
+            {
+                **config,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                # Retried inside librdkafka until then; past it, send() fails and ingest retries the batch.
+                "delivery.timeout.ms": int(_TIMEOUT_S * 1000),
+            },
+            logger=log,
+        )
+
+    def _ensure_topics(self, names: set[str]) -> None:
+        assert self._admin is not None
+        missing = names - self._topics
+        if not missing:
+            return
+        existing = set(self._admin.list_topics(timeout=_TIMEOUT_S).topics)
+        new = [NewTopic(name, num_partitions=3, replication_factor=1) for name in missing - existing]
+        for name, future in self._admin.create_topics(new).items() if new else []:
+            try:
+                future.result(_TIMEOUT_S)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+            log.info("created Kafka topic %s", name)
+        self._topics |= missing
+
+    def _send(self, batch: list[Accepted]) -> None:
+        producer = self._producer
+        assert producer is not None
+        self._ensure_topics({self._topic.format(tenant=item.tenant) for item in batch})
+        failures: list[str] = []
+
+        def report(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(str(err))
+
+        for item in batch:
+            producer.produce(
+                self._topic.format(tenant=item.tenant),
+                value=record(item),
+                key=item.device_id.encode(),
+                headers=list(headers(item).items()),
+                on_delivery=report,
+            )
+        left = producer.flush(_TIMEOUT_S + 5)
+        if failures or left:
+            raise SinkUnavailable(f"Kafka at {self._servers}: {left} undelivered, {failures[:3]}")
+
+    async def send(self, batch: list[Accepted]) -> None:
+        if self._producer is None:
+            raise SinkUnavailable("Kafka sink is not open")
+        try:
+            await asyncio.to_thread(self._send, batch)
+        except (KafkaException, BufferError) as exc:
+            raise SinkUnavailable(f"Kafka at {self._servers}: {exc}") from None
+
+    async def close(self) -> None:
+        self._admin = None
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await asyncio.to_thread(producer.flush, _TIMEOUT_S)

@@ -79,6 +79,7 @@ class EmbeddedBroker:
         self._tasks: asyncio.TaskGroup | None = None
         self._pump: asyncio.Task[None] | None = None
         self._stopping = False
+        self._transports: set[asyncio.WriteTransport] = set()
 
     @property
     def port(self) -> int:
@@ -117,8 +118,27 @@ class EmbeddedBroker:
             }
         return {"listeners": listeners, "plugins": {_PLUGIN: {"bridge": self._bridge}}}
 
+    def _track_connections(self, broker: Broker) -> None:
+        """Remember every accepted connection, sessions or not yet (a CONNECT still being checked).
+
+        amqtt builds its listeners from ``self.stream_connected``; wrapping it on the instance
+        lets shutdown abort connections that never became sessions, which amqtt would leave open.
+        """
+        connected = broker.stream_connected
+
+        async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str) -> None:
+            transport = writer.transport
+            self._transports.add(transport)
+            try:
+                await connected(reader, writer, listener_name=listener_name)
+            finally:
+                self._transports.discard(transport)
+
+        broker.stream_connected = tracked
+
     async def __aenter__(self) -> Self:
         broker = Broker(self._config())
+        self._track_connections(broker)
         try:
             await broker.start()
         except Exception as exc:
@@ -184,6 +204,9 @@ class EmbeddedBroker:
             server.instance.close()
         handlers = [handler for _, handler in broker.sessions.values() if handler.writer is not None]
         await _abort(handlers)
+        for transport in list(self._transports):
+            # Connections that were not sessions yet (or no longer): abort() is a no-op on closed ones.
+            transport.abort()
 
     def is_connected(self, device_id: str) -> bool:
         return bool(self._sessions_of(device_id))

@@ -183,6 +183,7 @@ class HubRuntime:
             live=live,
             pipeline=pipeline,
             nodes=nodes,
+            authenticator=authenticator,
             provisioning=Provisioning(store, registry, s.hash_params),
             mqtt_port=broker.port,
         )

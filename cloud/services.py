@@ -14,6 +14,7 @@ from hub.live import LiveFeed
 from hub.metrics import Metrics
 from hub.nodes import NodeService
 from hub.registry import DeviceRegistry
+from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
 from hub.store.base import Store
 
@@ -33,6 +34,7 @@ class Services:
     live: LiveFeed
     pipeline: IngestPipeline
     nodes: NodeService
+    authenticator: DeviceAuthenticator
     provisioning: Provisioning
     #: The port the MQTT listener really bound (the setting may say 0).
     mqtt_port: int

@@ -58,6 +58,9 @@ class HubSettings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, description="Token signing key; generated in data_dir if unset")
     token_ttl_s: int = Field(default=3600, ge=60, le=7 * 86400)
     scrypt_n: int = Field(default=MIN_SCRYPT_N, ge=2, description="scrypt work factor (power of two)")
+    broker_hook_token: SecretStr | None = Field(
+        default=None, description="Enables /api/v1/broker/auth and /authz for external brokers (bearer token)"
+    )
     command_timeout_s: float = Field(default=10.0, gt=0, le=300)
     public_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -109,6 +112,8 @@ class HubSettings(BaseSettings):
                 problems.append("admin_password must have at least 12 characters and not be a common word")
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             problems.append("secret_key must have at least 32 characters")
+        if self.broker_hook_token is not None and len(self.broker_hook_token.get_secret_value()) < 32:
+            problems.append("broker_hook_token must have at least 32 characters")
         if self.scrypt_n < MIN_SCRYPT_N:
             problems.append(f"scrypt_n below {MIN_SCRYPT_N} is only allowed with --demo")
         if problems:

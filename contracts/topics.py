@@ -170,3 +170,27 @@ def device_may_receive(device_id: str, topic: str) -> bool:
     except InvalidTopic:
         return False
     return parsed.device_id == device_id and not parsed.kind.uplink
+
+
+def client_id_allowed(device_id: str, client_id: str | None) -> bool:
+    """A device connects as ``{device_id}`` or ``{device_id}:{suffix}``, never as another device.
+
+    Without this rule a device could take over (and read the queued messages of) another
+    device's session, because brokers key sessions by client id.
+    """
+    return client_id == device_id or (client_id or "").startswith(f"{device_id}:")
+
+
+def device_acl(device_id: str) -> list[tuple[str, str]]:
+    """The ACL of a device as ``(action, topic filter)`` pairs, for brokers that take rules per client.
+
+    Built from the same topic kinds as :func:`device_may_publish` and :func:`device_may_subscribe`.
+    """
+    prefix = _prefix(device_id)
+    rules = [("publish", f"{prefix}/{kind.value}") for kind in TopicKind if kind.uplink and kind in _FIXED.values()]
+    rules.append(("publish", f"{prefix}/commands/+/response"))
+    rules += [
+        ("subscribe", f"{prefix}/{kind.value}") for kind in TopicKind if not kind.uplink and kind in _FIXED.values()
+    ]
+    rules.append(("subscribe", command_subscription(device_id)))
+    return rules

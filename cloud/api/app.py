@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from cloud.api import auth, control, devices, errors, nodes, provisioning, system, telemetry, tenants
+from cloud.api import auth, broker_hooks, control, devices, errors, nodes, provisioning, system, telemetry, tenants
 from cloud.api.body_limit import BodyLimit
 from cloud.services import Services
 
@@ -19,6 +19,6 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     errors.install(app)
     app.add_middleware(BodyLimit)
-    for module in (auth, tenants, devices, telemetry, control, nodes, provisioning, system):
+    for module in (auth, tenants, devices, telemetry, control, nodes, provisioning, broker_hooks, system):
         app.include_router(module.router)
     return app

@@ -10,7 +10,7 @@ from amqtt.contexts import Action
 from amqtt.session import Session
 
 from contracts.errors import AuthRefusal
-from contracts.topics import device_may_publish, device_may_receive, device_may_subscribe
+from contracts.topics import client_id_allowed, device_may_publish, device_may_receive, device_may_subscribe
 from hub.broker.base import DeviceIdentity, InboundHandler
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
@@ -26,15 +26,6 @@ def session_identity(session: Session | None) -> DeviceIdentity | None:
         return None
     identity: Any = session.attributes.get(_IDENTITY)
     return identity if isinstance(identity, DeviceIdentity) else None
-
-
-def client_id_allowed(device_id: str, client_id: str | None) -> bool:
-    """A device connects as ``{device_id}`` or ``{device_id}:{suffix}``, never as another device.
-
-    Without this rule a device could take over (and read the queued messages of) another
-    device's session, because brokers key sessions by client id.
-    """
-    return client_id == device_id or (client_id or "").startswith(f"{device_id}:")
 
 
 _STOP = object()

@@ -66,6 +66,7 @@ def test_missing_config_file(tmp_path: Path) -> None:
         ({"admin_password": "short"}, "admin_password must have at least 12 characters"),
         ({"secret_key": "too-short"}, "secret_key must have at least 32 characters"),
         ({"scrypt_n": 1024}, "scrypt_n below 16384"),
+        ({"broker_hook_token": "too-short"}, "broker_hook_token must have at least 32 characters"),
     ],
 )
 def test_insecure_settings_are_refused_outside_demo(overrides: dict[str, object], problem: str) -> None:

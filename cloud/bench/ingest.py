@@ -94,7 +94,13 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
 async def pipeline(args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
         settings = load_settings(
-            data_dir=Path(tmp), mqtt_port=0, http_port=0, demo=True, scrypt_n=1024, admin_password=new_secret()
+            data_dir=Path(tmp),
+            mqtt_port=0,
+            http_port=0,
+            demo=True,
+            scrypt_n=1024,
+            admin_password=new_secret(),
+            stream=args.stream,
         )
         async with HubRuntime(settings) as hub:
             services = hub.services
@@ -149,6 +155,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     pipe = await pipeline(args)
     return {
         "broker": "embedded amqtt",
+        "streams": args.stream,
         "qos": args.qos,
         "batch": args.batch,
         "publishers": args.publishers,
@@ -181,8 +188,9 @@ def main(args: argparse.Namespace) -> int:
             f"  baseline (raw amqtt pub->sub): {result['baseline_msgs_per_s']:>10.0f} msg/s"
             f"  (lost {result['baseline_lost']})"
         )
+        sinks = "".join(f"+{url.split(':', 1)[0]}" for url in args.stream)
         print(
-            f"  pipeline (auth+ACL+ingest+SQLite): {result['pipeline_msgs_per_s']:>6.0f} msg/s, "
+            f"  pipeline (auth+ACL+ingest+SQLite{sinks}): {result['pipeline_msgs_per_s']:>6.0f} msg/s, "
             f"{result['points_per_s']:.0f} points/s stored"
         )
         print(f"  ratio pipeline/baseline: {result['ratio']:.2f}")

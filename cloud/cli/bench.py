@@ -13,6 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ingest.add_argument("--batch", type=int, default=1, help="reading objects per message (default 1)")
     ingest.add_argument("--publishers", type=int, default=2, help="publisher processes (default 2)")
     ingest.add_argument("--qos", type=int, choices=[0, 1], default=1)
+    ingest.add_argument(
+        "--stream", action="append", default=[], metavar="URL", help="also write to this stream (kafka:// or nats://)"
+    )
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     agent = sub.add_parser("agent", help="agent memory, CPU per 1,000 readings/s and spool replay rate")
     agent.add_argument("--readings", type=int, default=100_000, help="backlog to replay (default 100000)")

@@ -19,10 +19,11 @@ $(VENV)/.stamp-install: pyproject.toml
 demo: $(VENV)/.stamp-install
 	$(BIN)/fieldhub up --demo --data-dir $(DEMO_DATA)
 
-# Real servers the tests start (Debian packages), installed when missing.
-TEST_SERVERS := nats-server
+# Real servers the tests start, as command:Debian-package, installed when missing.
+TEST_SERVERS := nats-server:nats-server mosquitto:mosquitto mosquitto_pub:mosquitto-clients
 test-servers:
-	@missing=""; for s in $(TEST_SERVERS); do command -v $$s >/dev/null || missing="$$missing $$s"; done; \
+	@missing=""; for s in $(TEST_SERVERS); do \
+		PATH="$$PATH:/usr/sbin" command -v $${s%%:*} >/dev/null || missing="$$missing $${s#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing test servers:$$missing"; \
 		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \

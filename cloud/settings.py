@@ -61,6 +61,21 @@ class HubSettings(BaseSettings):
     broker_hook_token: SecretStr | None = Field(
         default=None, description="Enables /api/v1/broker/auth and /authz for external brokers (bearer token)"
     )
+    broker: str = Field(
+        default="embedded",
+        description="embedded (amqtt), mosquitto (a managed child) or mqtt[s]://host:port (external Mosquitto)",
+    )
+    broker_username: str = Field(default="fieldhub", min_length=1, description="The hub's account on Mosquitto")
+    broker_password: SecretStr | None = Field(default=None, description="Its password (external Mosquitto only)")
+    broker_password_file: Path | None = Field(
+        default=None, description="Or a file holding it (a managed broker's is <data_dir>/mosquitto/service.secret)"
+    )
+    broker_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts:// external brokers")
+    ingest_group: str = Field(default="fieldhub", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Shared subscription")
+    replica_id: str = Field(
+        default="hub", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Names this process's broker session"
+    )
+    mosquitto_binary: str = "mosquitto"
     command_timeout_s: float = Field(default=10.0, gt=0, le=300)
     public_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -84,6 +99,22 @@ class HubSettings(BaseSettings):
                 raise ValueError(f"{url!r}: use {' or '.join(s + '://host:port' for s in STREAM_SCHEMES)}")
         return urls
 
+    @field_validator("broker")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if value in ("embedded", "mosquitto"):
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or parts.port is None:
+            raise ValueError(f"{value!r}: use embedded, mosquitto or mqtt://host:port (mqtts:// for TLS)")
+        if parts.username or parts.password:
+            raise ValueError("put the broker account in broker_username and broker_password, not in the URL")
+        return value
+
+    @property
+    def external_broker(self) -> bool:
+        return self.broker not in ("embedded", "mosquitto")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -95,6 +126,17 @@ class HubSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
 
+    def _read_broker_password(self) -> None:
+        if not self.external_broker or self.broker_password is not None:
+            return
+        path = self.broker_password_file
+        if path is None:
+            raise ValueError(f"broker {self.broker} needs broker_password or broker_password_file")
+        try:
+            self.broker_password = SecretStr(path.read_text().strip())
+        except OSError as exc:
+            raise ValueError(f"cannot read broker_password_file {path}: {exc.strerror}") from exc
+
     @model_validator(mode="after")
     def _refuse_insecure(self) -> HubSettings:
         if self.scrypt_n & (self.scrypt_n - 1):
@@ -103,6 +145,7 @@ class HubSettings(BaseSettings):
             for name, path in (("tls_cert_file", self.tls_cert_file), ("tls_key_file", self.tls_key_file)):
                 if path is None or not path.is_file():
                     raise ValueError(f"mqtts_port needs {name} to name a readable PEM file (got {path})")
+        self._read_broker_password()
         if self.demo:
             return self
         problems = []

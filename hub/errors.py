@@ -83,3 +83,9 @@ class ConfigError(FieldhubError):
     """A setting or config file is wrong; raised before anything starts."""
 
     code = ErrorCode.INVALID_REQUEST
+
+
+class BrokerUnavailable(FieldhubError):
+    """The external MQTT broker did not take a change (accounts, ACLs); nothing was changed in the hub."""
+
+    code = ErrorCode.UNAVAILABLE

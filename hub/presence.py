@@ -52,6 +52,10 @@ class Presence:
             self._metrics.online.dec()
             await self._set(identity.device_id, DeviceStatus.OFFLINE)
 
+    def is_online(self, device_id: str) -> bool:
+        """Whether the device has a live session, as far as the broker told this process."""
+        return device_id in self._sessions
+
     async def reported(self, identity: DeviceIdentity, payload: bytes) -> None:
         """A device's own status message (for example a retained "online" at start); logged only.
 

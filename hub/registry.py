@@ -2,7 +2,9 @@
 
 Every change that affects authentication drops the device from the auth cache and
 closes its live sessions at once, so a rotated or disabled secret stops working now,
-not at the next reconnect.
+not at the next reconnect. With a broker that checks credentials itself, the broker's
+accounts change first (or, for a new device, right after the insert, which is undone
+if the broker refuses): a change the broker did not take is not made at all.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from contracts.devices import (
     DeviceWithCredentials,
     Tenant,
 )
-from hub.broker.base import SessionControl
-from hub.errors import Conflict, InvalidInput, NotFound
+from hub.broker.base import BrokerAccounts, SessionControl
+from hub.errors import BrokerUnavailable, Conflict, InvalidInput, NotFound
 from hub.security.device_auth import DeviceAuthenticator
-from hub.security.passwords import ScryptParams, hash_password, new_secret
+from hub.security.passwords import ScryptParams, broker_hash, hash_password, new_secret
 from hub.store.base import DevicePatchRecord, DeviceQuery, Store
 
 log = logging.getLogger(__name__)
@@ -38,10 +40,12 @@ class DeviceRegistry:
         self._auth = authenticator
         self._hash_params = hash_params
         self._sessions: SessionControl | None = None
+        self._accounts: BrokerAccounts | None = None
 
-    def attach(self, sessions: SessionControl) -> None:
-        """Close live sessions through ``sessions`` from now on."""
+    def attach(self, sessions: SessionControl, accounts: BrokerAccounts | None = None) -> None:
+        """Close live sessions through ``sessions``, and keep ``accounts`` in step, from now on."""
         self._sessions = sessions
+        self._accounts = accounts
 
     async def ensure_tenant(self, tenant_id: str, name: str) -> Tenant:
         """Create a tenant unless it exists (used for the default tenant at start)."""
@@ -80,7 +84,13 @@ class DeviceRegistry:
         )
         secret = new_secret()
         secret_hash = await asyncio.to_thread(hash_password, secret, self._hash_params)
-        await self._store.create_device(device, secret_hash)
+        await self._store.create_device(device, secret_hash, broker_hash(secret))
+        if self._accounts is not None:
+            try:
+                await self._accounts.device_created(device.id, secret)
+            except BrokerUnavailable:
+                await self._store.delete_device(device.id)
+                raise
         log.info("registered device %s in tenant %s", device.id, tenant_id)
         return DeviceWithCredentials(
             **device.model_dump(), credentials=Credentials(username=device.id, password=secret)
@@ -96,6 +106,9 @@ class DeviceRegistry:
         return await self._store.list_devices(query)
 
     async def update(self, device_id: str, patch: DevicePatch) -> Device:
+        if self._accounts is not None and patch.enabled is not None:
+            await self.get(device_id)
+            await self._accounts.device_enabled(device_id, patch.enabled)
         device = await self._store.update_device(
             device_id, DevicePatchRecord(name=patch.name, labels=patch.labels, enabled=patch.enabled)
         )
@@ -112,13 +125,19 @@ class DeviceRegistry:
         """Issue a new secret; the old one stops working at once."""
         secret = new_secret()
         secret_hash = await asyncio.to_thread(hash_password, secret, self._hash_params)
-        if not await self._store.set_device_secret(device_id, secret_hash):
+        if self._accounts is not None:
+            device = await self.get(device_id)
+            await self._accounts.secret_rotated(device_id, secret, enabled=device.enabled)
+        if not await self._store.set_device_secret(device_id, secret_hash, broker_hash(secret)):
             raise NotFound("device", device_id)
         await self._revoke(device_id)
         log.info("rotated credentials of device %s", device_id)
         return Credentials(username=device_id, password=secret)
 
     async def delete(self, device_id: str) -> None:
+        if self._accounts is not None:
+            await self.get(device_id)
+            await self._accounts.device_deleted(device_id)
         if not await self._store.delete_device(device_id):
             raise NotFound("device", device_id)
         await self._revoke(device_id)

@@ -11,6 +11,7 @@ from importlib import import_module
 # subcommand -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "up": ("cloud.cli.up", "run the cloud hub (broker, ingest, API) in the foreground"),
+    "serve": ("cloud.cli.serve", "run one part of the hub alone: --role ingest (a replica beside fieldhub up)"),
     "device": ("cloud.cli.device", "manage devices through the HTTP API"),
     "agent": ("cloud.cli.agent", "the edge agent: run it, check its config, enroll a gateway"),
     "sim": ("cloud.cli.sim", "simulated devices publishing real MQTT"),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
+from functools import partial
 from pathlib import Path
 
 from cloud.cli import logs
+from cloud.cli.foreground import run_until_stopped
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,11 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write telemetry to this stream (nats://host:port or kafka://host:port); repeatable",
     )
     parser.add_argument(
+        "--broker",
+        metavar="BROKER",
+        help="embedded (default), mosquitto (a managed child process) or mqtt[s]://host:port (external Mosquitto "
+        "with dynamic security; its account from FIELDHUB_BROKER_USERNAME / FIELDHUB_BROKER_PASSWORD)",
+    )
+    parser.add_argument(
         "--demo", action="store_true", default=None, help="demo tenant and simulated devices; relaxes security checks"
     )
 
 
-async def _serve(args: argparse.Namespace) -> int:
+async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     from cloud.runtime import HubRuntime  # noqa: PLC0415 - hub dependencies load only for this command
     from cloud.settings import load_settings  # noqa: PLC0415
 
@@ -40,12 +47,9 @@ async def _serve(args: argparse.Namespace) -> int:
         http_port=args.http_port,
         demo=args.demo,
         stream=args.stream,
+        broker=args.broker,
     )
     logs.configure(settings.log_level)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     async with HubRuntime(settings) as hub:
         print(f"Fieldhub is up: {hub.url}  (API docs {hub.url}/docs)")
         if hub.mqtts_port is not None:
@@ -73,10 +77,4 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub.errors import ConfigError, StoreUnavailable  # noqa: PLC0415
-
-    try:
-        return asyncio.run(_serve(args))
-    except (ConfigError, StoreUnavailable) as exc:
-        print(f"fieldhub up: {exc.message}", file=sys.stderr)
-        return 2
+    return run_until_stopped("up", partial(_serve, args))

@@ -26,7 +26,7 @@ def load_or_create_key(path: Path) -> str:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
-    log.info("generated a token signing key in %s", path)
+    log.info("generated a secret in %s", path)
     return key
 
 

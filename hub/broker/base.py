@@ -31,6 +31,26 @@ class SessionControl(Protocol):
         """Whether the device has a live session on this broker."""
 
 
+class BrokerAccounts(Protocol):
+    """A broker that checks credentials and ACLs itself, told of every registry change.
+
+    Each method raises :class:`hub.errors.BrokerUnavailable` when the broker did not take the
+    change; the registry then leaves its own record as it was.
+    """
+
+    async def device_created(self, device_id: str, secret: str) -> None:
+        """Add the device's account and ACL."""
+
+    async def secret_rotated(self, device_id: str, secret: str, *, enabled: bool) -> None:
+        """Replace the password (and close the device's sessions)."""
+
+    async def device_enabled(self, device_id: str, enabled: bool) -> None:
+        """Allow or refuse the device from now on (disabling closes its sessions)."""
+
+    async def device_deleted(self, device_id: str) -> None:
+        """Remove the account and ACL (and close the device's sessions)."""
+
+
 class InboundHandler(Protocol):
     """Receives what devices send, after authentication and ACL."""
 

@@ -66,3 +66,39 @@ def verify_password(password: str, encoded: str) -> bool:
 def new_secret() -> str:
     """A device secret or generated password: 256 random bits, URL-safe."""
     return secrets.token_urlsafe(32)
+
+
+#: Mosquitto's dynamic security plugin checks PBKDF2-SHA512 with this many rounds by default.
+BROKER_HASH_ITERATIONS = 101
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerHash:
+    """A secret hashed the way Mosquitto's dynamic security plugin stores it (standard base64)."""
+
+    salt: str
+    digest: str
+    iterations: int
+
+    def encode(self) -> str:
+        return f"pbkdf2-sha512${self.iterations}${self.salt}${self.digest}"
+
+    @classmethod
+    def decode(cls, encoded: str) -> BrokerHash:
+        scheme, iterations, salt, digest = encoded.split("$")
+        if scheme != "pbkdf2-sha512":
+            raise ValueError(f"unknown broker hash scheme {scheme!r}")
+        return cls(salt, digest, int(iterations))
+
+
+def broker_hash(secret: str) -> str:
+    """Hash a *generated* device secret for a broker that verifies credentials itself.
+
+    Few rounds are enough here, unlike for people's passwords: the secret carries 256 random
+    bits, so no amount of guessing recovers it, and the broker pays the rounds on every connect.
+    """
+    salt = secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, BROKER_HASH_ITERATIONS)
+    return BrokerHash(
+        base64.b64encode(salt).decode(), base64.b64encode(digest).decode(), BROKER_HASH_ITERATIONS
+    ).encode()

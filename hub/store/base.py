@@ -75,6 +75,8 @@ class DeviceSecret:
     tenant: str
     secret_hash: str
     enabled: bool
+    #: The same secret in the broker's own hash format (see :func:`hub.security.passwords.broker_hash`).
+    broker_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,7 @@ class Store(Protocol):
         """All tenants ordered by id."""
 
     # devices
-    async def create_device(self, device: Device, secret_hash: str) -> None:
+    async def create_device(self, device: Device, secret_hash: str, broker_hash: str | None = None) -> None:
         """Insert a device; :class:`hub.errors.Conflict` if the id exists."""
 
     async def get_device(self, device_id: str) -> Device | None:
@@ -178,8 +180,11 @@ class Store(Protocol):
     async def get_device_secret(self, device_id: str) -> DeviceSecret | None:
         """Credentials record for authentication."""
 
-    async def set_device_secret(self, device_id: str, secret_hash: str) -> bool:
-        """Replace the secret hash; ``False`` if the device does not exist."""
+    async def set_device_secret(self, device_id: str, secret_hash: str, broker_hash: str | None = None) -> bool:
+        """Replace the secret hashes; ``False`` if the device does not exist."""
+
+    async def list_device_secrets(self) -> list[DeviceSecret]:
+        """Every device's credentials record ordered by id (a broker's full reconcile)."""
 
     async def set_status(self, device_id: str, status: DeviceStatus, ts: int) -> None:
         """Record a connection status change (and last seen when online)."""

@@ -92,9 +92,17 @@ async def test_device_lifecycle(store: Store) -> None:
     assert await store.get_device("d1") == device
     secret = await store.get_device_secret("d1")
     assert secret is not None and (secret.secret_hash, secret.tenant, secret.enabled) == ("h1", "t1", True)
-    assert await store.set_device_secret("d1", "h3")
-    assert (await store.get_device_secret("d1")).secret_hash == "h3"  # type: ignore[union-attr]
+    assert secret.broker_hash is None
+    assert await store.set_device_secret("d1", "h3", "b3")
+    rotated = await store.get_device_secret("d1")
+    assert rotated is not None and (rotated.secret_hash, rotated.broker_hash) == ("h3", "b3")
     assert not await store.set_device_secret("ghost", "h")
+    await store.create_device(_device("d2"), "h4", "b4")
+    listed = await store.list_device_secrets()
+    assert [(s.device_id, s.secret_hash, s.broker_hash) for s in listed if s.device_id in ("d1", "d2")] == [
+        ("d1", "h3", "b3"),
+        ("d2", "h4", "b4"),
+    ]
 
     updated = await store.update_device("d1", DevicePatchRecord(name="Renamed", labels={"a": "b"}, enabled=False))
     assert updated is not None and (updated.name, updated.labels, updated.enabled) == ("Renamed", {"a": "b"}, False)

@@ -149,3 +149,32 @@ def logged_in(url: str, password: str = ADMIN_PASSWORD) -> Iterator[httpx.Client
         assert token.status_code == 200, token.text
         http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         yield http
+
+
+def start_replica(data: Path, broker_port: int, replica_id: str) -> HubProcess:
+    """Start ``fieldhub serve --role ingest`` against the managed Mosquitto of the hub using ``data``."""
+    env = cli_env(FIELDHUB_BROKER_PASSWORD_FILE=str(data / "mosquitto" / "service.secret"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cloud.cli.main",
+            "serve",
+            "--role",
+            "ingest",
+            "--broker",
+            f"mqtt://127.0.0.1:{broker_port}",
+            "--replica-id",
+            replica_id,
+            "--data-dir",
+            str(data),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    replica = HubProcess(proc, "", broker_port)
+    replica.follow()
+    replica.wait_for_line(f"Ingest replica {replica_id} is up")
+    return replica

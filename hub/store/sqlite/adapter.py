@@ -31,6 +31,11 @@ from hub.store.sqlite.migrations import migrate
 
 # Interpolated into SQL (the S608 noqa below): a constant, never input.
 _DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen"
+_SECRET_COLUMNS = "id, tenant, secret_hash, enabled, broker_hash"  # noqa: S105 - column names
+
+
+def _secret(row: tuple[Any, ...]) -> DeviceSecret:
+    return DeviceSecret(row[0], row[1], row[2], bool(row[3]), row[4])
 
 
 def _device(row: tuple[Any, ...]) -> Device:
@@ -124,9 +129,9 @@ class SqliteStore:
         return [Tenant(id=i, name=n, created=from_epoch_ms(c)) for i, n, c in rows]
 
     # devices
-    async def create_device(self, device: Device, secret_hash: str) -> None:
+    async def create_device(self, device: Device, secret_hash: str, broker_hash: str | None = None) -> None:
         await self._insert(
-            f"INSERT INTO devices({_DEVICE_COLUMNS}, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            f"INSERT INTO devices({_DEVICE_COLUMNS}, secret_hash, broker_hash) VALUES ({', '.join('?' * 11)})",  # noqa: S608
             (
                 device.id,
                 device.tenant,
@@ -138,6 +143,7 @@ class SqliteStore:
                 to_epoch_ms(device.created),
                 None,
                 secret_hash,
+                broker_hash,
             ),
             "device",
         )
@@ -215,17 +221,28 @@ class SqliteStore:
     async def get_device_secret(self, device_id: str) -> DeviceSecret | None:
         row = await self._r.run(
             lambda c: c.execute(
-                "SELECT id, tenant, secret_hash, enabled FROM devices WHERE id = ?", (device_id,)
+                f"SELECT {_SECRET_COLUMNS} FROM devices WHERE id = ?",  # noqa: S608
+                (device_id,),
             ).fetchone()
         )
-        return None if row is None else DeviceSecret(row[0], row[1], row[2], bool(row[3]))
+        return None if row is None else _secret(row)
 
-    async def set_device_secret(self, device_id: str, secret_hash: str) -> bool:
+    async def set_device_secret(self, device_id: str, secret_hash: str, broker_hash: str | None = None) -> bool:
         return await self._w.run(
             lambda c: (
-                c.execute("UPDATE devices SET secret_hash = ? WHERE id = ?", (secret_hash, device_id)).rowcount > 0
+                c.execute(
+                    "UPDATE devices SET secret_hash = ?, broker_hash = ? WHERE id = ?",
+                    (secret_hash, broker_hash, device_id),
+                ).rowcount
+                > 0
             )
         )
+
+    async def list_device_secrets(self) -> list[DeviceSecret]:
+        rows = await self._r.run(
+            lambda c: c.execute(f"SELECT {_SECRET_COLUMNS} FROM devices ORDER BY id").fetchall()  # noqa: S608
+        )
+        return [_secret(row) for row in rows]
 
     async def set_status(self, device_id: str, status: DeviceStatus, ts: int) -> None:
         if status is DeviceStatus.ONLINE:

@@ -98,6 +98,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX node_logs_by_device ON node_logs(device_id, id);
     """,
+    # 4: the device secret in the external broker's hash format (NULL for devices made before)
+    """
+    ALTER TABLE devices ADD COLUMN broker_hash TEXT;
+    """,
 ]
 
 

@@ -1,0 +1,55 @@
+"""The composition root of ``fieldhub serve --role ingest``: ingest alone, fed by an external broker.
+
+Replicas share the device messages through the broker's shared subscription and write to the
+same store (and streams) as ``fieldhub up``. They neither answer the API nor change accounts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cloud.lifetime import Lifetime
+from cloud.runtime import broker_address, start_pipeline
+from cloud.settings import HubSettings
+from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
+from hub.commands import CommandBus
+from hub.errors import ConfigError
+from hub.metrics import Metrics
+from hub.nodes import NodeService
+from hub.presence import Presence
+from hub.router import InboundRouter
+from hub.state import StateService
+from hub.store.factory import open_store
+
+log = logging.getLogger(__name__)
+
+
+class IngestReplica(Lifetime):
+    """Store, pipeline and this replica's broker session; ``async with`` runs them."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        if not settings.external_broker:
+            raise ConfigError("an ingest replica reads from an external broker: give --broker mqtt://host:port")
+        super().__init__()
+        self.settings = settings
+        self.metrics = Metrics()
+
+    async def _start(self) -> None:
+        s = self.settings
+        store = open_store(s.store_url)
+        await store.open()
+        self._stack.push_async_callback(store.close)
+        pipeline = await start_pipeline(self._stack, s, store, self.metrics)
+        # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
+        router = InboundRouter(
+            pipeline,
+            Presence(store, self.metrics),
+            StateService(store),
+            CommandBus(self.metrics),
+            NodeService(store, self.metrics),
+        )
+        broker = MosquittoBroker(
+            broker_address(s), f"fieldhub-{s.replica_id}", router, Identities(store), self.metrics, group=s.ingest_group
+        )
+        await self._stack.enter_async_context(broker)
+        log.info("ingest replica %s takes its share of group %r on %s", s.replica_id, s.ingest_group, s.broker)

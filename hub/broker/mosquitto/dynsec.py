@@ -1,0 +1,253 @@
+"""Mosquitto's dynamic security plugin: device accounts and ACLs, kept in step with the registry.
+
+Each device gets a client (username and client id = device id) and a role holding exactly the
+rules of :func:`contracts.topics.device_acl`; everything else is denied by default. Live changes
+go through the plugin's control topic; a managed broker instead starts from a configuration file
+written from the registry (:func:`config_document`), which is the full reconcile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+
+from contracts.topics import ROOT, device_acl
+from hub.errors import BrokerUnavailable
+from hub.security.passwords import BrokerHash, broker_hash
+from hub.store.base import DeviceSecret, Store
+
+log = logging.getLogger(__name__)
+
+CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
+DEVICE_TEXTNAME = "fieldhub device"
+SERVICE_ROLE = "fieldhub-service"
+_ROLE_PREFIX = "fieldhub-device-"
+_TIMEOUT_S = 10.0
+_DOWNLINK_RECEIVE = ("state/desired", "deployments", "commands/+")
+
+Publish = Callable[[str, bytes], Awaitable[None]]
+
+
+def role_name(device_id: str) -> str:
+    return f"{_ROLE_PREFIX}{device_id}"
+
+
+def device_acls(device_id: str) -> list[dict[str, Any]]:
+    """The plugin's form of the device ACL: send and subscribe as the embedded broker allows, receive own downlink."""
+    acls = []
+    for action, topic in device_acl(device_id):
+        acltype = "publishClientSend" if action == "publish" else "subscribeLiteral"
+        acls.append({"acltype": acltype, "topic": topic, "allow": True})
+    acls += [
+        {"acltype": "publishClientReceive", "topic": f"{ROOT}/{device_id}/{suffix}", "allow": True}
+        for suffix in _DOWNLINK_RECEIVE
+    ]
+    return acls
+
+
+def _service_role() -> dict[str, Any]:
+    """The hub's own account: administers the plugin, reads every device topic, publishes downlink."""
+    acls = [
+        {"acltype": "publishClientSend", "topic": f"{ROOT}/#", "allow": True},
+        {"acltype": "publishClientSend", "topic": CONTROL_TOPIC, "allow": True},
+    ]
+    # "#" does not match topics that start with "$": those need rules of their own.
+    for topic in ("#", "$CONTROL/dynamic-security/#", "$SYS/#"):
+        for acltype in ("publishClientReceive", "subscribePattern", "unsubscribePattern"):
+            acls.append({"acltype": acltype, "topic": topic, "allow": True})
+    return {"rolename": SERVICE_ROLE, "acls": acls}
+
+
+def _client(username: str, hashed: str | None, roles: list[str], *, disabled: bool, textname: str) -> dict[str, Any]:
+    client: dict[str, Any] = {
+        "username": username,
+        "textname": textname,
+        "roles": [{"rolename": role} for role in roles],
+        "disabled": disabled,
+    }
+    if hashed is not None:
+        parsed = BrokerHash.decode(hashed)
+        client.update(password=parsed.digest, salt=parsed.salt, iterations=parsed.iterations)
+    return client
+
+
+def config_document(service_user: str, service_password: str, devices: Iterable[DeviceSecret]) -> dict[str, Any]:
+    """The plugin's configuration file for a managed broker: the service account and every device."""
+    clients = [
+        _client(service_user, broker_hash(service_password), [SERVICE_ROLE], disabled=False, textname="fieldhub")
+    ]
+    roles = [_service_role()]
+    for device in devices:
+        # A device registered before the hub kept broker hashes cannot log in until its secret is rotated.
+        client = _client(
+            device.device_id,
+            device.broker_hash,
+            [role_name(device.device_id)],
+            disabled=not device.enabled,
+            textname=DEVICE_TEXTNAME,
+        )
+        client["clientid"] = device.device_id
+        clients.append(client)
+        roles.append({"rolename": role_name(device.device_id), "acls": device_acls(device.device_id)})
+    access = {"publishClientSend": False, "publishClientReceive": False, "subscribe": False, "unsubscribe": True}
+    return {"clients": clients, "groups": [], "roles": roles, "defaultACLAccess": access}
+
+
+class DynsecError(Exception):
+    """The plugin refused a command; ``message`` is its own error text."""
+
+
+class DynsecControl:
+    """Sends commands to the plugin and waits for the answers (matched by correlation data)."""
+
+    def __init__(self, publish: Publish) -> None:
+        self._publish = publish
+        self._ids = itertools.count(1)
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    def on_response(self, payload: bytes) -> None:
+        """Feed every message of :data:`RESPONSE_TOPIC` here."""
+        try:
+            responses = orjson.loads(payload).get("responses", [])
+        except (orjson.JSONDecodeError, AttributeError):
+            log.warning("unreadable answer on %s", RESPONSE_TOPIC)
+            return
+        for response in responses:
+            future = self._waiting.pop(str(response.get("correlationData")), None)
+            if future is not None and not future.done():
+                future.set_result(response)
+
+    async def run(self, *commands: dict[str, Any], allow: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Run ``commands`` in one message; errors whose text is in ``allow`` are answers, others raise."""
+        loop = asyncio.get_running_loop()
+        futures = []
+        for command in commands:
+            key = f"fh-{next(self._ids)}"
+            futures.append(self._waiting.setdefault(key, loop.create_future()))
+            command["correlationData"] = key
+        try:
+            await self._publish(CONTROL_TOPIC, orjson.dumps({"commands": list(commands)}))
+            async with asyncio.timeout(_TIMEOUT_S):
+                answers = await asyncio.gather(*futures)
+        except (TimeoutError, ConnectionError) as exc:
+            raise BrokerUnavailable("the MQTT broker did not answer an account change") from exc
+        finally:
+            for command in commands:
+                self._waiting.pop(command["correlationData"], None)
+        allowed = set(allow)
+        for command, answer in zip(commands, answers, strict=True):
+            error = answer.get("error")
+            if error and error not in allowed:
+                raise DynsecError(f"{command['command']}: {error}")
+        return answers
+
+
+class DynsecAccounts:
+    """Implements :class:`hub.broker.base.BrokerAccounts` on the plugin.
+
+    The plugin disconnects a client at once when its password changes or it is disabled
+    or deleted, which is what the registry promises.
+    """
+
+    def __init__(self, control: DynsecControl) -> None:
+        self._control = control
+
+    async def _apply(self, *commands: dict[str, Any], allow: Iterable[str] = ()) -> None:
+        try:
+            await self._control.run(*commands, allow=allow)
+        except DynsecError as exc:
+            raise BrokerUnavailable(f"the MQTT broker refused an account change: {exc}") from exc
+
+    def _create(self, device_id: str, password: str | None, *, disabled: bool) -> list[dict[str, Any]]:
+        client: dict[str, Any] = {
+            "command": "createClient",
+            "username": device_id,
+            "clientid": device_id,
+            "textname": DEVICE_TEXTNAME,
+            "roles": [{"rolename": role_name(device_id)}],
+        }
+        if password is not None:
+            client["password"] = password
+        commands = [
+            {"command": "createRole", "rolename": role_name(device_id), "acls": device_acls(device_id)},
+            client,
+        ]
+        if disabled:
+            commands.append({"command": "disableClient", "username": device_id})
+        return commands
+
+    async def device_created(self, device_id: str, secret: str) -> None:
+        await self._apply(*self._create(device_id, secret, disabled=False))
+
+    async def secret_rotated(self, device_id: str, secret: str, *, enabled: bool) -> None:
+        set_password = {"command": "setClientPassword", "username": device_id, "password": secret}
+        try:
+            answers = await self._control.run(set_password, allow=("Client not found",))
+        except DynsecError as exc:
+            raise BrokerUnavailable(f"the MQTT broker refused an account change: {exc}") from exc
+        if answers[0].get("error"):
+            # Registered before the broker was in use: the rotation is what brings it in.
+            await self._apply(*self._create(device_id, secret, disabled=not enabled), allow=("Role already exists",))
+
+    async def device_enabled(self, device_id: str, enabled: bool) -> None:
+        command = "enableClient" if enabled else "disableClient"
+        await self._apply({"command": command, "username": device_id})
+
+    async def device_deleted(self, device_id: str) -> None:
+        await self._apply(
+            {"command": "deleteClient", "username": device_id},
+            {"command": "deleteRole", "rolename": role_name(device_id)},
+            allow=("Client not found", "Role not found"),
+        )
+
+    async def reconcile(self, store: Store) -> int:
+        """Bring an external broker in step with the registry; return how many devices lack a password there.
+
+        Roles are rewritten, enabled flags set, and device clients the registry no longer knows are
+        deleted. A device missing on the broker is created without a password: the plugin takes
+        only clear-text passwords, which the hub never keeps, so it can log in after a rotation.
+        """
+        listed = await self._control.run({"command": "listClients", "verbose": True})
+        existing = {
+            c["username"]: c
+            for c in listed[0].get("data", {}).get("clients", [])
+            if c.get("textname") == DEVICE_TEXTNAME
+        }
+        devices = await store.list_device_secrets()
+        commands: list[dict[str, Any]] = []
+        missing = 0
+        for device in devices:
+            role = role_name(device.device_id)
+            commands += [
+                {"command": "deleteRole", "rolename": role},
+                {"command": "createRole", "rolename": role, "acls": device_acls(device.device_id)},
+            ]
+            if device.device_id in existing:
+                commands.append({"command": "addClientRole", "username": device.device_id, "rolename": role})
+                command = "enableClient" if device.enabled else "disableClient"
+                commands.append({"command": command, "username": device.device_id})
+            else:
+                missing += 1
+                commands += self._create(device.device_id, None, disabled=not device.enabled)[1:]
+        known = {device.device_id for device in devices}
+        for username in existing.keys() - known:
+            commands += [
+                {"command": "deleteClient", "username": username},
+                {"command": "deleteRole", "rolename": role_name(username)},
+            ]
+        if commands:
+            await self._apply(*commands, allow=("Role not found", "Client not found", "Client is already in this role"))
+        if missing:
+            log.warning(
+                "%d device(s) were missing on the MQTT broker: rotate their credentials to let them in", missing
+            )
+        log.info(
+            "MQTT broker accounts reconciled: %d device(s), %d removed", len(devices), len(existing.keys() - known)
+        )
+        return missing

@@ -1,0 +1,71 @@
+"""Ingest replicas on a managed Mosquitto: a shared subscription, and a replica killed mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+
+from hub.store.base import RangeQuery
+from tests.helpers.hub import Api, running_hub
+from tests.helpers.mqtt import TestDevice
+from tests.helpers.process import start_replica
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.timeout(120)
+MESSAGES = 4000
+
+
+def publish_all(device: TestDevice, topic: str, count: int) -> None:
+    """QoS 1, many in flight; returns once the broker acknowledged every message."""
+    infos = [
+        device.client.publish(topic, orjson.dumps({"values": {"n": seq}, "seq": seq}), qos=1) for seq in range(count)
+    ]
+    for info in infos:
+        info.wait_for_publish(60)
+        assert info.rc == mqtt.MQTT_ERR_SUCCESS and info.is_published()
+
+
+async def test_killed_replica_loses_nothing_and_stores_nothing_twice(tmp_path: Path, unique_id: str) -> None:
+    data = tmp_path / "data"
+    async with running_hub(data, broker="mosquitto") as hub:
+        api = await Api.login(hub.url)
+        secret = (await api.create_device(unique_id))["credentials"]["password"]
+        await api.close()
+        replicas = [await asyncio.to_thread(start_replica, data, hub.mqtt_port, f"r{i}") for i in (1, 2)]
+        device = TestDevice(hub.mqtt_port, unique_id, secret)
+        device.client.max_inflight_messages_set(100)
+        await asyncio.to_thread(device.connect)
+        store = hub.services.store
+
+        async def stored() -> list[int]:
+            points = await store.query_range(RangeQuery(unique_id, "n", limit=MESSAGES * 2))
+            return [int(value) for _, value in points]  # type: ignore[arg-type]
+
+        try:
+            sending = asyncio.create_task(
+                asyncio.to_thread(publish_all, device, f"devices/{unique_id}/telemetry", MESSAGES)
+            )
+            await eventually(lambda: _at_least(stored, MESSAGES // 4), within=60, what="a quarter stored")
+            assert not sending.done(), "the stream ended before the replica could be killed"
+            killed = replicas[0]
+            killed.stop(signal.SIGKILL)
+            await sending
+            # The broker kept the killed replica's session: it picks up where it died when started again.
+            replicas[0] = await asyncio.to_thread(start_replica, data, hub.mqtt_port, "r1")
+            values = await eventually(lambda: _at_least(stored, MESSAGES), within=60, what="every message stored")
+            assert sorted(values) == list(range(MESSAGES)), "a message is missing or stored twice"
+            assert killed.proc.returncode == -signal.SIGKILL
+        finally:
+            await asyncio.to_thread(device.close)
+            for replica in replicas:
+                await asyncio.to_thread(replica.stop)
+
+
+async def _at_least(stored: object, count: int) -> list[int]:
+    values: list[int] = await stored()  # type: ignore[operator]
+    return values if len(values) >= count else []

@@ -264,6 +264,8 @@ class HubRuntime(Lifetime):
             group=s.ingest_group,
             presence=presence,
             administer=True,
+            # A managed broker only restarts with the hub; an external one may lose or miss changes.
+            resync=(lambda: accounts.reconcile(store)) if s.external_broker else None,
         )
         await self._stack.enter_async_context(broker)
         accounts = DynsecAccounts(broker.control)

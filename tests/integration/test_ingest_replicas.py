@@ -44,7 +44,7 @@ async def test_killed_replica_loses_nothing_and_stores_nothing_twice(tmp_path: P
 
         async def stored() -> list[int]:
             points = await store.query_range(RangeQuery(unique_id, "n", limit=MESSAGES * 2))
-            return [int(value) for _, value in points]  # type: ignore[arg-type]
+            return [int(value) for _, value in points]
 
         try:
             sending = asyncio.create_task(

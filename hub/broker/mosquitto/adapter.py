@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
@@ -20,6 +21,7 @@ from contracts.topics import ROOT, InvalidTopic, TopicKind, parse_topic
 from hub.broker.base import DeviceIdentity, InboundHandler
 from hub.broker.mosquitto.dynsec import RESPONSE_TOPIC, DynsecControl
 from hub.broker.mosquitto.link import BrokerAddress, MqttLink
+from hub.errors import FieldhubError
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
 from hub.presence import Presence
@@ -96,12 +98,13 @@ class MosquittoBroker:
         group: str = "fieldhub",
         presence: Presence | None = None,
         administer: bool = False,
+        resync: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._handler = handler
         self._identities = identities
         self._metrics = metrics
         self._presence = presence
-        self._control = DynsecControl(self.publish) if administer else None
+        self._control = DynsecControl(self.publish, lambda: self._link.is_connected) if administer else None
         self._log = RateLimitedLog(log)
         # Each message is handled in a task of its own: the lock keeps connects and disconnects in order.
         self._presence_order = asyncio.Lock()
@@ -110,7 +113,9 @@ class MosquittoBroker:
             subscriptions += [f"{ROOT}/+/commands/+/response", LOG_TOPIC]
         if administer:
             subscriptions.append(RESPONSE_TOPIC)
-        self._link = MqttLink(address, client_id, subscriptions, self._on_message)
+        self._resync = resync
+        self._resyncing: asyncio.Task[None] | None = None
+        self._link = MqttLink(address, client_id, subscriptions, self._on_message, self._reconnected)
 
     async def __aenter__(self) -> Self:
         await self._link.__aenter__()
@@ -119,7 +124,20 @@ class MosquittoBroker:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._resyncing is not None:
+            self._resyncing.cancel()
         await self._link.__aexit__(exc_type, exc, tb)
+
+    def _reconnected(self) -> None:
+        if self._resync is not None and (self._resyncing is None or self._resyncing.done()):
+            self._resyncing = asyncio.get_running_loop().create_task(self._run_resync())
+
+    async def _run_resync(self) -> None:
+        assert self._resync is not None
+        try:
+            await self._resync()
+        except FieldhubError as exc:
+            log.error("bringing the broker in step after a reconnect failed: %s", exc.message)  # noqa: TRY400
 
     @property
     def control(self) -> DynsecControl:

@@ -104,10 +104,15 @@ class DynsecError(Exception):
 
 
 class DynsecControl:
-    """Sends commands to the plugin and waits for the answers (matched by correlation data)."""
+    """Sends commands to the plugin and waits for the answers (matched by correlation data).
 
-    def __init__(self, publish: Publish) -> None:
+    A command is only sent while the link is up: queued for a later reconnect, it could
+    change the broker after the hub had already reported the change as failed.
+    """
+
+    def __init__(self, publish: Publish, connected: Callable[[], bool]) -> None:
         self._publish = publish
+        self._connected = connected
         self._ids = itertools.count(1)
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
@@ -125,6 +130,8 @@ class DynsecControl:
 
     async def run(self, *commands: dict[str, Any], allow: Iterable[str] = ()) -> list[dict[str, Any]]:
         """Run ``commands`` in one message; errors whose text is in ``allow`` are answers, others raise."""
+        if not self._connected():
+            raise BrokerUnavailable("the MQTT broker is not reachable; nothing was changed")
         loop = asyncio.get_running_loop()
         futures = []
         for command in commands:
@@ -132,8 +139,8 @@ class DynsecControl:
             futures.append(self._waiting.setdefault(key, loop.create_future()))
             command["correlationData"] = key
         try:
-            await self._publish(CONTROL_TOPIC, orjson.dumps({"commands": list(commands)}))
             async with asyncio.timeout(_TIMEOUT_S):
+                await self._publish(CONTROL_TOPIC, orjson.dumps({"commands": list(commands)}))
                 answers = await asyncio.gather(*futures)
         except (TimeoutError, ConnectionError) as exc:
             raise BrokerUnavailable("the MQTT broker did not answer an account change") from exc

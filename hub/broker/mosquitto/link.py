@@ -53,10 +53,19 @@ class MqttLink:
 
     ``subscriptions`` are made again on every connect. ``handler(topic, payload, qos)`` runs on
     the event loop, one task per message; the message is acknowledged when it returns.
+    ``on_reconnect`` is called on the loop after every connect but the first.
     """
 
-    def __init__(self, address: BrokerAddress, client_id: str, subscriptions: list[str], handler: Handler) -> None:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        client_id: str,
+        subscriptions: list[str],
+        handler: Handler,
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
         self._address = address
+        self._on_reconnect = on_reconnect
         self._subscriptions = subscriptions
         self._handler = handler
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -158,6 +167,8 @@ class MqttLink:
     def _connect_done(self) -> None:
         if self._connected is not None and not self._connected.done():
             self._connected.set_result(None)
+        elif self._on_reconnect is not None:
+            self._on_reconnect()
         log.info("connected to the MQTT broker at %s:%d", self._address.host, self._address.port)
 
     def _fail_connect(self, message: str) -> None:

@@ -1,0 +1,146 @@
+"""The hub on Mosquitto: an external broker brought in step at start, refusals when it is down, MQTT 5 devices."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from hub.store.base import DeviceSecret
+from tests.helpers.hub import Api, running_hub
+from tests.helpers.mosquitto import SERVICE_PASSWORD, SERVICE_USER, ExternalMosquitto
+from tests.helpers.mqtt import TestDevice
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def external(broker: ExternalMosquitto) -> dict[str, Any]:
+    return {
+        "broker": f"mqtt://127.0.0.1:{broker.port}",
+        "broker_username": SERVICE_USER,
+        "broker_password": SERVICE_PASSWORD,
+    }
+
+
+async def connects(port: int, device_id: str, secret: str) -> bool:
+    device = TestDevice(port, device_id, secret)
+    await asyncio.to_thread(device.connect, expect_success=False)
+    await asyncio.to_thread(device.close)
+    return not device.refused
+
+
+def admin_args(broker: ExternalMosquitto) -> list[str]:
+    return ["mosquitto_ctrl", "-h", "127.0.0.1", "-p", str(broker.port), "-u", SERVICE_USER, "-P", SERVICE_PASSWORD]
+
+
+def broker_clients(broker: ExternalMosquitto) -> set[str]:
+    """The plugin's client list, read with Mosquitto's own admin tool."""
+    out = subprocess.run(
+        [*admin_args(broker), "dynsec", "listClients"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+    return set(out.split())
+
+
+async def test_external_broker_is_reconciled_with_the_registry(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    # A device registered while the hub ran on its embedded broker: the external one never heard of it.
+    async with running_hub(data) as hub:
+        api = await Api.login(hub.url)
+        old_secret = (await api.create_device("old-device"))["credentials"]["password"]
+        await api.close()
+    broker = ExternalMosquitto(tmp_path / "mosquitto")
+    # ...and one the broker knows that the registry does not (deleted while the hub was away).
+    broker.start([DeviceSecret("ghost", "default", "unused", enabled=True)])
+    try:
+        async with running_hub(data, **external(broker)) as hub:
+            assert "1 device(s) were missing on the MQTT broker" in caplog.text
+            assert broker_clients(broker) == {SERVICE_USER, "old-device"}, "ghost was not removed"
+            assert not await connects(broker.port, "old-device", old_secret)
+            api = await Api.login(hub.url)
+            rotated = (await api.http.post("/api/v1/devices/old-device/credentials")).json()["password"]
+            assert await connects(broker.port, "old-device", rotated)
+
+            created = (await api.create_device("new-device"))["credentials"]["password"]
+            assert await connects(broker.port, "new-device", created)
+            await api.http.patch("/api/v1/devices/new-device", json={"enabled": False})
+            assert not await connects(broker.port, "new-device", created)
+            await api.close()
+            assert broker_clients(broker) == {SERVICE_USER, "old-device", "new-device"}
+    finally:
+        broker.stop()
+
+
+async def test_registry_changes_are_refused_while_the_broker_is_down(tmp_path: Path) -> None:
+    broker = ExternalMosquitto(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        async with running_hub(tmp_path / "data", **external(broker)) as hub:
+            api = await Api.login(hub.url)
+            secret = (await api.create_device("kept"))["credentials"]["password"]
+            broker.stop()
+            r = await api.http.post("/api/v1/devices", json={"id": "lost", "name": "lost"})
+            assert r.status_code == 503 and "broker" in r.json()["error"]["message"]
+            assert (await api.http.get("/api/v1/devices/lost")).status_code == 404
+            r = await api.http.delete("/api/v1/devices/kept")
+            assert r.status_code == 503
+            assert (await api.http.get("/api/v1/devices/kept")).status_code == 200
+            broker.start()
+
+            async def back() -> bool:
+                return await connects(broker.port, "kept", secret)
+
+            await eventually(back, within=20, what="the device to connect again after the broker restart")
+            await api.close()
+    finally:
+        broker.stop()
+
+
+async def test_mqtt5_device_publishes_and_answers_commands(tmp_path: Path, unique_id: str) -> None:
+    async with running_hub(tmp_path / "data", broker="mosquitto") as hub:
+        api = await Api.login(hub.url)
+        secret = (await api.create_device(unique_id))["credentials"]["password"]
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique_id, protocol=mqtt.MQTTv5)
+        client.username_pw_set(unique_id, secret)
+        ready = threading.Event()
+
+        def on_message(c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+            request = orjson.loads(message.payload)
+            answer = {"id": request["id"], "status": "ok", "result": {"echo": request["params"]}}
+            c.publish(f"{message.topic}/response", orjson.dumps(answer), qos=1)
+
+        client.on_message = on_message
+        client.on_subscribe = lambda *_: ready.set()
+        client.connect("127.0.0.1", hub.mqtt_port)
+        client.loop_start()
+        try:
+            client.subscribe(f"devices/{unique_id}/commands/+", qos=1)
+            assert await asyncio.to_thread(ready.wait, 10)
+            info = client.publish(f"devices/{unique_id}/telemetry", b'{"values": {"v5": 5}}', qos=1)
+            await asyncio.to_thread(info.wait_for_publish, 10)
+
+            async def stored() -> bool:
+                r = await api.http.get(f"/api/v1/devices/{unique_id}/latest")
+                return "v5" in r.json()["values"]
+
+            await eventually(stored, what="the MQTT 5 message stored")
+            r = await api.http.post(f"/api/v1/devices/{unique_id}/commands/ping", json={"params": {"x": 1}})
+            assert r.status_code == 200, r.text
+            assert r.json()["result"] == {"echo": {"x": 1}}
+        finally:
+            client.disconnect()
+            client.loop_stop()
+            await api.close()

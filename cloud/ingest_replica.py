@@ -7,6 +7,9 @@ same store (and streams) as ``fieldhub up``. They neither answer the API nor cha
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from pathlib import Path
 
 from cloud.lifetime import Lifetime
 from cloud.runtime import broker_address, start_pipeline
@@ -53,3 +56,12 @@ class IngestReplica(Lifetime):
         )
         await self._stack.enter_async_context(broker)
         log.info("ingest replica %s takes its share of group %r on %s", s.replica_id, s.ingest_group, s.broker)
+
+
+def replica_command(data_dir: Path, broker_port: int, replica_id: str) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment of a replica beside a hub with a managed broker on this host."""
+    command = [sys.executable, "-m", "cloud.cli.main", "serve", "--role", "ingest"]
+    command += ["--broker", f"mqtt://127.0.0.1:{broker_port}", "--replica-id", replica_id, "--data-dir", str(data_dir)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDHUB_")}
+    env["FIELDHUB_BROKER_PASSWORD_FILE"] = str(data_dir / "mosquitto" / "service.secret")
+    return command, env

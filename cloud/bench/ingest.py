@@ -32,7 +32,7 @@ from hub.security.passwords import new_secret
 STALL_S = 15.0
 
 
-async def _wait_for(count: Any, total: int) -> float:
+async def wait_for(count: Any, total: int) -> float:
     """Wait until ``count()`` reaches ``total`` or stops moving; return the time it last moved."""
     last_value, last_change = -1, time.perf_counter()
     while True:
@@ -81,7 +81,7 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
         pubs = Publishers(specs)
         await asyncio.to_thread(pubs.start)
         started = pubs.go()
-        ended = await _wait_for(lambda: received, per * args.publishers)
+        ended = await wait_for(lambda: received, per * args.publishers)
         await asyncio.to_thread(pubs.join)
         sub.disconnect()
         sub.loop_stop()
@@ -133,7 +133,7 @@ async def pipeline(args: argparse.Namespace) -> dict[str, float]:
             await asyncio.to_thread(pubs.start)
             started = pubs.go()
             total = per * args.publishers
-            ended = await _wait_for(lambda: int(value("fieldhub_ingest_messages_total") or 0), total)
+            ended = await wait_for(lambda: int(value("fieldhub_ingest_messages_total") or 0), total)
             await asyncio.to_thread(pubs.join)
             stored_msgs = int(value("fieldhub_ingest_messages_total") or 0)
             stored_points = int(value("fieldhub_store_points_written_total") or 0)
@@ -151,6 +151,10 @@ async def pipeline(args: argparse.Namespace) -> dict[str, float]:
 
 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.broker == "mosquitto":
+        from cloud.bench import mosquitto  # noqa: PLC0415 - needs Mosquitto's binaries, only for this variant
+
+        return await mosquitto.run(args)
     base = await baseline(args)
     pipe = await pipeline(args)
     return {
@@ -172,6 +176,34 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
+    mosquitto = result["broker"] == "mosquitto"
+    print(
+        f"ingest benchmark ({result['broker']}): {result['sent']} messages x {args.batch} reading(s), "
+        f"QoS {args.qos}, {args.publishers} publisher processes"
+    )
+    kind = "Mosquitto -> paho subscriber" if mosquitto else "amqtt pub->sub"
+    print(f"  baseline (raw {kind}): {result['baseline_msgs_per_s']:>10.0f} msg/s")
+    if mosquitto:
+        print(f"  broker ceiling (Mosquitto -> mosquitto_sub, C): {result['baseline_c_msgs_per_s']:>6.0f} msg/s")
+    sinks = "".join(f"+{url.split(':', 1)[0]}" for url in args.stream)
+    print(
+        f"  pipeline (auth+ACL+ingest+SQLite{sinks}): {result['pipeline_msgs_per_s']:>6.0f} msg/s, "
+        f"{result['points_per_s']:.0f} points/s stored"
+    )
+    if result.get("replicas"):
+        print(f"  with {result['replicas']} ingest replica process(es) beside the hub")
+    print(f"  ratio pipeline/baseline: {result['ratio']:.2f}")
+    print(f"  latency device->stored at full speed: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
+    if "paced" in result:
+        paced = result["paced"]
+        print(
+            f"  latency at half that rate ({paced['rate_msgs_per_s']:.0f} msg/s): "
+            f"p50 {paced['p50_ms']} ms, p99 {paced['p99_ms']} ms"
+        )
+    print(f"  stored {result['stored']} of {result['sent']}, lost {result['lost']}")
+
+
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     # amqtt warns about every late PUBACK of the saturated baseline subscriber.
@@ -180,20 +212,5 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(
-            f"ingest benchmark: {result['sent']} messages x {args.batch} reading(s), QoS {args.qos}, "
-            f"{args.publishers} publisher processes"
-        )
-        print(
-            f"  baseline (raw amqtt pub->sub): {result['baseline_msgs_per_s']:>10.0f} msg/s"
-            f"  (lost {result['baseline_lost']})"
-        )
-        sinks = "".join(f"+{url.split(':', 1)[0]}" for url in args.stream)
-        print(
-            f"  pipeline (auth+ACL+ingest+SQLite{sinks}): {result['pipeline_msgs_per_s']:>6.0f} msg/s, "
-            f"{result['points_per_s']:.0f} points/s stored"
-        )
-        print(f"  ratio pipeline/baseline: {result['ratio']:.2f}")
-        print(f"  latency device->stored: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
-        print(f"  stored {result['stored']} of {result['sent']}, lost {result['lost']}")
+        _report(result, args)
     return 0 if result["lost"] == 0 else 1

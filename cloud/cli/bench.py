@@ -16,6 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ingest.add_argument(
         "--stream", action="append", default=[], metavar="URL", help="also write to this stream (kafka:// or nats://)"
     )
+    ingest.add_argument(
+        "--broker",
+        choices=["embedded", "mosquitto"],
+        default="embedded",
+        help="the broker in front (mosquitto: managed, with mosquitto_pub load and a paho baseline)",
+    )
+    ingest.add_argument("--replicas", type=int, default=0, help="ingest replica processes beside the hub (mosquitto)")
+    ingest.add_argument("--paced", action="store_true", help="also measure latency at half the maximum rate")
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     agent = sub.add_parser("agent", help="agent memory, CPU per 1,000 readings/s and spool replay rate")
     agent.add_argument("--readings", type=int, default=100_000, help="backlog to replay (default 100000)")

@@ -21,7 +21,7 @@ from hub.errors import SinkUnavailable, StoreUnavailable
 from hub.ingest.accepted import Accepted
 from hub.logutil import RateLimitedLog, truncate
 from hub.metrics import Metrics
-from hub.store.base import Point, Store
+from hub.store.base import DeviceReadings, Store
 from hub.streams.base import StreamSink
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,10 @@ class IngestPipeline:
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener`` with every batch after it is stored."""
         self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
+        self._listeners.remove(listener)
 
     async def __aenter__(self) -> Self:
         self._tasks = asyncio.TaskGroup()
@@ -162,19 +166,14 @@ class IngestPipeline:
                 delay = min(delay * 2, self._retry_max_s)
 
     async def _write(self, batch: list[Accepted]) -> None:
-        points: list[Point] = []
-        seen: dict[str, int] = {}
-        for item in batch:
-            device_id = item.device_id
-            points.extend(Point(device_id, r.key, r.ts, r.value, r.seq) for r in item.readings)
-            seen[device_id] = item.received
+        batches = [DeviceReadings(item.device_id, item.readings) for item in batch]
+        seen = {item.device_id: item.received for item in batch}
+        points = sum(len(item.readings) for item in batch)
         started = time.perf_counter()
-        result = await self._retry(
-            f"store write of {len(points)} points", lambda: self._store.write_points(points, seen)
-        )
+        result = await self._retry(f"store write of {points} points", lambda: self._store.write_points(batches, seen))
         self._metrics.write_seconds.observe(time.perf_counter() - started)
         self._metrics.messages.inc(len(batch))
-        self._metrics.points.inc(len(points))
+        self._metrics.points.inc(points)
         self._metrics.stored.inc(result.stored)
         self._metrics.duplicates.inc(result.duplicates)
         for sink in self._sinks:

@@ -7,21 +7,23 @@ contract models or plain tuples back. Timestamps are epoch milliseconds (UTC).
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from contracts.devices import Device, DeviceKind, DeviceStatus, Tenant
-from contracts.telemetry import Value
+from contracts.telemetry import Reading, Value
 
 
-class Point(NamedTuple):
-    """One reading to store; ``seq`` (when given) identifies redeliveries."""
+class DeviceReadings(NamedTuple):
+    """Readings of one device to store, as ingest parsed them; a reading's ``seq`` identifies redeliveries.
+
+    Ingest hands its parsed readings over unchanged: building an object per point on the way
+    to the store cost a fifth of the batched ingest path.
+    """
 
     device_id: str
-    key: str
-    ts: int
-    value: Value
-    seq: int | None
+    readings: Sequence[Reading]
 
 
 class AggFn(enum.StrEnum):
@@ -193,7 +195,7 @@ class Store(Protocol):
         """Mark every device offline (the broker restarted, so no one is connected)."""
 
     # telemetry
-    async def write_points(self, points: list[Point], seen: dict[str, int]) -> WriteResult:
+    async def write_points(self, batches: Sequence[DeviceReadings], seen: dict[str, int]) -> WriteResult:
         """Store a batch atomically, dropping duplicates, and update latest values and last seen."""
 
     async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:

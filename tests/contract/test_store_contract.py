@@ -8,17 +8,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from contracts.devices import Device, DeviceKind, DeviceStatus, Tenant
+from contracts.telemetry import Reading, Value
 from hub.errors import Conflict, InvalidInput
 from hub.store.base import (
     AggFn,
     AggregateQuery,
     DevicePatchRecord,
     DeviceQuery,
-    Point,
+    DeviceReadings,
     ProvisioningTokenRecord,
     RangeQuery,
     StateKind,
@@ -34,6 +36,24 @@ BACKENDS: dict[str, Callable[[Path], str]] = {
 }
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z
 CREATED = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class Point(NamedTuple):
+    """One reading of one device, as the tests write them."""
+
+    device_id: str
+    key: str
+    ts: int
+    value: Value
+    seq: int | None
+
+
+def by_device(points: list[Point]) -> list[DeviceReadings]:
+    """Group points into the per-device batches the store takes (in order)."""
+    grouped: dict[str, list[Reading]] = {}
+    for p in points:
+        grouped.setdefault(p.device_id, []).append(Reading(p.key, p.ts, p.value, p.seq))
+    return [DeviceReadings(device, readings) for device, readings in grouped.items()]
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -62,7 +82,7 @@ async def test_ping_and_reopen_keep_data(backend: str, tmp_path: Path) -> None:
     await first.open()
     await first.ping()
     await _with_devices(first, "d1")
-    await first.write_points([Point("d1", "t", T0, 1.5, None)], {"d1": T0})
+    await first.write_points(by_device([Point("d1", "t", T0, 1.5, None)]), {"d1": T0})
     await first.close()
     second = open_store(url)
     await second.open()
@@ -111,7 +131,7 @@ async def test_device_lifecycle(store: Store) -> None:
     assert unchanged == updated
     assert await store.update_device("ghost", DevicePatchRecord(name="x")) is None
 
-    await store.write_points([Point("d1", "t", T0, 1.0, None)], {"d1": T0})
+    await store.write_points(by_device([Point("d1", "t", T0, 1.0, None)]), {"d1": T0})
     await store.put_state("d1", StateKind.DESIRED, {"x": 1}, T0)
     assert await store.delete_device("d1")
     assert not await store.delete_device("d1")
@@ -173,15 +193,15 @@ async def test_points_duplicates_latest_and_last_seen(store: Store) -> None:
         Point("d1", "mode", T0, "eco", None),
         Point("d2", "t", T0, -1.0, None),
     ]
-    result = await store.write_points(batch, {"d1": T0 + 1000, "d2": T0})
+    result = await store.write_points(by_device(batch), {"d1": T0 + 1000, "d2": T0})
     assert (result.stored, result.duplicates) == (5, 0)
     # Redelivery (same seq) and a repeated unsequenced reading (same ts) are dropped, not doubled.
-    again = await store.write_points([Point("d1", "t", T0, 20.0, 1), Point("d2", "t", T0, -1.0, None)], {})
+    again = await store.write_points(by_device([Point("d1", "t", T0, 20.0, 1), Point("d2", "t", T0, -1.0, None)]), {})
     assert (again.stored, again.duplicates) == (0, 2)
     assert await store.query_range(RangeQuery("d1", "t")) == [(T0, 20.0), (T0 + 1000, 21.0)]
     assert await store.latest("d1") == {"t": (T0 + 1000, 21.0), "on": (T0, True), "mode": (T0, "eco")}
     # An older reading arriving late is stored but does not replace the latest value.
-    await store.write_points([Point("d1", "t", T0 - 5000, 5.0, 0)], {"d1": T0 - 5000})
+    await store.write_points(by_device([Point("d1", "t", T0 - 5000, 5.0, 0)]), {"d1": T0 - 5000})
     assert (await store.latest("d1"))["t"] == (T0 + 1000, 21.0)
     assert [ts for ts, _ in await store.query_range(RangeQuery("d1", "t"))] == [T0 - 5000, T0, T0 + 1000]
     d1 = await store.get_device("d1")
@@ -191,7 +211,7 @@ async def test_points_duplicates_latest_and_last_seen(store: Store) -> None:
 
 async def test_range_bounds_order_and_limit(store: Store) -> None:
     await _with_devices(store, "d1")
-    await store.write_points([Point("d1", "v", T0 + i * 1000, float(i), i) for i in range(10)], {})
+    await store.write_points(by_device([Point("d1", "v", T0 + i * 1000, float(i), i) for i in range(10)]), {})
 
     async def q(**kw: object) -> list[float]:
         return [v for _, v in await store.query_range(RangeQuery("d1", "v", **kw))]  # type: ignore[arg-type,misc]
@@ -217,7 +237,7 @@ async def test_aggregates_match_hand_computed_buckets(store: Store) -> None:
         Point("d1", "t", base + 3 * minute + 5, -5.0, None),
         Point("d1", "t", base + 3 * minute + 6, "n/a", None),
     ]
-    await store.write_points(points, {})
+    await store.write_points(by_device(points), {})
 
     async def agg(fn: AggFn, **kw: object) -> list[tuple[int, float]]:
         return await store.query_aggregate(AggregateQuery(RangeQuery("d1", "t", **kw), fn, minute))  # type: ignore[arg-type]
@@ -235,7 +255,7 @@ async def test_aggregates_match_hand_computed_buckets(store: Store) -> None:
 
 async def test_booleans_aggregate_as_zero_and_one(store: Store) -> None:
     await _with_devices(store, "d1")
-    await store.write_points([Point("d1", "door", T0 + i, i % 4 == 0, None) for i in range(8)], {})
+    await store.write_points(by_device([Point("d1", "door", T0 + i, i % 4 == 0, None) for i in range(8)]), {})
     [(_, mean)] = await store.query_aggregate(AggregateQuery(RangeQuery("d1", "door"), AggFn.AVG, 3_600_000))
     assert mean == 0.25
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from cloud.ingest_replica import replica_command
 from tests.helpers.hub import ADMIN_PASSWORD
 
 STOP_TIMEOUT = 30.0
@@ -153,26 +154,9 @@ def logged_in(url: str, password: str = ADMIN_PASSWORD) -> Iterator[httpx.Client
 
 def start_replica(data: Path, broker_port: int, replica_id: str) -> HubProcess:
     """Start ``fieldhub serve --role ingest`` against the managed Mosquitto of the hub using ``data``."""
-    env = cli_env(FIELDHUB_BROKER_PASSWORD_FILE=str(data / "mosquitto" / "service.secret"))
+    command, env = replica_command(data, broker_port, replica_id)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cloud.cli.main",
-            "serve",
-            "--role",
-            "ingest",
-            "--broker",
-            f"mqtt://127.0.0.1:{broker_port}",
-            "--replica-id",
-            replica_id,
-            "--data-dir",
-            str(data),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**env, **cli_env()}
     )
     replica = HubProcess(proc, "", broker_port)
     replica.follow()

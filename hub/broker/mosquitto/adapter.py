@@ -60,23 +60,35 @@ def presence_event(line: str) -> tuple[str, bool] | None:
 
 
 class Identities:
-    """Device id -> tenant, cached: the broker already authenticated the sender."""
+    """Device id -> identity, cached: the broker already authenticated the sender.
+
+    Lookups in progress are shared, so a burst from a device not seen yet costs one query.
+    """
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._tenants: dict[str, str] = {}
+        self._known: dict[str, asyncio.Future[DeviceIdentity | None]] = {}
 
     async def resolve(self, device_id: str) -> DeviceIdentity | None:
-        tenant = self._tenants.get(device_id)
-        if tenant is None:
-            record = await self._store.get_device_secret(device_id)
-            if record is None:
-                return None
-            tenant = self._tenants[device_id] = record.tenant
-        return DeviceIdentity(device_id, tenant)
+        known = self._known.get(device_id)
+        if known is None:
+            known = self._known[device_id] = asyncio.ensure_future(self._lookup(device_id))
+        try:
+            return await asyncio.shield(known)
+        except BaseException:
+            if known.done():
+                self._known.pop(device_id, None)  # a failed lookup is tried again next time
+            raise
+
+    async def _lookup(self, device_id: str) -> DeviceIdentity | None:
+        record = await self._store.get_device_secret(device_id)
+        if record is None:
+            self._known.pop(device_id, None)  # it may be registered later
+            return None
+        return DeviceIdentity(device_id, record.tenant)
 
     def forget(self, device_id: str) -> None:
-        self._tenants.pop(device_id, None)
+        self._known.pop(device_id, None)
 
 
 class MosquittoBroker:

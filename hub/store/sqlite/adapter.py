@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,8 @@ from hub.store.base import (
     AggregateQuery,
     DevicePatchRecord,
     DeviceQuery,
+    DeviceReadings,
     DeviceSecret,
-    Point,
     ProvisioningTokenRecord,
     RangeQuery,
     StateKind,
@@ -256,10 +256,10 @@ class SqliteStore:
         await self._w.run(lambda c: c.execute("UPDATE devices SET status = 'offline' WHERE status != 'offline'"))
 
     # telemetry
-    async def write_points(self, points: list[Point], seen: dict[str, int]) -> WriteResult:
-        if not points:
+    async def write_points(self, batches: Sequence[DeviceReadings], seen: dict[str, int]) -> WriteResult:
+        if not batches:
             return WriteResult(0, 0)
-        return await self._w.run(lambda c: telemetry.write_points(c, self._series, points, seen))
+        return await self._w.run(lambda c: telemetry.write_points(c, self._series, batches, seen))
 
     async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:
         return await self._r.run(lambda c: telemetry.query_range(c, query))

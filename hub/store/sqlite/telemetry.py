@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from contracts.telemetry import Value
-from hub.store.base import AggFn, AggregateQuery, Point, RangeQuery, WriteResult
+from hub.store.base import AggFn, AggregateQuery, DeviceReadings, RangeQuery, WriteResult
 from hub.store.sqlite.connections import transaction
 
 _AGG_SQL = {
@@ -59,22 +60,26 @@ class SeriesCache:
 
 
 def write_points(
-    conn: sqlite3.Connection, cache: SeriesCache, points: list[Point], seen: dict[str, int]
+    conn: sqlite3.Connection, cache: SeriesCache, batches: Sequence[DeviceReadings], seen: dict[str, int]
 ) -> WriteResult:
     """Insert a batch in one transaction; duplicates by (series, ident) are ignored."""
     try:
         with transaction(conn):
-            ids = cache.resolve(conn, {(p.device_id, p.key) for p in points})
+            ids = cache.resolve(conn, {(b.device_id, r.key) for b in batches for r in b.readings})
             rows = []
             newest: dict[int, tuple[int, int, float | None, str | None]] = {}
-            for p in points:
-                series = ids[(p.device_id, p.key)]
-                vtype, num, txt = encode(p.value)
-                ident = p.seq if p.seq is not None else -1 - p.ts
-                rows.append((series, ident, p.ts, vtype, num, txt))
-                current = newest.get(series)
-                if current is None or p.ts >= current[0]:
-                    newest[series] = (p.ts, vtype, num, txt)
+            points = 0
+            for device_id, readings in batches:
+                points += len(readings)
+                for key, ts, value, seq in readings:
+                    series = ids[device_id, key]
+                    # encode(), inlined: this loop runs for every point stored.
+                    encoded = (0, value, None) if isinstance(value, float) else encode(value)
+                    vtype, num, txt = encoded
+                    rows.append((series, seq if seq is not None else -1 - ts, ts, vtype, num, txt))
+                    current = newest.get(series)
+                    if current is None or ts >= current[0]:
+                        newest[series] = (ts, vtype, num, txt)
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO points(series, ident, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?, ?)", rows
@@ -94,7 +99,7 @@ def write_points(
         # Series created in the rolled-back transaction are gone; their cached ids would be reused.
         cache.clear()
         raise
-    return WriteResult(stored=stored, duplicates=len(points) - stored)
+    return WriteResult(stored=stored, duplicates=points - stored)
 
 
 def _series_id(conn: sqlite3.Connection, device_id: str, key: str) -> int | None:

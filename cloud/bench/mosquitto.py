@@ -1,0 +1,237 @@
+"""Ingest benchmark on Mosquitto: the raw broker (baseline) vs the Fieldhub pipeline behind it.
+
+Both runs use the same load generator (``mosquitto_pub`` processes, one per device, QoS 1) and a
+Mosquitto configured the same way (:class:`ManagedMosquitto`, dynamic security, the same device
+accounts). Baseline: a plain paho subscriber receives every message, QoS 1; a C subscriber
+(``mosquitto_sub``) is measured too, to show the broker's own ceiling. Pipeline: ``fieldhub up
+--broker mosquitto`` in this process reads its shared subscription and stores into SQLite, with
+``--replicas`` ingest replica processes taking their share. Stored points are counted in the
+database itself, whichever process wrote them; latency is measured on this process's share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from cloud.bench.cload import CPublishers, Device
+from cloud.bench.ingest import wait_for
+from cloud.ingest_replica import replica_command
+from cloud.runtime import HubRuntime
+from cloud.settings import load_settings
+from contracts.devices import DeviceCreate
+from hub.broker.mosquitto.managed import ManagedMosquitto
+from hub.ingest.accepted import Accepted
+from hub.ingest.pipeline import now_ms
+from hub.security.passwords import new_secret
+from hub.store.base import DeviceSecret
+
+SERVICE_USER = "bench"
+
+
+def per_device(args: argparse.Namespace) -> int:
+    return int(args.messages // args.publishers)
+
+
+def _rate(count: int, started: float, ended: float) -> float:
+    return count / (ended - started) if ended > started else 0.0
+
+
+async def _paho_baseline(port: int, password: str, devices: list[Device], args: argparse.Namespace) -> float:
+    received = 0
+    lock = threading.Lock()
+    subscribed = threading.Event()
+
+    def on_message(*_: object) -> None:
+        nonlocal received
+        with lock:
+            received += 1
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub", protocol=mqtt.MQTTv5)
+    sub.username_pw_set(SERVICE_USER, password)
+    sub.on_message = on_message
+    sub.on_subscribe = lambda *_: subscribed.set()
+    sub.on_connect = lambda c, *_: c.subscribe("devices/+/telemetry", qos=1)
+    sub.connect("127.0.0.1", port)
+    sub.loop_start()
+    try:
+        await asyncio.to_thread(subscribed.wait, 10)
+        total = per_device(args) * len(devices)
+        pubs = CPublishers(port, devices, per_device(args), args.batch)
+        sending = asyncio.create_task(asyncio.to_thread(pubs.run))
+        ended = await wait_for(lambda: received, total)
+        return _rate(received, await sending, ended)
+    finally:
+        sub.disconnect()
+        sub.loop_stop()
+
+
+async def _c_baseline(port: int, password: str, devices: list[Device], args: argparse.Namespace) -> float:
+    total = per_device(args) * len(devices)
+    sub = await asyncio.create_subprocess_exec(
+        *(shutil.which("mosquitto_sub") or "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1"),
+        *("-u", SERVICE_USER, "-P", password, "-i", "bench-csub", "-t", "devices/+/telemetry", "-C", str(total)),
+        stdout=subprocess.DEVNULL,
+    )
+    # mosquitto_sub prints nothing before its subscription is granted; give it its connect round trip.
+    await asyncio.sleep(0.5)
+    pubs = CPublishers(port, devices, per_device(args), args.batch)
+    started = await asyncio.to_thread(pubs.run)
+    await sub.wait()
+    return _rate(total, started, time.perf_counter())
+
+
+async def baseline(secrets: list[DeviceSecret], devices: list[Device], args: argparse.Namespace) -> dict[str, float]:
+    password = new_secret()
+    with tempfile.TemporaryDirectory(prefix="fieldhub-bench-base-") as tmp:
+        broker = ManagedMosquitto(
+            Path(tmp), "127.0.0.1", 0, service_user=SERVICE_USER, service_password=password, devices=secrets
+        )
+        async with broker:
+            paho_rate = await _paho_baseline(broker.port, password, devices, args)
+            c_rate = await _c_baseline(broker.port, password, devices, args)
+    return {"paho": paho_rate, "c": c_rate}
+
+
+async def _measure_pipeline(
+    hub: HubRuntime, devices: list[Device], args: argparse.Namespace, rate: float | None, first_seq: int
+) -> dict[str, float]:
+    services = hub.services
+    latencies: list[int] = []
+
+    def measure(batch: list[Accepted]) -> None:
+        stored_at = now_ms()
+        latencies.extend(stored_at - item.readings[0].ts for item in batch)
+
+    services.pipeline.add_listener(measure)
+    try:
+        return await _count_pipeline(hub, devices, args, rate=rate, first_seq=first_seq, latencies=latencies)
+    finally:
+        services.pipeline.remove_listener(measure)
+
+
+async def _count_pipeline(
+    hub: HubRuntime,
+    devices: list[Device],
+    args: argparse.Namespace,
+    *,
+    rate: float | None,
+    first_seq: int,
+    latencies: list[int],
+) -> dict[str, float]:
+    database = hub.settings.data_dir / "fieldhub.db"
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, check_same_thread=False)) as db:
+
+        def count() -> int:
+            # Counting the table is cheap next to the run; the bench measures this one store.
+            (n,) = db.execute("SELECT count(*) FROM points").fetchone()
+            return int(n)
+
+        before = count()
+        total = per_device(args) * len(devices)
+        pubs = CPublishers(hub.mqtt_port, devices, per_device(args), args.batch, rate=rate, first_seq=first_seq)
+        sending = asyncio.create_task(asyncio.to_thread(pubs.run))
+        ended = await wait_for(lambda: (count() - before) // args.batch, total)
+        started = await sending
+        points = count() - before
+    stored = points // args.batch
+    latencies.sort()
+    return {
+        "sent": total,
+        "stored": stored,
+        "lost": total - stored,
+        "msgs_per_s": _rate(stored, started, ended),
+        "points_per_s": _rate(points, started, ended),
+        "p50_ms": statistics.median(latencies) if latencies else float("nan"),
+        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] if latencies else float("nan"),
+    }
+
+
+@contextmanager
+def _replicas(data_dir: Path, port: int, count: int) -> Iterator[None]:
+    """``count`` ingest replica processes beside the hub, stopped on the way out."""
+    procs = []
+    try:
+        for n in range(count):
+            command, env = replica_command(data_dir, port, f"bench-{n}")
+            proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            procs.append(proc)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith("Ingest replica"):
+                    break
+            else:
+                raise RuntimeError(f"ingest replica {n} did not start (exit {proc.wait()})")
+            # Keep reading what it prints: a full pipe would stall it.
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
+        settings = load_settings(
+            data_dir=Path(tmp),
+            mqtt_port=0,
+            http_port=0,
+            demo=True,
+            scrypt_n=1024,
+            admin_password=new_secret(),
+            stream=args.stream,
+            broker="mosquitto",
+        )
+        async with HubRuntime(settings) as hub:
+            registry = hub.services.registry
+            devices = []
+            for i in range(args.publishers):
+                created = await registry.create_device(DeviceCreate(id=f"bench-{i}", name="bench"), "default")
+                devices.append(Device(created.id, created.credentials.password))
+            secrets = await hub.services.store.list_device_secrets()
+            base = await baseline(secrets, devices, args)
+            with _replicas(Path(tmp), hub.mqtt_port, args.replicas):
+                pipe = await _measure_pipeline(hub, devices, args, None, 0)
+                paced = None
+                if args.paced:
+                    # Half the maximum; new sequence numbers, or the store would drop them as redeliveries.
+                    paced = await _measure_pipeline(hub, devices, args, pipe["msgs_per_s"] / 2, per_device(args))
+    result: dict[str, Any] = {
+        "broker": "mosquitto",
+        "replicas": args.replicas,
+        "baseline_msgs_per_s": round(base["paho"], 1),
+        "baseline_c_msgs_per_s": round(base["c"], 1),
+        "pipeline_msgs_per_s": round(pipe["msgs_per_s"], 1),
+        "ratio": round(pipe["msgs_per_s"] / base["paho"], 3) if base["paho"] else None,
+        "points_per_s": round(pipe["points_per_s"], 1),
+        "p50_ms": pipe["p50_ms"],
+        "p99_ms": pipe["p99_ms"],
+        "sent": pipe["sent"],
+        "stored": pipe["stored"],
+        "lost": pipe["lost"],
+    }
+    if paced is not None:
+        result["paced"] = {
+            "rate_msgs_per_s": round(pipe["msgs_per_s"] / 2, 1),
+            "p50_ms": paced["p50_ms"],
+            "p99_ms": paced["p99_ms"],
+            "lost": paced["lost"],
+        }
+        result["lost"] += paced["lost"]
+    return result

@@ -10,10 +10,8 @@ import argparse
 import asyncio
 import json
 import logging
-import statistics
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +19,10 @@ import paho.mqtt.client as mqtt
 from amqtt.broker import Broker
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cloud.bench.common import bench_settings, latencies, percentiles, wait_for
 from cloud.bench.load import Publishers, PublisherSpec
 from cloud.runtime import HubRuntime
-from cloud.settings import load_settings
 from contracts.devices import DeviceCreate
-from hub.ingest.accepted import Accepted
-from hub.ingest.pipeline import now_ms
-from hub.security.passwords import new_secret
-
-STALL_S = 15.0
-
-
-async def wait_for(count: Any, total: int) -> float:
-    """Wait until ``count()`` reaches ``total`` or stops moving; return the time it last moved."""
-    last_value, last_change = -1, time.perf_counter()
-    while True:
-        value = count()
-        now = time.perf_counter()
-        if value != last_value:
-            last_value, last_change = value, now
-        if value >= total or now - last_change > STALL_S:
-            return last_change
-        await asyncio.sleep(0.005)
 
 
 async def baseline(args: argparse.Namespace) -> dict[str, float]:
@@ -93,24 +73,8 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
 
 async def pipeline(args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
-        settings = load_settings(
-            data_dir=Path(tmp),
-            mqtt_port=0,
-            http_port=0,
-            demo=True,
-            scrypt_n=1024,
-            admin_password=new_secret(),
-            stream=args.stream,
-        )
-        async with HubRuntime(settings) as hub:
+        async with HubRuntime(bench_settings(Path(tmp), args)) as hub:
             services = hub.services
-            latencies: list[int] = []
-
-            def measure(batch: list[Accepted]) -> None:
-                stored_at = now_ms()
-                latencies.extend(stored_at - item.readings[0].ts for item in batch)
-
-            services.pipeline.add_listener(measure)
             per = args.messages // args.publishers
             specs = []
             for i in range(args.publishers):
@@ -131,22 +95,21 @@ async def pipeline(args: argparse.Namespace) -> dict[str, float]:
             value = services.metrics.registry.get_sample_value
             pubs = Publishers(specs)
             await asyncio.to_thread(pubs.start)
-            started = pubs.go()
             total = per * args.publishers
-            ended = await wait_for(lambda: int(value("fieldhub_ingest_messages_total") or 0), total)
-            await asyncio.to_thread(pubs.join)
+            with latencies(services.pipeline) as measured:
+                started = pubs.go()
+                ended = await wait_for(lambda: int(value("fieldhub_ingest_messages_total") or 0), total)
+                await asyncio.to_thread(pubs.join)
             stored_msgs = int(value("fieldhub_ingest_messages_total") or 0)
             stored_points = int(value("fieldhub_store_points_written_total") or 0)
             elapsed = ended - started
-            latencies.sort()
             return {
                 "sent": total,
                 "stored": stored_msgs,
                 "lost": total - stored_msgs,
                 "msgs_per_s": stored_msgs / elapsed,
                 "points_per_s": stored_points / elapsed,
-                "p50_ms": statistics.median(latencies) if latencies else float("nan"),
-                "p99_ms": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
+                **percentiles(measured),
             }
 
 

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import tempfile
 import threading
@@ -29,14 +28,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.bench.cload import CPublishers, Device
-from cloud.bench.ingest import wait_for
+from cloud.bench.common import bench_settings, latencies, percentiles, wait_for
 from cloud.ingest_replica import replica_command
 from cloud.runtime import HubRuntime
-from cloud.settings import load_settings
 from contracts.devices import DeviceCreate
 from hub.broker.mosquitto.managed import ManagedMosquitto
-from hub.ingest.accepted import Accepted
-from hub.ingest.pipeline import now_ms
 from hub.security.passwords import new_secret
 from hub.store.base import DeviceSecret
 
@@ -110,18 +106,9 @@ async def baseline(secrets: list[DeviceSecret], devices: list[Device], args: arg
 async def _measure_pipeline(
     hub: HubRuntime, devices: list[Device], args: argparse.Namespace, rate: float | None, first_seq: int
 ) -> dict[str, float]:
-    services = hub.services
-    latencies: list[int] = []
-
-    def measure(batch: list[Accepted]) -> None:
-        stored_at = now_ms()
-        latencies.extend(stored_at - item.readings[0].ts for item in batch)
-
-    services.pipeline.add_listener(measure)
-    try:
-        return await _count_pipeline(hub, devices, args, rate=rate, first_seq=first_seq, latencies=latencies)
-    finally:
-        services.pipeline.remove_listener(measure)
+    with latencies(hub.services.pipeline) as measured:
+        counted = await _count_pipeline(hub, devices, args, rate=rate, first_seq=first_seq)
+    return {**counted, **percentiles(measured)}
 
 
 async def _count_pipeline(
@@ -131,7 +118,6 @@ async def _count_pipeline(
     *,
     rate: float | None,
     first_seq: int,
-    latencies: list[int],
 ) -> dict[str, float]:
     database = hub.settings.data_dir / "fieldhub.db"
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, check_same_thread=False)) as db:
@@ -149,15 +135,12 @@ async def _count_pipeline(
         started = await sending
         points = count() - before
     stored = points // args.batch
-    latencies.sort()
     return {
         "sent": total,
         "stored": stored,
         "lost": total - stored,
         "msgs_per_s": _rate(stored, started, ended),
         "points_per_s": _rate(points, started, ended),
-        "p50_ms": statistics.median(latencies) if latencies else float("nan"),
-        "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] if latencies else float("nan"),
     }
 
 
@@ -188,17 +171,7 @@ def _replicas(data_dir: Path, port: int, count: int) -> Iterator[None]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
-        settings = load_settings(
-            data_dir=Path(tmp),
-            mqtt_port=0,
-            http_port=0,
-            demo=True,
-            scrypt_n=1024,
-            admin_password=new_secret(),
-            stream=args.stream,
-            broker="mosquitto",
-        )
-        async with HubRuntime(settings) as hub:
+        async with HubRuntime(bench_settings(Path(tmp), args, broker="mosquitto")) as hub:
             registry = hub.services.registry
             devices = []
             for i in range(args.publishers):

@@ -1,0 +1,70 @@
+"""What every ingest benchmark variant shares: its hub's settings, latency probes, waiting for counts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cloud.settings import HubSettings, load_settings
+from hub.ingest.accepted import Accepted
+from hub.ingest.pipeline import IngestPipeline, now_ms
+from hub.security.passwords import new_secret
+
+STALL_S = 15.0
+
+
+def bench_settings(data_dir: Path, args: argparse.Namespace, **extra: Any) -> HubSettings:
+    """A throwaway hub on free ports (cheap password hashing: the bench registers devices, it does not test it)."""
+    return load_settings(
+        data_dir=data_dir,
+        mqtt_port=0,
+        http_port=0,
+        demo=True,
+        scrypt_n=1024,
+        admin_password=new_secret(),
+        stream=args.stream,
+        **extra,
+    )
+
+
+@contextmanager
+def latencies(pipeline: IngestPipeline) -> Iterator[list[int]]:
+    """Collect device-to-stored latencies (ms, from each message's first reading) while inside."""
+    collected: list[int] = []
+
+    def measure(batch: list[Accepted]) -> None:
+        stored_at = now_ms()
+        collected.extend(stored_at - item.readings[0].ts for item in batch)
+
+    pipeline.add_listener(measure)
+    try:
+        yield collected
+    finally:
+        pipeline.remove_listener(measure)
+
+
+def percentiles(values: list[int]) -> dict[str, float]:
+    """p50 and p99 in milliseconds (NaN when nothing was measured)."""
+    if not values:
+        return {"p50_ms": float("nan"), "p99_ms": float("nan")}
+    ordered = sorted(values)
+    return {"p50_ms": statistics.median(ordered), "p99_ms": ordered[max(0, int(len(ordered) * 0.99) - 1)]}
+
+
+async def wait_for(count: Callable[[], int], total: int) -> float:
+    """Wait until ``count()`` reaches ``total`` or stops moving; return the time it last moved."""
+    last_value, last_change = -1, time.perf_counter()
+    while True:
+        value = count()
+        now = time.perf_counter()
+        if value != last_value:
+            last_value, last_change = value, now
+        if value >= total or now - last_change > STALL_S:
+            return last_change
+        await asyncio.sleep(0.005)  # polling a counter, bounded by the stall timeout

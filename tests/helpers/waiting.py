@@ -20,3 +20,13 @@ async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 10.0,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within}s waiting for {what}; last value {result!r}")
         await asyncio.sleep(0.02)
+
+
+def wait_until(check: Callable[[], T], within: float = 10.0) -> T | None:
+    """The blocking twin of :func:`eventually` for synchronous tests: ``check()``'s first truthy value, or None."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result or None
+        time.sleep(0.02)  # polling a condition, bounded by the deadline

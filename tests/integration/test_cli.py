@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers.mosquitto import SERVICE_USER, ExternalMosquitto
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.process import HubProcess, cli_env, fieldhub, logged_in, running_hub_process, start_hub
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -183,3 +185,55 @@ def test_output_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
     assert export.wait(timeout=60) == 0
     assert b"Traceback" not in export.stderr.read()
     export.stderr.close()
+
+
+def test_broker_settings_are_refused_before_starting(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    cases = [
+        (("up", "--broker", "mqtt://127.0.0.1:1883"), "needs broker_password or broker_password_file"),
+        (("up", "--broker", "mqtt://fieldhub:secret@127.0.0.1:1883"), "not in the URL"),
+        (("up", "--broker", "rabbit"), "use embedded, mosquitto or mqtt://host:port"),
+        (("serve", "--role", "ingest"), "an ingest replica reads from an external broker"),
+    ]
+    for args, message in cases:
+        done = fieldhub(*args, "--data-dir", data)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr and "Traceback" not in done.stderr
+        assert "secret" not in done.stderr.replace("broker_password", "")
+    missing = fieldhub(
+        "up", "--broker", "mosquitto", "--data-dir", data, env=cli_env(FIELDHUB_MOSQUITTO_BINARY="no-such-mosquitto")
+    )
+    assert missing.returncode == 2 and "'no-such-mosquitto' not found" in missing.stderr
+
+
+def test_external_broker_with_a_wrong_password_is_a_clear_error(tmp_path: Path) -> None:
+    broker = ExternalMosquitto(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        done = fieldhub(
+            *("up", "--broker", f"mqtt://127.0.0.1:{broker.port}", "--data-dir", str(tmp_path / "d")),
+            env=cli_env(FIELDHUB_BROKER_USERNAME=SERVICE_USER, FIELDHUB_BROKER_PASSWORD="not-the-password"),
+        )
+    finally:
+        broker.stop()
+    assert done.returncode == 2
+    assert "refused the hub's connection" in done.stderr and "not-the-password" not in done.stderr
+
+
+def test_demo_on_a_managed_mosquitto(tmp_path: Path) -> None:
+    env = {k: v for k, v in cli_env().items() if k != "FIELDHUB_ADMIN_PASSWORD"}
+    hub = start_hub(tmp_path / "demo", "--demo", "--broker", "mosquitto", env=env)
+    try:
+        password = hub.wait_for_line("Admin login: admin / ").split()[4]
+        hub.wait_for_line("Demo: 3 simulated devices")
+        with logged_in(hub.url, password) as http:
+
+            def online_with_data() -> bool:
+                devices = http.get("/api/v1/devices", params={"tenant": "demo"}).json()["items"]
+                latest = http.get("/api/v1/devices/cold-room/latest").json()["values"]
+                return all(d["status"] == "online" for d in devices) and bool(latest)
+
+            assert wait_until(online_with_data, 20), "demo devices not online with data through Mosquitto"
+    finally:
+        output = hub.stop()
+    assert hub.proc.returncode == 0 and "Traceback" not in output

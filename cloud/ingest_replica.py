@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from cloud.api.probes import create_probe_app
+from cloud.http_server import serve_http
 from cloud.lifetime import Lifetime
 from cloud.runtime import broker_address, start_pipeline
 from cloud.settings import HubSettings
@@ -36,6 +38,7 @@ class IngestReplica(Lifetime):
         super().__init__()
         self.settings = settings
         self.metrics = Metrics()
+        self.probe_port: int | None = None
 
     async def _start(self) -> None:
         s = self.settings
@@ -55,6 +58,10 @@ class IngestReplica(Lifetime):
             broker_address(s), f"fieldhub-{s.replica_id}", router, Identities(store), self.metrics, group=s.ingest_group
         )
         await self._stack.enter_async_context(broker)
+        if s.probe_port is not None:
+            app = create_probe_app(store, self.metrics, lambda: broker.link_up)
+            self.probe_port = await serve_http(self._stack, app, s.host, s.probe_port)
+            log.info("health and metrics of replica %s on %s:%d", s.replica_id, s.host, self.probe_port)
         log.info("ingest replica %s takes its share of group %r on %s", s.replica_id, s.ingest_group, s.broker)
 
 

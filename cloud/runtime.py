@@ -6,18 +6,13 @@ so the broker hands over everything it acknowledged before ingest flushes to the
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ipaddress
 import logging
-import socket
-from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
 
-import uvicorn
-
 from cloud.api.app import create_app
+from cloud.http_server import serve_http
 from cloud.identity.provisioning import Provisioning
 from cloud.identity.tokens import TokenService, load_or_create_key
 from cloud.identity.users import UserDirectory
@@ -47,28 +42,6 @@ from hub.store.factory import open_store
 from hub.streams.factory import build_sink
 
 log = logging.getLogger(__name__)
-
-
-class _ApiServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: the hub process owns SIGINT/SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(f"cannot listen for HTTP on {host}:{port}: {exc.strerror}") from exc
-    sock.listen(512)
-    sock.setblocking(False)
-    return sock
 
 
 def _loopback(host: str) -> str:
@@ -125,9 +98,7 @@ class HubRuntime(Lifetime):
         self.generated_admin_password: str | None = None
         self._services: Services | None = None
         self._ports: tuple[int, int | None] | None = None
-        self._http_sock: socket.socket | None = None
-        self._server: _ApiServer | None = None
-        self._server_task: asyncio.Task[None] | None = None
+        self._http_port: int | None = None
 
     @property
     def services(self) -> Services:
@@ -149,10 +120,9 @@ class HubRuntime(Lifetime):
 
     @property
     def http_port(self) -> int:
-        if self._http_sock is None:
+        if self._http_port is None:
             raise RuntimeError("hub is not running")
-        port: int = self._http_sock.getsockname()[1]
-        return port
+        return self._http_port
 
     @property
     def url(self) -> str:
@@ -275,31 +245,12 @@ class HubRuntime(Lifetime):
         return broker, accounts
 
     async def _start_http(self) -> None:
-        self._http_sock = _bind(self.settings.host, self.settings.http_port)
-        self._stack.callback(self._http_sock.close)
-        config = uvicorn.Config(
-            create_app(self.services),
-            log_config=None,
-            lifespan="off",
-            access_log=False,
-            timeout_graceful_shutdown=5,
+        self._http_port = await serve_http(
+            self._stack, create_app(self.services), self.settings.host, self.settings.http_port
         )
-        self._server = _ApiServer(config)
-        self._server_task = asyncio.create_task(self._server.serve(sockets=[self._http_sock]), name="http-server")
-        self._stack.push_async_callback(self._stop_http)
-        while not self._server.started:
-            if self._server_task.done():
-                await self._server_task
-                raise ConfigError("the HTTP server stopped during start-up")
-            await asyncio.sleep(0.01)
         log.info("HTTP API on %s (docs at /docs)", self.url)
-
-    async def _stop_http(self) -> None:
-        if self._server is not None and self._server_task is not None:
-            self._server.should_exit = True
-            await self._server_task
 
     def _stopped(self) -> None:
         self._services = None
         self._ports = None
-        self._http_sock = None
+        self._http_port = None

@@ -76,6 +76,9 @@ class HubSettings(BaseSettings):
         default="hub", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Names this process's broker session"
     )
     mosquitto_binary: str = "mosquitto"
+    probe_port: int | None = Field(
+        default=None, ge=0, le=65535, description="An ingest replica's /healthz and /metrics (on host)"
+    )
     command_timeout_s: float = Field(default=10.0, gt=0, le=300)
     public_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

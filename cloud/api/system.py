@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cloud.api.deps import PrincipalDep, ServicesDep
 from contracts.schemas import SCHEMAS, json_schema
 from hub.errors import NotFound
+from hub.metrics import Metrics
+from hub.store.base import Store
 
 router = APIRouter(tags=["system"])
 
@@ -17,6 +19,7 @@ router = APIRouter(tags=["system"])
 class Health(BaseModel):
     status: str
     store: str
+    broker: str | None = Field(default=None, description="The broker link, where the process has one of its own")
 
 
 class IngestStats(BaseModel):
@@ -28,20 +31,34 @@ class IngestStats(BaseModel):
     refused: dict[str, int]
 
 
-@router.get("/healthz", response_model=Health)
-async def healthz(services: ServicesDep, response: Response) -> Health:
+async def health(store: Store, response: Response, broker_up: bool | None = None) -> Health:
+    """``ok`` when the store answers (and the broker link, if given, is up); else ``unavailable`` with 503."""
     try:
-        await services.store.ping()
+        await store.ping()
+        store_state = "ok"
     except Exception:  # noqa: BLE001 - health reports any failure as unavailable
+        store_state = "down"
+    broker = None if broker_up is None else ("ok" if broker_up else "down")
+    healthy = store_state == "ok" and broker != "down"
+    if not healthy:
         response.status_code = 503
-        return Health(status="unavailable", store="down")
-    return Health(status="ok", store="ok")
+    return Health(status="ok" if healthy else "unavailable", store=store_state, broker=broker)
+
+
+def exposition(metrics: Metrics) -> Response:
+    """The Prometheus text format of ``metrics``."""
+    return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/healthz", response_model=Health, response_model_exclude_none=True)
+async def healthz(services: ServicesDep, response: Response) -> Health:
+    return await health(services.store, response)
 
 
 @router.get("/metrics", response_class=Response)
 async def metrics(services: ServicesDep) -> Response:
     """Prometheus text format."""
-    return Response(services.metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    return exposition(services.metrics)
 
 
 @router.get("/api/v1/ingest/stats", response_model=IngestStats)

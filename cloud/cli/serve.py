@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="the hub's data directory (default ./data)")
     parser.add_argument("--config", type=Path, help="TOML config file (the same keys as fieldhub up)")
     parser.add_argument("--stream", action="append", metavar="URL", help="as for fieldhub up; repeatable")
+    parser.add_argument("--probe-port", type=int, help="serve /healthz and /metrics here (0 picks a free port)")
 
 
 async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
@@ -26,11 +27,18 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     from cloud.settings import load_settings  # noqa: PLC0415
 
     settings = load_settings(
-        args.config, data_dir=args.data_dir, broker=args.broker, replica_id=args.replica_id, stream=args.stream
+        args.config,
+        data_dir=args.data_dir,
+        broker=args.broker,
+        replica_id=args.replica_id,
+        stream=args.stream,
+        probe_port=args.probe_port,
     )
     logs.configure(settings.log_level)
-    async with IngestReplica(settings):
+    async with IngestReplica(settings) as replica:
         print(f"Ingest replica {settings.replica_id} is up, reading from {settings.broker}")
+        if replica.probe_port is not None:
+            print(f"Health and metrics: http://{settings.host}:{replica.probe_port}/healthz and /metrics")
         sys.stdout.flush()
         await stop.wait()
         print("Shutting down: flushing accepted messages to the store...")

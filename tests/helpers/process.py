@@ -152,9 +152,10 @@ def logged_in(url: str, password: str = ADMIN_PASSWORD) -> Iterator[httpx.Client
         yield http
 
 
-def start_replica(data: Path, broker_port: int, replica_id: str) -> HubProcess:
+def start_replica(data: Path, broker_port: int, replica_id: str, *extra: str) -> HubProcess:
     """Start ``fieldhub serve --role ingest`` against the managed Mosquitto of the hub using ``data``."""
     command, env = replica_command(data, broker_port, replica_id)
+    command += extra
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**env, **cli_env()}
     )

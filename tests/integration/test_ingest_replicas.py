@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from contextlib import AsyncExitStack
 from pathlib import Path
 
+import httpx
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
@@ -64,6 +66,48 @@ async def test_killed_replica_loses_nothing_and_stores_nothing_twice(tmp_path: P
             await asyncio.to_thread(device.close)
             for replica in replicas:
                 await asyncio.to_thread(replica.stop)
+
+
+async def test_replica_reports_health_and_metrics(tmp_path: Path, unique_id: str) -> None:
+    data = tmp_path / "data"
+    hub_lifetime = AsyncExitStack()
+    hub = await hub_lifetime.enter_async_context(running_hub(data, broker="mosquitto"))
+    try:
+        api = await Api.login(hub.url)
+        secret = (await api.create_device(unique_id))["credentials"]["password"]
+        await api.close()
+        replica = await asyncio.to_thread(start_replica, data, hub.mqtt_port, "probed", "--probe-port", "0")
+    except BaseException:
+        await hub_lifetime.aclose()
+        raise
+    try:
+        url = replica.wait_for_line("Health and metrics: ").split()[3].removesuffix("/healthz")
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            assert (await http.get("/healthz")).json() == {"status": "ok", "store": "ok", "broker": "ok"}
+            device = TestDevice(hub.mqtt_port, unique_id, secret)
+            await asyncio.to_thread(device.connect)
+            try:
+                # The hub and the replica split the messages: enough for the replica to get some.
+                await asyncio.to_thread(publish_all, device, f"devices/{unique_id}/telemetry", 200)
+            finally:
+                await asyncio.to_thread(device.close)
+
+            async def replica_ingested() -> bool:
+                text = (await http.get("/metrics")).text
+                line = next(x for x in text.splitlines() if x.startswith("fieldhub_ingest_messages_total"))
+                return float(line.split()[1]) > 0
+
+            await eventually(replica_ingested, what="the replica's own ingest counter to move")
+            await hub_lifetime.aclose()  # the hub stops its managed broker with it
+
+            async def broker_down() -> bool:
+                r = await http.get("/healthz")
+                return r.status_code == 503 and r.json()["broker"] == "down"
+
+            await eventually(broker_down, what="the replica to report its broker link down")
+    finally:
+        await hub_lifetime.aclose()
+        await asyncio.to_thread(replica.stop)
 
 
 async def _at_least(stored: object, count: int) -> list[int]:

@@ -152,6 +152,11 @@ class MosquittoBroker:
             log.error("bringing the broker in step after a reconnect failed: %s", exc.message)  # noqa: TRY400
 
     @property
+    def link_up(self) -> bool:
+        """Whether the connection to the broker is up now."""
+        return self._link.is_connected
+
+    @property
     def control(self) -> DynsecControl:
         if self._control is None:
             raise RuntimeError("this broker link does not administer accounts")

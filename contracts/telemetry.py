@@ -126,25 +126,53 @@ def _value(key: str, raw: object) -> Value:
     raise PayloadRejected(RejectReason.SCHEMA, f"value of {key[:64]!r} must be a number, boolean or string")
 
 
+_FIELDS = frozenset({"ts", "values", "seq"})
+#: Sensor names already checked against the pattern (bounded: a device cannot grow it without limit).
+_KNOWN_KEYS: set[str] = set()
+_KNOWN_KEYS_MAX = 10_000
+#: ``Reading(...)`` runs a Python-level ``__new__``; the tuple constructor builds the same object in C.
+_new_reading = tuple.__new__
+
+
+def _check_key(key: str) -> None:
+    if key in _KNOWN_KEYS:
+        return
+    if _KEY_RE.fullmatch(key) is None:
+        raise PayloadRejected(RejectReason.SCHEMA, f"invalid sensor name {key[:64]!r}")
+    if len(_KNOWN_KEYS) < _KNOWN_KEYS_MAX:
+        _KNOWN_KEYS.add(key)
+
+
 def _parse_object(obj: object, now_ms: int, limits: Limits, out: list[Reading]) -> None:
     if not isinstance(obj, dict):
         raise PayloadRejected(RejectReason.SCHEMA, "each message must be an object with 'values'")
-    extra = obj.keys() - {"ts", "values", "seq"}
-    if extra:
-        raise PayloadRejected(RejectReason.SCHEMA, f"unknown field(s): {', '.join(sorted(extra))[:120]}")
+    if not _FIELDS.issuperset(obj):
+        extra = sorted(obj.keys() - _FIELDS)
+        raise PayloadRejected(RejectReason.SCHEMA, f"unknown field(s): {', '.join(extra)[:120]}")
     values = obj.get("values")
     if not isinstance(values, dict) or not values:
         raise PayloadRejected(RejectReason.SCHEMA, "'values' must be a non-empty object")
     seq = obj.get("seq")
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ):
         raise PayloadRejected(RejectReason.SCHEMA, "seq must be a non-negative integer")
-    ts = parse_ts(obj.get("ts"), now_ms, limits)
+    raw_ts = obj.get("ts")
+    # The common case inline (integer milliseconds in range); parse_ts handles and explains the rest.
+    if raw_ts.__class__ is int and MIN_TS_MS <= raw_ts <= now_ms + limits.max_future_ms:
+        ts = raw_ts
+    else:
+        ts = parse_ts(raw_ts, now_ms, limits)
     if len(out) + len(values) > limits.max_values:
         raise PayloadRejected(RejectReason.TOO_MANY_VALUES, f"more than {limits.max_values} values in one message")
     for key, raw in values.items():
-        if _KEY_RE.fullmatch(key) is None:
-            raise PayloadRejected(RejectReason.SCHEMA, f"invalid sensor name {key[:64]!r}")
-        out.append(Reading(key, ts, _value(key, raw), seq))
+        _check_key(key)
+        cls = raw.__class__
+        if cls is float and math.isfinite(raw):
+            value: Value = raw
+        elif cls is int:
+            value = float(raw)
+        else:
+            value = _value(key, raw)
+        out.append(_new_reading(Reading, (key, ts, value, seq)))
 
 
 def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> list[Reading]:

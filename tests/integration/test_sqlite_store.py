@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from contracts.telemetry import Reading
 from hub.errors import ConfigError, StoreUnavailable
+from hub.store.base import DeviceReadings, RangeQuery
 from hub.store.sqlite import migrations
 from hub.store.sqlite.adapter import SqliteStore
 
@@ -60,3 +62,40 @@ async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreUnavailable, match="sqlite store failed"):
         await SqliteStore(path).open()
+
+
+async def test_points_of_a_version_4_database_move_into_chunks(tmp_path: Path) -> None:
+    """Migration 5: every point keeps its value, time and identity (redeliveries are still dropped)."""
+    path = tmp_path / "hub.db"
+    t0 = 1_763_464_000_000
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        for step in migrations.MIGRATIONS[:4]:
+            assert isinstance(step, str)
+            conn.executescript(step)
+        conn.execute("PRAGMA user_version = 4")
+        conn.execute("INSERT INTO tenants VALUES ('t', 't', 0)")
+        conn.execute(
+            "INSERT INTO devices(id, tenant, name, kind, labels, enabled, status, created, secret_hash) "
+            "VALUES ('d1', 't', 'd1', 'sensor', '{}', 1, 'offline', 0, 'h')"
+        )
+        conn.execute("INSERT INTO series(id, device_id, key) VALUES (1, 'd1', 'seq'), (2, 'd1', 'plain')")
+        rows = [(1, i, t0 + i, 0, float(i), None) for i in range(5000)]  # more than one chunk
+        rows += [
+            (2, -1 - (t0 + i), t0 + i, v, n, s)
+            for i, (v, n, s) in enumerate([(0, 1.5, None), (1, 1.0, None), (2, None, "x")])
+        ]
+        conn.executemany("INSERT INTO points(series, ident, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?, ?)", rows)
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        assert _pragma(path, "user_version") == len(migrations.MIGRATIONS)
+        moved = await store.query_range(RangeQuery("d1", "seq", limit=10_000))
+        assert moved == [(t0 + i, float(i)) for i in range(5000)]
+        assert await store.query_range(RangeQuery("d1", "plain")) == [(t0, 1.5), (t0 + 1, True), (t0 + 2, "x")]
+        again = [
+            DeviceReadings("d1", [Reading("seq", t0 + 7, 7.0, 7), Reading("plain", t0 + 2, "x", None)]),
+        ]
+        result = await store.write_points(again, {})
+        assert (result.stored, result.duplicates) == (0, 2)
+    finally:
+        await store.close()

@@ -1,15 +1,57 @@
 """Versioned schema of the SQLite store; ``PRAGMA user_version`` records the applied version.
 
-Append a new entry to :data:`MIGRATIONS` for every change; never edit an applied one.
+Append a new entry to :data:`MIGRATIONS` for every change; never edit an applied one. An entry is
+an SQL script, or a function for a step that must move data through Python.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from hub.errors import ConfigError
+from hub.store.sqlite import chunks
+from hub.store.sqlite.telemetry import decode
 
-MIGRATIONS: list[str] = [
+_CHUNKS = """
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        series INTEGER NOT NULL,
+        min_ts INTEGER NOT NULL,
+        max_ts INTEGER NOT NULL,
+        min_ident INTEGER NOT NULL,
+        max_ident INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE INDEX chunks_by_start ON chunks(series, min_ts);
+    CREATE INDEX chunks_by_end ON chunks(series, max_ts);
+    CREATE INDEX chunks_by_ident ON chunks(series, max_ident);
+"""
+
+
+def _points_to_chunks(conn: sqlite3.Connection) -> None:
+    """5: one row per point becomes one row per chunk of up to MAX_POINTS points (see chunks.py)."""
+    for statement in _CHUNKS.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    series_ids = [row[0] for row in conn.execute("SELECT DISTINCT series FROM points")]
+    for series in series_ids:
+        columns = chunks.Columns()
+        rows = conn.execute("SELECT ts, ident, vtype, num, txt FROM points WHERE series = ? ORDER BY ts", (series,))
+        for ts, old_ident, vtype, num, txt in rows.fetchall():
+            # Version 1 identified unsequenced points by -1 - ts; chunks by ts + NO_SEQ (rising with time).
+            ident = old_ident if old_ident >= 0 else chunks.ident(None, -1 - old_ident)
+            columns.append(ts, ident, decode(vtype, num, txt))
+            if len(columns) == chunks.MAX_POINTS:
+                chunks.insert(conn, series, columns)
+                columns = chunks.Columns()
+        if len(columns):
+            chunks.insert(conn, series, columns)
+    conn.execute("DROP TABLE points")
+
+
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: registry, telemetry, state, users
     """
     CREATE TABLE tenants (
@@ -102,6 +144,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE devices ADD COLUMN broker_hash TEXT;
     """,
+    # 5: telemetry in chunks
+    _points_to_chunks,
 ]
 
 
@@ -113,7 +157,17 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"database schema version {version} is newer than this Fieldhub knows ({len(MIGRATIONS)}); "
             "upgrade Fieldhub or point it at another data directory"
         )
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        # executescript commits first; wrap each migration so a failure leaves the old version intact.
-        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        if isinstance(step, str):
+            # executescript commits first; wrap each migration so a failure leaves the old version intact.
+            conn.executescript(f"BEGIN;\n{step}\nPRAGMA user_version = {number};\nCOMMIT;")
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
     return len(MIGRATIONS)

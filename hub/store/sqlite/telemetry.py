@@ -1,20 +1,21 @@
-"""Telemetry statements of the SQLite store: batched point writes, range and bucket queries."""
+"""Telemetry statements of the SQLite store: chunked point writes, range and bucket queries."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from contracts.telemetry import Value
 from hub.store.base import AggFn, AggregateQuery, DeviceReadings, RangeQuery, WriteResult
+from hub.store.sqlite import chunks
 from hub.store.sqlite.connections import transaction
 
-_AGG_SQL = {
-    AggFn.AVG: "avg(num)",
-    AggFn.MIN: "min(num)",
-    AggFn.MAX: "max(num)",
-    AggFn.SUM: "sum(num)",
-    AggFn.COUNT: "count(*)",
+_AGG: dict[AggFn, Callable[[list[float]], float]] = {
+    AggFn.AVG: lambda values: math.fsum(values) / len(values),
+    AggFn.MIN: min,
+    AggFn.MAX: max,
+    AggFn.SUM: math.fsum,
 }
 
 
@@ -62,34 +63,26 @@ class SeriesCache:
 def write_points(
     conn: sqlite3.Connection, cache: SeriesCache, batches: Sequence[DeviceReadings], seen: dict[str, int]
 ) -> WriteResult:
-    """Insert a batch in one transaction; duplicates by (series, ident) are ignored."""
+    """Store a batch in one transaction as one chunk per series; points already stored are dropped."""
     try:
         with transaction(conn):
             ids = cache.resolve(conn, {(b.device_id, r.key) for b in batches for r in b.readings})
-            rows = []
-            newest: dict[int, tuple[int, int, float | None, str | None]] = {}
+            pending: dict[int, chunks.Columns] = {}
             points = 0
             for device_id, readings in batches:
                 points += len(readings)
                 for key, ts, value, seq in readings:
                     series = ids[device_id, key]
-                    # encode(), inlined: this loop runs for every point stored.
-                    encoded = (0, value, None) if isinstance(value, float) else encode(value)
-                    vtype, num, txt = encoded
-                    rows.append((series, seq if seq is not None else -1 - ts, ts, vtype, num, txt))
-                    current = newest.get(series)
-                    if current is None or ts >= current[0]:
-                        newest[series] = (ts, vtype, num, txt)
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO points(series, ident, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?, ?)", rows
-            )
-            stored = conn.total_changes - before
+                    columns = pending.get(series)
+                    if columns is None:
+                        columns = pending[series] = chunks.Columns()
+                    columns.append(ts, chunks.ident(seq, ts), value)
+            stored = sum(_insert(conn, series, columns) for series, columns in pending.items())
             conn.executemany(
                 "INSERT INTO latest(series, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(series) DO UPDATE SET ts = excluded.ts, vtype = excluded.vtype, "
                 "num = excluded.num, txt = excluded.txt WHERE excluded.ts >= latest.ts",
-                [(series, *row) for series, row in newest.items()],
+                [(series, *_newest(columns)) for series, columns in pending.items()],
             )
             conn.executemany(
                 "UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?",
@@ -102,21 +95,70 @@ def write_points(
     return WriteResult(stored=stored, duplicates=points - stored)
 
 
+def _newest(columns: chunks.Columns) -> tuple[int, int, float | None, str | None]:
+    """The latest-value row of a chunk: its newest point (the first of equal timestamps)."""
+    newest = max(range(len(columns)), key=columns.ts.__getitem__)
+    texts = columns.text_positions() if columns.vtypes[newest] == chunks.STRING else {}
+    return (columns.ts[newest], *encode(columns.value(newest, texts)))
+
+
+def _insert(conn: sqlite3.Connection, series: int, columns: chunks.Columns) -> int:
+    """Write the points of ``columns`` that the series does not hold yet; return how many."""
+    idents = columns.idents
+    lowest, highest = min(idents), max(idents)
+    # Ingest writes rising idents, so this range query usually finds nothing and costs one index seek.
+    stored: set[int] = set()
+    for (blob,) in conn.execute(
+        "SELECT data FROM chunks WHERE series = ? AND max_ident >= ? AND min_ident <= ?", (series, lowest, highest)
+    ):
+        stored.update(chunks.decode(blob).idents)
+    if stored or len(set(idents)) != len(idents):
+        keep, seen_here = [], set()
+        for i, point_ident in enumerate(idents):
+            if point_ident not in stored and point_ident not in seen_here:
+                seen_here.add(point_ident)
+                keep.append(i)
+        columns = columns.select(keep)
+    if len(columns):
+        chunks.insert(conn, series, columns)
+    return len(columns)
+
+
 def _series_id(conn: sqlite3.Connection, device_id: str, key: str) -> int | None:
     row = conn.execute("SELECT id FROM series WHERE device_id = ? AND key = ?", (device_id, key)).fetchone()
     return None if row is None else int(row[0])
 
 
-def _where(query: RangeQuery, series: int) -> tuple[str, list[object]]:
-    clauses: list[str] = ["series = ?"]
-    args: list[object] = [series]
-    if query.start is not None:
-        clauses.append("ts >= ?")
-        args.append(query.start)
-    if query.end is not None:
-        clauses.append("ts < ?")
-        args.append(query.end)
-    return " AND ".join(clauses), args
+_LOWEST, _HIGHEST = -(2**63), 2**63 - 1
+
+
+def _points(
+    conn: sqlite3.Connection, query: RangeQuery, series: int, *, enough: int | None
+) -> list[tuple[int, chunks.Columns, int, dict[int, str]]]:
+    """Points of ``series`` in the query's time range as (ts, chunk, index, texts), in chunk order.
+
+    With ``enough``, stops reading chunks once ``enough`` points are found that no later chunk can
+    come before (chunks are read by start time, or by end time for descending queries).
+    """
+    start = _LOWEST if query.start is None else query.start
+    end = _HIGHEST if query.end is None else query.end
+    order = "max_ts DESC" if query.descending else "min_ts ASC"
+    rows = conn.execute(
+        f"SELECT min_ts, max_ts, data FROM chunks WHERE series = ? AND max_ts >= ? AND min_ts < ? ORDER BY {order}",  # noqa: S608 - fixed fragments
+        (series, start, end),
+    )
+    found: list[tuple[int, chunks.Columns, int, dict[int, str]]] = []
+    for min_ts, max_ts, blob in rows:
+        if enough is not None and len(found) >= enough:
+            ordered = sorted(ts for ts, *_ in found)
+            if query.descending and max_ts < ordered[-enough]:
+                break
+            if not query.descending and min_ts > ordered[enough - 1]:
+                break
+        columns = chunks.decode(blob)
+        texts = columns.text_positions()
+        found.extend((ts, columns, i, texts) for i, ts in enumerate(columns.ts) if start <= ts < end)
+    return found
 
 
 def query_range(conn: sqlite3.Connection, query: RangeQuery) -> list[tuple[int, Value]]:
@@ -124,13 +166,9 @@ def query_range(conn: sqlite3.Connection, query: RangeQuery) -> list[tuple[int, 
     series = _series_id(conn, query.device_id, query.key)
     if series is None:
         return []
-    where, args = _where(query, series)
-    order = "DESC" if query.descending else "ASC"
-    rows = conn.execute(
-        f"SELECT ts, vtype, num, txt FROM points WHERE {where} ORDER BY ts {order} LIMIT ?",  # noqa: S608 - fixed fragments
-        [*args, query.limit],
-    ).fetchall()
-    return [(ts, decode(vtype, num, txt)) for ts, vtype, num, txt in rows]
+    found = _points(conn, query, series, enough=query.limit)
+    found.sort(key=lambda point: point[0], reverse=query.descending)
+    return [(ts, columns.value(i, texts)) for ts, columns, i, texts in found[: query.limit]]
 
 
 def query_aggregate(conn: sqlite3.Connection, query: AggregateQuery) -> list[tuple[int, float]]:
@@ -138,15 +176,23 @@ def query_aggregate(conn: sqlite3.Connection, query: AggregateQuery) -> list[tup
     series = _series_id(conn, query.range.device_id, query.range.key)
     if series is None:
         return []
-    where, args = _where(query.range, series)
-    order = "DESC" if query.range.descending else "ASC"
     iv = query.interval_ms
-    rows = conn.execute(
-        f"SELECT (ts / ?) * ? AS bucket, {_AGG_SQL[query.fn]} FROM points WHERE {where} "  # noqa: S608
-        f"GROUP BY bucket ORDER BY bucket {order} LIMIT ?",
-        [iv, iv, *args, query.range.limit],
-    ).fetchall()
-    return [(int(bucket), float(agg)) for bucket, agg in rows if agg is not None]
+    numbers: dict[int, list[float]] = {}
+    counts: dict[int, int] = {}
+    for ts, columns, i, _ in _points(conn, query.range, series, enough=None):
+        bucket = ts // iv * iv
+        counts[bucket] = counts.get(bucket, 0) + 1
+        if columns.vtypes[i] != chunks.STRING:
+            numbers.setdefault(bucket, []).append(columns.nums[i])
+    result = []
+    for bucket in sorted(counts, reverse=query.range.descending):
+        if query.fn is AggFn.COUNT:
+            result.append((bucket, float(counts[bucket])))
+        elif bucket in numbers:
+            result.append((bucket, _AGG[query.fn](numbers[bucket])))
+        if len(result) == query.range.limit:
+            break
+    return result
 
 
 def latest(conn: sqlite3.Connection, device_id: str) -> dict[str, tuple[int, Value]]:
@@ -162,6 +208,6 @@ def latest(conn: sqlite3.Connection, device_id: str) -> dict[str, tuple[int, Val
 def delete_device_data(conn: sqlite3.Connection, device_id: str) -> None:
     """Remove every series of a device with its points and latest values (inside a transaction)."""
     ids = [row[0] for row in conn.execute("SELECT id FROM series WHERE device_id = ?", (device_id,))]
-    conn.executemany("DELETE FROM points WHERE series = ?", [(i,) for i in ids])
+    conn.executemany("DELETE FROM chunks WHERE series = ?", [(i,) for i in ids])
     conn.executemany("DELETE FROM latest WHERE series = ?", [(i,) for i in ids])
     conn.execute("DELETE FROM series WHERE device_id = ?", (device_id,))

@@ -21,6 +21,7 @@ from cloud.runtime import HubRuntime
 from edge_agent.agent import Agent
 from edge_agent.config import load_config, parse_config
 from edge_agent.spool import Spool
+from hub.store.sqlite import chunks
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.ports import free_port
 from tests.helpers.process import cli_env, fieldhub
@@ -61,11 +62,16 @@ def stored_seqs(data_dir: Path, device_id: str, key: str) -> list[int]:
     """
     with sqlite3.connect(f"file:{data_dir / 'fieldhub.db'}?mode=ro", uri=True) as conn:
         rows = conn.execute(
-            "SELECT p.ident FROM points p JOIN series s ON s.id = p.series "
-            "WHERE s.device_id = ? AND s.key = ? ORDER BY p.ts",
+            "SELECT c.data FROM chunks c JOIN series s ON s.id = c.series WHERE s.device_id = ? AND s.key = ?",
             (device_id, key),
         ).fetchall()
-    return [row[0] for row in rows]
+    points = [pair for (blob,) in rows for pair in zip(*_ts_and_idents(blob), strict=True)]
+    return [ident for _, ident in sorted(points, key=lambda pair: pair[0])]
+
+
+def _ts_and_idents(blob: bytes) -> tuple[list[int], list[int]]:
+    columns = chunks.decode(blob)
+    return list(columns.ts), list(columns.idents)
 
 
 async def gateway(hub: HubRuntime, device_id: str) -> str:

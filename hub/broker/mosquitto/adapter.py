@@ -73,6 +73,8 @@ class Identities:
         known = self._known.get(device_id)
         if known is None:
             known = self._known[device_id] = asyncio.ensure_future(self._lookup(device_id))
+        elif known.done() and not known.cancelled() and known.exception() is None:
+            return known.result()  # the usual case, without a shield per message
         try:
             return await asyncio.shield(known)
         except BaseException:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from contracts.telemetry import Value
+from contracts.telemetry import Reading, Value
 
 VERSION = 1
 MAX_POINTS = 4096
@@ -44,6 +44,9 @@ class Columns:
     def append(self, ts: int, point_ident: int, value: Value) -> None:
         self.ts.append(ts)
         self.idents.append(point_ident)
+        self._append_value(value)
+
+    def _append_value(self, value: Value) -> None:
         if isinstance(value, bool):
             self.vtypes.append(BOOLEAN)
             self.nums.append(float(value))
@@ -54,6 +57,19 @@ class Columns:
         else:
             self.vtypes.append(NUMBER)
             self.nums.append(value)
+
+    @classmethod
+    def of(cls, readings: list[Reading]) -> Columns:
+        """The readings of one series as a chunk; all-number chunks (the usual case) skip per-point calls."""
+        values = [r.value for r in readings]
+        ts = array("q", [r.ts for r in readings])
+        idents = array("q", [r.seq if r.seq is not None else r.ts + NO_SEQ for r in readings])
+        if all(v.__class__ is float for v in values):
+            return cls(ts, idents, bytearray(len(values)), array("d", values))  # type: ignore[arg-type]
+        columns = cls(ts, idents)
+        for value in values:
+            columns._append_value(value)
+        return columns
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -85,11 +101,15 @@ class Columns:
 
     def select(self, keep: list[int]) -> Columns:
         """A new chunk with the points at ``keep`` (in that order)."""
-        out = Columns()
         texts = self.text_positions()
-        for i in keep:
-            out.append(self.ts[i], self.idents[i], self.value(i, texts))
-        return out
+        vtypes = self.vtypes
+        return Columns(
+            array("q", [self.ts[i] for i in keep]),
+            array("q", [self.idents[i] for i in keep]),
+            bytearray([vtypes[i] for i in keep]),
+            array("d", [self.nums[i] for i in keep]),
+            [texts[i] for i in keep if vtypes[i] == STRING],
+        )
 
 
 def encode(columns: Columns) -> bytes:

@@ -6,7 +6,7 @@ import math
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from contracts.telemetry import Value
+from contracts.telemetry import Reading, Value
 from hub.store.base import AggFn, AggregateQuery, DeviceReadings, RangeQuery, WriteResult
 from hub.store.sqlite import chunks
 from hub.store.sqlite.connections import transaction
@@ -67,16 +67,18 @@ def write_points(
     try:
         with transaction(conn):
             ids = cache.resolve(conn, {(b.device_id, r.key) for b in batches for r in b.readings})
-            pending: dict[int, chunks.Columns] = {}
+            by_series: dict[int, list[Reading]] = {}
             points = 0
             for device_id, readings in batches:
                 points += len(readings)
-                for key, ts, value, seq in readings:
-                    series = ids[device_id, key]
-                    columns = pending.get(series)
-                    if columns is None:
-                        columns = pending[series] = chunks.Columns()
-                    columns.append(ts, chunks.ident(seq, ts), value)
+                for reading in readings:
+                    series = ids[device_id, reading.key]
+                    listed = by_series.get(series)
+                    if listed is None:
+                        by_series[series] = [reading]
+                    else:
+                        listed.append(reading)
+            pending = {series: chunks.Columns.of(readings) for series, readings in by_series.items()}
             stored = sum(_insert(conn, series, columns) for series, columns in pending.items())
             conn.executemany(
                 "INSERT INTO latest(series, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?) "
@@ -112,7 +114,8 @@ def _insert(conn: sqlite3.Connection, series: int, columns: chunks.Columns) -> i
         "SELECT data FROM chunks WHERE series = ? AND max_ident >= ? AND min_ident <= ?", (series, lowest, highest)
     ):
         stored.update(chunks.decode(blob).idents)
-    if stored or len(set(idents)) != len(idents):
+    unique = set(idents)
+    if len(unique) != len(idents) or not unique.isdisjoint(stored):
         keep, seen_here = [], set()
         for i, point_ident in enumerate(idents):
             if point_ident not in stored and point_ident not in seen_here:

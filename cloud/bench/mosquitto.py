@@ -210,6 +210,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "rate_msgs_per_s": round(pipe["msgs_per_s"] / 2, 1),
             "p50_ms": paced["p50_ms"],
             "p99_ms": paced["p99_ms"],
+            "steady_p50_ms": paced["steady_p50_ms"],
+            "steady_p99_ms": paced["steady_p99_ms"],
             "lost": paced["lost"],
         }
         result["lost"] += paced["lost"]

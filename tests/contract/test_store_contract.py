@@ -322,3 +322,12 @@ async def test_node_logs_keep_the_newest_lines(store: Store) -> None:
     await store.delete_device("d1")
     assert await store.recent_logs("d1", 10) == []
     assert len(await store.recent_logs("d2", 10)) == 1
+
+
+async def test_equal_times_come_back_in_seq_order_whatever_the_write_order(store: Store) -> None:
+    await _with_devices(store, "d1")
+    for seq in (4, 3, 5):
+        await store.write_points(by_device([Point("d1", "i", T0, float(seq), seq)]), {})
+    assert [v for _, v in await store.query_range(RangeQuery("d1", "i"))] == [3.0, 4.0, 5.0]
+    newest_first = await store.query_range(RangeQuery("d1", "i", descending=True, limit=2))
+    assert [v for _, v in newest_first] == [5.0, 4.0]

@@ -170,7 +170,8 @@ def query_range(conn: sqlite3.Connection, query: RangeQuery) -> list[tuple[int, 
     if series is None:
         return []
     found = _points(conn, query, series, enough=query.limit)
-    found.sort(key=lambda point: point[0], reverse=query.descending)
+    # Equal times are ordered by ident (the seq), whichever chunk holds them.
+    found.sort(key=lambda point: (point[0], point[1].idents[point[2]]), reverse=query.descending)
     return [(ts, columns.value(i, texts)) for ts, columns, i, texts in found[: query.limit]]
 
 

@@ -184,6 +184,7 @@ class HubRuntime(Lifetime):
             authenticator=authenticator,
             provisioning=Provisioning(store, registry, s.hash_params),
             mqtt_port=self.mqtt_port,
+            broker_up=(lambda: broker.link_up) if isinstance(broker, MosquittoBroker) else None,
         )
         await self._start_http()
 

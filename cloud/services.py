@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cloud.identity.provisioning import Provisioning
@@ -38,3 +39,5 @@ class Services:
     provisioning: Provisioning
     #: The port the MQTT listener really bound (the setting may say 0).
     mqtt_port: int
+    #: Whether the hub's own link to an external or managed broker is up (None: the broker is in-process).
+    broker_up: Callable[[], bool] | None = None

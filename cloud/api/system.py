@@ -52,7 +52,8 @@ def exposition(metrics: Metrics) -> Response:
 
 @router.get("/healthz", response_model=Health, response_model_exclude_none=True)
 async def healthz(services: ServicesDep, response: Response) -> Health:
-    return await health(services.store, response)
+    broker_up = None if services.broker_up is None else services.broker_up()
+    return await health(services.store, response, broker_up)
 
 
 @router.get("/metrics", response_class=Response)

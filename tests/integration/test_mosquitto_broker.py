@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -32,8 +34,10 @@ def external(broker: ExternalMosquitto) -> dict[str, Any]:
 
 async def connects(port: int, device_id: str, secret: str) -> bool:
     device = TestDevice(port, device_id, secret)
-    await asyncio.to_thread(device.connect, expect_success=False)
-    await asyncio.to_thread(device.close)
+    try:
+        await asyncio.to_thread(device.connect, expect_success=False)
+    finally:
+        await asyncio.to_thread(device.close)
     return not device.refused
 
 
@@ -143,4 +147,59 @@ async def test_mqtt5_device_publishes_and_answers_commands(tmp_path: Path, uniqu
         finally:
             client.disconnect()
             client.loop_stop()
+            await api.close()
+
+
+def _mosquitto_pid(conf: Path) -> int:
+    """The process running Mosquitto with ``conf``, found in /proc like an operator would with ps."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(conf).encode() in cmdline and cmdline[0].endswith(b"mosquitto"):
+            return int(proc.name)
+    raise AssertionError(f"no Mosquitto running with {conf}")
+
+
+async def test_a_managed_broker_that_dies_is_started_again(tmp_path: Path, unique_id: str) -> None:
+    data = tmp_path / "data"
+    async with running_hub(data, broker="mosquitto") as hub:
+        api = await Api.login(hub.url)
+        try:
+            secret = (await api.create_device(unique_id))["credentials"]["password"]
+            assert (await api.http.get("/healthz")).json()["broker"] == "ok"
+            conf = data / "mosquitto" / "mosquitto.conf"
+            killed = _mosquitto_pid(conf)
+            os.kill(killed, signal.SIGKILL)
+
+            async def back() -> bool:
+                # The device's account, created live, survived: the plugin saved it to its file.
+                try:
+                    return await connects(hub.mqtt_port, unique_id, secret)
+                except (ConnectionRefusedError, AssertionError):
+                    # Not listening yet; or, on a free port from the ephemeral range, a connect while
+                    # nothing listens can meet itself (TCP self-connect) and never get a CONNACK.
+                    return False
+
+            await eventually(back, within=30, what="Mosquitto started again")
+            assert _mosquitto_pid(conf) != killed
+
+            async def link_up() -> bool:
+                return bool((await api.http.get("/healthz")).json()["broker"] == "ok")
+
+            await eventually(link_up, within=30, what="the hub's link back on the new Mosquitto")
+            device = TestDevice(hub.mqtt_port, unique_id, secret)
+            await asyncio.to_thread(device.connect)
+            try:
+                await asyncio.to_thread(device.publish, f"devices/{unique_id}/telemetry", b'{"values": {"after": 1}}')
+            finally:
+                await asyncio.to_thread(device.close)
+
+            async def stored() -> bool:
+                r = await api.http.get(f"/api/v1/devices/{unique_id}/latest")
+                return "after" in r.json()["values"]
+
+            await eventually(stored, what="a message through the restarted broker stored")
+        finally:
             await api.close()

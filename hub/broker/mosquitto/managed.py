@@ -2,12 +2,15 @@
 
 The plugin's configuration is written from the registry at every start, so the broker begins
 exactly in step with it. The process is stopped with the hub; its persistence file keeps the
-messages queued for the hub's session across restarts.
+messages queued for the hub's session across restarts. Should Mosquitto die while the hub runs, it
+is started again (with backoff) from the same files: the plugin saves every account change to its
+file, so that file is current.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import pwd
@@ -32,6 +35,7 @@ _PLUGIN = "mosquitto_dynamic_security.so"
 _PLUGIN_DIRS = (("/usr/lib", f"*-linux-gnu/{_PLUGIN}"), ("/usr/lib", _PLUGIN), ("/usr/local/lib", _PLUGIN))
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 10.0
+_RESTART_MAX_S = 30.0
 #: Messages the broker queues per client while it is slow or away (its default, 1000, drops the rest).
 _MAX_QUEUED = 1_000_000
 
@@ -75,6 +79,8 @@ class ManagedMosquitto:
         self._devices = list(devices)
         self._binary = binary
         self._proc: asyncio.subprocess.Process | None = None
+        self._command: list[str] = []
+        self._watch: asyncio.Task[None] | None = None
 
     def _write_config(self) -> Path:
         self._workdir.mkdir(parents=True, exist_ok=True)
@@ -120,9 +126,20 @@ class ManagedMosquitto:
         if binary is None:
             raise ConfigError(f"{self._binary!r} not found: install Mosquitto 2 (Debian: apt install mosquitto)")
         conf = self._write_config()
+        self._command = [binary, "-c", str(conf)]
+        await self._launch()
+        self._watch = asyncio.create_task(self._supervise(), name="mosquitto-supervisor")
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        """The running Mosquitto's process id."""
+        return None if self._proc is None or self._proc.returncode is not None else self._proc.pid
+
+    async def _launch(self) -> None:
         with (self._workdir / "mosquitto.stderr").open("wb") as stderr:
             self._proc = await asyncio.create_subprocess_exec(
-                binary, "-c", str(conf), stdout=asyncio.subprocess.DEVNULL, stderr=stderr
+                *self._command, stdout=asyncio.subprocess.DEVNULL, stderr=stderr
             )
         try:
             await self._wait_listening()
@@ -130,7 +147,21 @@ class ManagedMosquitto:
             await self._stop()
             raise
         log.info("managed Mosquitto (pid %d) listening on %s:%d", self._proc.pid, self._host, self.port)
-        return self
+
+    async def _supervise(self) -> None:
+        delay = 1.0
+        while True:
+            assert self._proc is not None
+            code = await self._proc.wait()
+            log.error("managed Mosquitto exited with %s; starting it again in %.0f s", code, delay)
+            await asyncio.sleep(delay)  # backoff between restarts of a broker that keeps failing
+            try:
+                await self._launch()
+            except ConfigError as exc:
+                log.error("managed Mosquitto did not come back: %s", exc.message)  # noqa: TRY400 - no traceback
+                delay = min(delay * 2, _RESTART_MAX_S)
+                continue
+            delay = 1.0
 
     async def _wait_listening(self) -> None:
         assert self._proc is not None
@@ -167,4 +198,8 @@ class ManagedMosquitto:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
         await self._stop()

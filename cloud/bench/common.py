@@ -67,8 +67,8 @@ def percentiles(measured: list[tuple[int, int]]) -> dict[str, float]:
     return {"p50_ms": p50, "p99_ms": p99, "steady_p50_ms": steady_p50, "steady_p99_ms": steady_p99}
 
 
-async def wait_for(count: Callable[[], int], total: int) -> float:
-    """Wait until ``count()`` reaches ``total`` or stops moving; return the time it last moved."""
+async def wait_for(count: Callable[[], int], total: int, *, poll_s: float = 0.005) -> float:
+    """Wait until ``count()`` reaches ``total`` or stops moving; return the time it last moved (to ``poll_s``)."""
     last_value, last_change = -1, time.perf_counter()
     while True:
         value = count()
@@ -77,4 +77,4 @@ async def wait_for(count: Callable[[], int], total: int) -> float:
             last_value, last_change = value, now
         if value >= total or now - last_change > STALL_S:
             return last_change
-        await asyncio.sleep(0.005)  # polling a counter, bounded by the stall timeout
+        await asyncio.sleep(poll_s)  # polling a counter, bounded by the stall timeout

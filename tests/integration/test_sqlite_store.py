@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from contracts.devices import Device, DeviceKind, Tenant
 from contracts.telemetry import Reading
 from hub.errors import ConfigError, StoreUnavailable
 from hub.store.base import DeviceReadings, RangeQuery
@@ -97,5 +99,35 @@ async def test_points_of_a_version_4_database_move_into_chunks(tmp_path: Path) -
         ]
         result = await store.write_points(again, {})
         assert (result.stored, result.duplicates) == (0, 2)
+    finally:
+        await store.close()
+
+
+async def test_small_chunks_of_a_slow_series_are_merged(tmp_path: Path) -> None:
+    """A device sending one reading at a time: its one-point chunks are merged, nothing lost or doubled."""
+    path = tmp_path / "hub.db"
+    store = SqliteStore(path)
+    await store.open()
+    t0 = 1_763_464_000_000
+    try:
+        await store.create_tenant(Tenant(id="t", name="t", created=datetime.now(UTC)))
+        await store.create_device(
+            Device(id="d1", name="d1", tenant="t", kind=DeviceKind.DEVICE, created=datetime.now(UTC)), "h"
+        )
+        for i in range(300):
+            await store.write_points([DeviceReadings("d1", [Reading("v", t0 + i, float(i), i)])], {})
+        again = await store.write_points([DeviceReadings("d1", [Reading("v", t0 + 7, 7.0, 7)])], {})
+        assert (again.stored, again.duplicates) == (0, 1)
+    finally:
+        await store.close()  # waits for a merge still running
+    with sqlite3.connect(path) as conn:
+        (rows,) = conn.execute("SELECT count(*) FROM chunks").fetchone()
+    # Merged every 64 small writes: what is left is the last unmerged stretch and a few merged chunks.
+    assert rows <= 64 + 4, f"{rows} chunk rows for 300 points"
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        stored = await store.query_range(RangeQuery("d1", "v", limit=1000))
+        assert stored == [(t0 + i, float(i)) for i in range(300)]
     finally:
         await store.close()

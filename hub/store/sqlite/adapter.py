@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,6 +63,8 @@ class SqliteStore:
         self._writer: ConnectionPool | None = None
         self._readers: ConnectionPool | None = None
         self._series = telemetry.SeriesCache()
+        self._compactor = telemetry.Compactor()
+        self._compacting: asyncio.Task[int] | None = None
 
     @property
     def _w(self) -> ConnectionPool:
@@ -86,6 +89,8 @@ class SqliteStore:
             raise
 
     async def close(self) -> None:
+        if self._compacting is not None:
+            await self._compacting
         for pool in (self._writer, self._readers):
             if pool is not None:
                 pool.close()
@@ -259,7 +264,16 @@ class SqliteStore:
     async def write_points(self, batches: Sequence[DeviceReadings], seen: dict[str, int]) -> WriteResult:
         if not batches:
             return WriteResult(0, 0)
-        return await self._w.run(lambda c: telemetry.write_points(c, self._series, batches, seen))
+
+        def write(conn: sqlite3.Connection) -> tuple[WriteResult, bool]:
+            result = telemetry.write_points(conn, self._series, batches, seen, self._compactor)
+            return result, self._compactor.due()
+
+        result, due = await self._w.run(write)
+        if due and (self._compacting is None or self._compacting.done()):
+            # After the write is acknowledged, on the same writer thread: ingest waits for it at most once.
+            self._compacting = asyncio.get_running_loop().create_task(self._w.run(self._compactor.compact))
+        return result
 
     async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:
         return await self._r.run(lambda c: telemetry.query_range(c, query))

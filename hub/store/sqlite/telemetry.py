@@ -61,7 +61,11 @@ class SeriesCache:
 
 
 def write_points(
-    conn: sqlite3.Connection, cache: SeriesCache, batches: Sequence[DeviceReadings], seen: dict[str, int]
+    conn: sqlite3.Connection,
+    cache: SeriesCache,
+    batches: Sequence[DeviceReadings],
+    seen: dict[str, int],
+    compactor: Compactor,
 ) -> WriteResult:
     """Store a batch in one transaction as one chunk per series; points already stored are dropped."""
     try:
@@ -80,6 +84,8 @@ def write_points(
                         listed.append(reading)
             pending = {series: chunks.Columns.of(readings) for series, readings in by_series.items()}
             stored = sum(_insert(conn, series, columns) for series, columns in pending.items())
+            for series, columns in pending.items():
+                compactor.note(series, len(columns))
             conn.executemany(
                 "INSERT INTO latest(series, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(series) DO UPDATE SET ts = excluded.ts, vtype = excluded.vtype, "
@@ -125,6 +131,55 @@ def _insert(conn: sqlite3.Connection, series: int, columns: chunks.Columns) -> i
     if len(columns):
         chunks.insert(conn, series, columns)
     return len(columns)
+
+
+class Compactor:
+    """Merges the small chunks that low-rate series leave behind (lives on the writer thread).
+
+    A device sending one reading every few seconds gets a chunk per reading; left alone, such
+    series would cost a row per point again, and a query would decode thousands of tiny chunks.
+    Once a series has written ``every`` small chunks, its small chunks are merged, in time order.
+    """
+
+    SMALL = 256
+    MERGE_AT_MOST = 1024
+
+    def __init__(self, every: int = 64) -> None:
+        self._every = every
+        self._small_writes: dict[int, int] = {}
+
+    def note(self, series: int, points: int) -> None:
+        if points < self.SMALL:
+            self._small_writes[series] = self._small_writes.get(series, 0) + 1
+
+    def due(self) -> bool:
+        return any(count >= self._every for count in self._small_writes.values())
+
+    def compact(self, conn: sqlite3.Connection) -> int:
+        """Merge the small chunks of every series that is due; return how many chunk rows went away."""
+        removed = 0
+        for series in [s for s, count in self._small_writes.items() if count >= self._every]:
+            del self._small_writes[series]
+            with transaction(conn):
+                picked = conn.execute(
+                    "SELECT id, data FROM chunks WHERE series = ? AND n < ? ORDER BY min_ts LIMIT ?",
+                    (series, self.SMALL, self.MERGE_AT_MOST),
+                ).fetchall()
+                if len(picked) < 2:
+                    continue
+                points: list[tuple[int, int, Value]] = []
+                for _, blob in picked:
+                    columns = chunks.decode(blob)
+                    texts = columns.text_positions()
+                    points.extend((ts, columns.idents[i], columns.value(i, texts)) for i, ts in enumerate(columns.ts))
+                points.sort(key=lambda point: (point[0], point[1]))
+                merged = chunks.Columns()
+                for ts, point_ident, value in points:
+                    merged.append(ts, point_ident, value)
+                conn.executemany("DELETE FROM chunks WHERE id = ?", [(row_id,) for row_id, _ in picked])
+                chunks.insert(conn, series, merged)
+                removed += len(picked) - -(-len(merged) // chunks.MAX_POINTS)
+        return removed
 
 
 def _series_id(conn: sqlite3.Connection, device_id: str, key: str) -> int | None:

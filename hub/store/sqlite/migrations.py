@@ -32,6 +32,7 @@ _CHUNKS = """
 
 def _points_to_chunks(conn: sqlite3.Connection) -> None:
     """5: one row per point becomes one row per chunk of up to MAX_POINTS points (see chunks.py)."""
+    # One statement at a time: executescript would commit the migration's transaction first.
     for statement in _CHUNKS.split(";"):
         if statement.strip():
             conn.execute(statement)

@@ -6,7 +6,6 @@ so the broker hands over everything it acknowledged before ingest flushes to the
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
@@ -42,16 +41,6 @@ from hub.store.factory import open_store
 from hub.streams.factory import build_sink
 
 log = logging.getLogger(__name__)
-
-
-def _loopback(host: str) -> str:
-    """Where this process reaches its own listener bound to ``host``."""
-    try:
-        if ipaddress.ip_address(host).is_unspecified:
-            return "127.0.0.1"
-    except ValueError:
-        pass
-    return host
 
 
 def broker_address(settings: HubSettings) -> BrokerAddress:
@@ -225,7 +214,7 @@ class HubRuntime(Lifetime):
                 )
             )
             self._ports = (managed.port, managed.tls_port)
-            address = BrokerAddress(_loopback(s.host), managed.port, s.broker_username, password)
+            address = BrokerAddress(s.local_host, managed.port, s.broker_username, password)
         broker = MosquittoBroker(
             address,
             f"fieldhub-{s.replica_id}",

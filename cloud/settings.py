@@ -174,17 +174,21 @@ class HubSettings(BaseSettings):
     def hash_params(self) -> ScryptParams:
         return ScryptParams(n=self.scrypt_n)
 
+    @property
+    def local_host(self) -> str:
+        """Where this machine reaches the hub's own listeners (``host``, or loopback for a wildcard)."""
+        try:
+            if ipaddress.ip_address(self.host).is_unspecified:
+                return "127.0.0.1"
+        except ValueError:
+            pass
+        return self.host
+
     def http_url(self, port: int) -> str:
         """The URL people should open (public_url when set)."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = self.host
-        try:
-            if ipaddress.ip_address(host).is_unspecified:
-                host = "127.0.0.1"
-        except ValueError:
-            pass
-        return f"http://{host}:{port}"
+        return f"http://{self.local_host}:{port}"
 
 
 def _describe(exc: ValidationError, source: str) -> str:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.settings import HubSettings, load_settings
 from hub.ingest.accepted import Accepted
@@ -19,6 +23,38 @@ from hub.security.passwords import new_secret
 STALL_S = 15.0
 #: Messages sent in a run's first second are its warm-up (connections, first lookups), reported apart.
 WARMUP_MS = 1000
+
+
+class CountingSubscriber:
+    """A plain paho subscriber that counts what it receives: the baseline's receiving end."""
+
+    def __init__(self, port: int, qos: int, username: str | None = None, password: str | None = None) -> None:
+        self.received = 0
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub")
+        if username is not None:
+            client.username_pw_set(username, password)
+        client.on_message = self._count
+        client.on_subscribe = lambda *_: self._subscribed.set()
+        client.on_connect = lambda c, *_: c.subscribe("devices/+/telemetry", qos=qos)
+        self._client = client
+        self._port = port
+
+    def _count(self, *_: object) -> None:
+        with self._lock:
+            self.received += 1
+
+    async def __aenter__(self) -> Self:
+        self._client.connect("127.0.0.1", self._port)
+        self._client.loop_start()
+        if not await asyncio.to_thread(self._subscribed.wait, 10):
+            raise RuntimeError("the baseline subscriber was not granted its subscription")
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
 
 
 def bench_settings(data_dir: Path, args: argparse.Namespace, **extra: Any) -> HubSettings:

@@ -11,15 +11,12 @@ import asyncio
 import json
 import logging
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 from amqtt.broker import Broker
-from paho.mqtt.enums import CallbackAPIVersion
 
-from cloud.bench.common import bench_settings, latencies, percentiles, wait_for
+from cloud.bench.common import CountingSubscriber, bench_settings, latencies, percentiles, wait_for
 from cloud.bench.load import Publishers, PublisherSpec
 from cloud.runtime import HubRuntime
 from contracts.devices import DeviceCreate
@@ -35,22 +32,6 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
     await broker.start()
     try:
         port = broker._servers["default"].instance.sockets[0].getsockname()[1]
-        received = 0
-        lock = threading.Lock()
-        subscribed = threading.Event()
-
-        def on_message(*_: object) -> None:
-            nonlocal received
-            with lock:
-                received += 1
-
-        sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub")
-        sub.on_message = on_message
-        sub.on_subscribe = lambda *_: subscribed.set()
-        sub.on_connect = lambda c, *_: c.subscribe("devices/+/telemetry", qos=args.qos)
-        sub.connect("127.0.0.1", port)
-        sub.loop_start()
-        await asyncio.to_thread(subscribed.wait, 10)
         per = args.messages // args.publishers
         specs = [
             PublisherSpec(
@@ -58,15 +39,14 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
             )
             for i in range(args.publishers)
         ]
-        pubs = Publishers(specs)
-        await asyncio.to_thread(pubs.start)
-        started = pubs.go()
-        ended = await wait_for(lambda: received, per * args.publishers)
-        await asyncio.to_thread(pubs.join)
-        sub.disconnect()
-        sub.loop_stop()
+        async with CountingSubscriber(port, args.qos) as sub:
+            pubs = Publishers(specs)
+            await asyncio.to_thread(pubs.start)
+            started = pubs.go()
+            ended = await wait_for(lambda: sub.received, per * args.publishers)
+            await asyncio.to_thread(pubs.join)
         elapsed = ended - started
-        return {"sent": per * args.publishers, "received": received, "msgs_per_s": received / elapsed}
+        return {"sent": per * args.publishers, "received": sub.received, "msgs_per_s": sub.received / elapsed}
     finally:
         await broker.shutdown()
 

@@ -24,11 +24,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from cloud.bench.cload import CPublishers, Device
-from cloud.bench.common import bench_settings, latencies, percentiles, wait_for
+from cloud.bench.common import CountingSubscriber, bench_settings, latencies, percentiles, wait_for
 from cloud.ingest_replica import replica_command
 from cloud.runtime import HubRuntime
 from contracts.devices import DeviceCreate
@@ -48,32 +45,13 @@ def _rate(count: int, started: float, ended: float) -> float:
 
 
 async def _paho_baseline(port: int, password: str, devices: list[Device], args: argparse.Namespace) -> float:
-    received = 0
-    lock = threading.Lock()
-    subscribed = threading.Event()
-
-    def on_message(*_: object) -> None:
-        nonlocal received
-        with lock:
-            received += 1
-
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-sub", protocol=mqtt.MQTTv5)
-    sub.username_pw_set(SERVICE_USER, password)
-    sub.on_message = on_message
-    sub.on_subscribe = lambda *_: subscribed.set()
-    sub.on_connect = lambda c, *_: c.subscribe("devices/+/telemetry", qos=1)
-    sub.connect("127.0.0.1", port)
-    sub.loop_start()
-    try:
-        await asyncio.to_thread(subscribed.wait, 10)
+    # MQTT 3.1.1 like the hub's own link (see hub/broker/mosquitto/link.py): like for like.
+    async with CountingSubscriber(port, 1, SERVICE_USER, password) as sub:
         total = per_device(args) * len(devices)
         pubs = CPublishers(port, devices, per_device(args), args.batch)
         sending = asyncio.create_task(asyncio.to_thread(pubs.run))
-        ended = await wait_for(lambda: received, total)
-        return _rate(received, await sending, ended)
-    finally:
-        sub.disconnect()
-        sub.loop_stop()
+        ended = await wait_for(lambda: sub.received, total)
+        return _rate(sub.received, await sending, ended)
 
 
 async def _c_baseline(port: int, password: str, devices: list[Device], args: argparse.Namespace) -> float:

@@ -65,8 +65,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
             from cloud.simulator import Fleet  # noqa: PLC0415
 
             devices = await demo.prepare(hub.services)
-            mqtt_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
-            async with Fleet(devices, mqtt_host, hub.mqtt_port, rate=1.0):
+            async with Fleet(devices, settings.local_host, hub.mqtt_port, rate=1.0):
                 print(f"Demo: {len(devices)} simulated devices in tenant 'demo' publish once a second.")
                 sys.stdout.flush()
                 await stop.wait()

@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import chain, repeat
 from typing import Annotated, Any, NamedTuple
 
 import orjson
@@ -178,6 +179,74 @@ def _parse_object(obj: object, now_ms: int, limits: Limits, out: list[Reading]) 
         out.append(_new_reading(Reading, (key, ts, value, seq)))
 
 
+_DICT, _INT, _NONE, _FLOAT = {dict}, {int}, {type(None)}, {float}
+_NUMBERS = frozenset({int, float})
+
+
+def _parse_list_columns(doc: list[Any], now_ms: int, limits: Limits) -> list[Reading] | None:
+    """Readings of a list of objects, validated column by column; ``None`` when it needs a closer look.
+
+    Batches from agents and gateways are long lists of alike objects. Each check here runs in C
+    over a whole column (``map``, ``set``, ``min``), so a reading costs a fraction of the object
+    by object path. Anything unusual (a string or RFC 3339 stamp, a sensor name not seen yet, a
+    value out of range, a mix of sequenced and unsequenced objects) returns ``None``, and
+    :func:`_parse_object` then accepts it or says exactly what is wrong.
+    """
+    shape = _uniform_shape(doc, now_ms, limits)
+    if shape is None:
+        return None
+    values, stamps, seqs = shape
+    counts = list(map(len, values))
+    keys = list(chain.from_iterable(values))
+    if sum(counts) > limits.max_values or not _KNOWN_KEYS.issuperset(keys):
+        return None
+    numbers = _finite_numbers(list(chain.from_iterable(map(dict.values, values))))
+    if numbers is None:
+        return None
+    if len(keys) != len(doc):
+        # Objects with several values: their stamp and seq go with each of them.
+        stamps = list(chain.from_iterable(map(repeat, stamps, counts)))
+        seqs = list(chain.from_iterable(map(repeat, seqs, counts)))
+    return list(map(_new_reading, repeat(Reading), zip(keys, stamps, numbers, seqs, strict=True)))
+
+
+def _uniform_shape(doc: list[Any], now_ms: int, limits: Limits) -> tuple[list[Any], list[Any], list[Any]] | None:
+    """The values, ts and seq columns when every object has exactly values, an integer ts in range and a seq
+    (all of them or none)."""
+    try:
+        values: list[Any] = list(map(dict.get, doc, repeat("values")))
+        stamps: list[Any] = list(map(dict.get, doc, repeat("ts")))
+        seqs: list[Any] = list(map(dict.get, doc, repeat("seq")))
+    except TypeError:  # an item that is not an object
+        return None
+    seq_types = set(map(type, seqs))
+    if seq_types == _INT:
+        fields = 3 if min(seqs) >= 0 and max(seqs) <= MAX_SEQ else 0
+    else:
+        fields = 2 if seq_types == _NONE else 0
+    # The field count rules out unknown fields (and an explicit null seq, left to the closer look).
+    if (
+        sum(map(len, doc)) != fields * len(doc)
+        or set(map(type, values)) != _DICT
+        or not all(values)
+        or set(map(type, stamps)) != _INT
+        or min(stamps) < MIN_TS_MS
+        or max(stamps) > now_ms + limits.max_future_ms
+    ):
+        return None
+    return values, stamps, seqs
+
+
+def _finite_numbers(raw: list[Any]) -> list[float] | None:
+    """``raw`` as floats when it holds finite numbers only (no booleans, no strings)."""
+    kinds = set(map(type, raw))
+    if kinds != _FLOAT:
+        if not _NUMBERS.issuperset(kinds):
+            return None
+        raw = list(map(float, raw))
+    return raw if all(map(math.isfinite, raw)) else None
+
+
 def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> list[Reading]:
     """Decode and validate one telemetry message into readings.
 
@@ -197,14 +266,19 @@ def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> list[Reading
         doc: Any = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise PayloadRejected(RejectReason.MALFORMED_JSON, str(exc)[:120]) from None
-    out: list[Reading] = []
-    if isinstance(doc, list):
-        if not doc:
-            raise PayloadRejected(RejectReason.SCHEMA, "empty list")
-        for item in doc:
-            _parse_object(item, now_ms, limits, out)
-    else:
+    if doc.__class__ is not list:
+        out: list[Reading] = []
         _parse_object(doc, now_ms, limits, out)
+        return out
+    if not doc:
+        raise PayloadRejected(RejectReason.SCHEMA, "empty list")
+    if len(doc) > 1:
+        readings = _parse_list_columns(doc, now_ms, limits)
+        if readings is not None:
+            return readings
+    out = []
+    for item in doc:
+        _parse_object(item, now_ms, limits, out)
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from amqtt.broker import Broker
 
+from cloud import collector
 from cloud.bench.common import CountingSubscriber, bench_settings, latencies, percentiles, wait_for
 from cloud.bench.load import Publishers, PublisherSpec
 from cloud.runtime import HubRuntime
@@ -54,6 +55,7 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
 async def pipeline(args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
         async with HubRuntime(bench_settings(Path(tmp), args)) as hub:
+            collector.settle_after_start()  # as fieldhub up does
             services = hub.services
             per = args.messages // args.publishers
             specs = []

@@ -24,6 +24,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+from cloud import collector
 from cloud.bench.cload import CPublishers, Device
 from cloud.bench.common import CountingSubscriber, bench_settings, latencies, percentiles, wait_for
 from cloud.ingest_replica import replica_command
@@ -150,6 +151,7 @@ def _replicas(data_dir: Path, port: int, count: int) -> Iterator[None]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
         async with HubRuntime(bench_settings(Path(tmp), args, broker="mosquitto")) as hub:
+            collector.settle_after_start()  # as fieldhub up does
             registry = hub.services.registry
             devices = []
             for i in range(args.publishers):

@@ -8,6 +8,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from cloud import collector
 from cloud.cli import logs
 from cloud.cli.foreground import run_until_stopped
 
@@ -36,6 +37,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     )
     logs.configure(settings.log_level)
     async with IngestReplica(settings) as replica:
+        collector.settle_after_start()
         print(f"Ingest replica {settings.replica_id} is up, reading from {settings.broker}")
         if replica.probe_port is not None:
             print(f"Health and metrics: http://{settings.host}:{replica.probe_port}/healthz and /metrics")

@@ -8,6 +8,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from cloud import collector
 from cloud.cli import logs
 from cloud.cli.foreground import run_until_stopped
 
@@ -51,6 +52,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     )
     logs.configure(settings.log_level)
     async with HubRuntime(settings) as hub:
+        collector.settle_after_start()
         print(f"Fieldhub is up: {hub.url}  (API docs {hub.url}/docs)")
         if hub.mqtts_port is not None:
             print(f"MQTT over TLS: mqtts://{settings.host}:{hub.mqtts_port}")

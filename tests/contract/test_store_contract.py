@@ -331,3 +331,22 @@ async def test_equal_times_come_back_in_seq_order_whatever_the_write_order(store
     assert [v for _, v in await store.query_range(RangeQuery("d1", "i"))] == [3.0, 4.0, 5.0]
     newest_first = await store.query_range(RangeQuery("d1", "i", descending=True, limit=2))
     assert [v for _, v in newest_first] == [5.0, 4.0]
+
+
+async def test_messages_with_interleaved_sensors_land_in_each_series_whole(store: Store) -> None:
+    await _with_devices(store, "d1", "d2")
+    # Three messages of d1 in one write, each carrying both sensors in turn; one of d2 in between.
+    messages = [
+        DeviceReadings(
+            "d1", [Reading(key, T0 + 10 * m + i, float(10 * m + i), 10 * m + i) for i in range(6) for key in ("a", "b")]
+        )
+        for m in range(3)
+    ]
+    messages.insert(1, DeviceReadings("d2", [Reading("a", T0, -1.0, None)]))
+    result = await store.write_points(messages, {})
+    assert (result.stored, result.duplicates) == (37, 0)
+    expected = [(T0 + 10 * m + i, float(10 * m + i)) for m in range(3) for i in range(6)]
+    assert await store.query_range(RangeQuery("d1", "a")) == expected
+    assert await store.query_range(RangeQuery("d1", "b")) == expected
+    assert await store.query_range(RangeQuery("d2", "a")) == [(T0, -1.0)]
+    assert await store.latest("d1") == {"a": expected[-1], "b": expected[-1]}

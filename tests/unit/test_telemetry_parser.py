@@ -73,6 +73,72 @@ def test_valid_messages_give_exactly_their_readings_and_match_the_model(message:
         TelemetryMessage.model_validate_json(orjson.dumps(doc))
 
 
+numbers = st.one_of(st.integers(min_value=-(2**53), max_value=2**53), st.floats(allow_nan=False, allow_infinity=False))
+# Batches as agents send them: every object stamped, all with a seq or none, numbers only.
+batches = st.tuples(
+    st.booleans(),
+    st.lists(
+        st.tuples(
+            epoch_ms,
+            st.integers(min_value=0, max_value=MAX_SEQ),
+            st.dictionaries(keys, numbers, min_size=1, max_size=3),
+        ),
+        min_size=2,
+        max_size=60,
+    ),
+).map(lambda spec: [{"ts": ts, "values": v, **({"seq": seq} if spec[0] else {})} for ts, seq, v in spec[1]])
+
+
+@given(batches)
+def test_batches_give_the_same_readings_on_first_sight_and_after(batch: list[dict[str, Any]]) -> None:
+    # The first message with new sensor names goes object by object; later ones column by column.
+    payload = orjson.dumps(batch)
+    expected = [r for doc in batch for r in _expected(doc)]
+    assert parse_telemetry(payload, NOW, LIMITS) == expected
+    again = parse_telemetry(payload, NOW, LIMITS)
+    assert again == expected
+    assert all(type(r.value) is float for r in again)
+
+
+def _batch(n: int, **changes: Any) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = [{"ts": NOW - 1000 + i, "values": {"t": float(i)}, "seq": i} for i in range(n)]
+    docs[n // 2] = {**docs[n // 2], **changes}
+    return docs
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "detail"),
+    [
+        ({"extra": 1}, RejectReason.SCHEMA, "unknown field(s): extra"),
+        ({"seq": -1}, RejectReason.SCHEMA, "seq must be"),
+        ({"seq": True}, RejectReason.SCHEMA, "seq must be"),
+        ({"ts": True}, RejectReason.SCHEMA, "ts must be"),
+        ({"ts": 0}, RejectReason.TS_OUT_OF_RANGE, "before 2000"),
+        ({"ts": NOW + LIMITS.max_future_ms + 1}, RejectReason.TS_IN_FUTURE, "ahead of hub time"),
+        ({"values": {}}, RejectReason.SCHEMA, "non-empty object"),
+        ({"values": [1]}, RejectReason.SCHEMA, "non-empty object"),
+        ({"values": {"t": None}}, RejectReason.SCHEMA, "must be a number"),
+        ({"values": {"t/x": 1}}, RejectReason.SCHEMA, "invalid sensor name"),
+    ],
+)
+def test_one_bad_object_in_a_long_batch_refuses_it_with_its_reason(
+    changes: dict[str, Any], reason: RejectReason, detail: str
+) -> None:
+    parse_telemetry(orjson.dumps(_batch(50)), NOW, LIMITS)  # the sensor name is known: the column path runs
+    refused = _refusal(_batch(50, **changes))
+    assert refused.reason is reason
+    assert detail in refused.detail
+
+
+def test_batches_keep_strings_booleans_unsequenced_and_rfc3339_objects() -> None:
+    batch = _batch(10)
+    batch[3] = {"ts": "2026-11-18T00:00:00Z", "values": {"t": 1}, "seq": 3}
+    batch[4] = {"values": {"t": True, "s": "on"}, "seq": 4}
+    batch[5] = {"ts": NOW, "values": {"t": 2}}
+    readings = parse_telemetry(orjson.dumps(batch), NOW, LIMITS)
+    assert readings == [r for doc in batch for r in _expected(doc)]
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.floats() | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),

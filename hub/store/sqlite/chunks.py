@@ -12,7 +12,9 @@ import math
 import sqlite3
 import struct
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 import orjson
 
@@ -24,6 +26,8 @@ _HEADER = struct.Struct("<BI")
 #: Idents of readings without a ``seq``: ``ts + NO_SEQ``, negative (never a seq) and rising with time.
 NO_SEQ = -(2**62)
 NUMBER, BOOLEAN, STRING = 0, 1, 2
+_TS, _VALUE, _SEQ = itemgetter(1), itemgetter(2), itemgetter(3)
+_FLOAT = {float}
 
 
 def ident(seq: int | None, ts: int) -> int:
@@ -59,13 +63,14 @@ class Columns:
             self.nums.append(value)
 
     @classmethod
-    def of(cls, readings: list[Reading]) -> Columns:
-        """The readings of one series as a chunk; all-number chunks (the usual case) skip per-point calls."""
-        values = [r.value for r in readings]
-        ts = array("q", [r.ts for r in readings])
-        idents = array("q", [r.seq if r.seq is not None else r.ts + NO_SEQ for r in readings])
-        if all(v.__class__ is float for v in values):
-            return cls(ts, idents, bytearray(len(values)), array("d", values))  # type: ignore[arg-type]
+    def of(cls, readings: Sequence[Reading]) -> Columns:
+        """The readings of one series as a chunk, column by column in C where the values allow."""
+        ts = array("q", map(_TS, readings))
+        seqs = list(map(_SEQ, readings))
+        idents = array("q", seqs) if None not in seqs else array("q", map(ident, seqs, ts))
+        values = list(map(_VALUE, readings))
+        if set(map(type, values)) == _FLOAT:
+            return cls(ts, idents, bytearray(len(values)), array("d", values))
         columns = cls(ts, idents)
         for value in values:
             columns._append_value(value)
@@ -147,11 +152,7 @@ def decode(blob: bytes) -> Columns:
 def insert(conn: sqlite3.Connection, series: int, columns: Columns) -> None:
     """Write ``columns`` as one or more chunk rows of ``series`` (inside the caller's transaction)."""
     for at in range(0, len(columns), MAX_POINTS):
-        part = (
-            columns
-            if len(columns) <= MAX_POINTS
-            else columns.select(list(range(at, min(at + MAX_POINTS, len(columns)))))
-        )
+        part = columns if len(columns) <= MAX_POINTS else columns.slice(at, at + MAX_POINTS)
         conn.execute(
             "INSERT INTO chunks(series, min_ts, max_ts, min_ident, max_ident, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (series, min(part.ts), max(part.ts), min(part.idents), max(part.idents), len(part), encode(part)),

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Callable, Sequence
+from itertools import chain, groupby
+from operator import itemgetter
 
 from contracts.telemetry import Reading, Value
 from hub.store.base import AggFn, AggregateQuery, DeviceReadings, RangeQuery, WriteResult
 from hub.store.sqlite import chunks
 from hub.store.sqlite.connections import transaction
 
+_KEY = itemgetter(0)
 _AGG: dict[AggFn, Callable[[list[float]], float]] = {
     AggFn.AVG: lambda values: math.fsum(values) / len(values),
     AggFn.MIN: min,
@@ -70,19 +73,14 @@ def write_points(
     """Store a batch in one transaction as one chunk per series; points already stored are dropped."""
     try:
         with transaction(conn):
-            ids = cache.resolve(conn, {(b.device_id, r.key) for b in batches for r in b.readings})
-            by_series: dict[int, list[Reading]] = {}
-            points = 0
-            for device_id, readings in batches:
-                points += len(readings)
-                for reading in readings:
-                    series = ids[device_id, reading.key]
-                    listed = by_series.get(series)
-                    if listed is None:
-                        by_series[series] = [reading]
-                    else:
-                        listed.append(reading)
-            pending = {series: chunks.Columns.of(readings) for series, readings in by_series.items()}
+            grouped = [(device_id, _by_key(readings)) for device_id, readings in batches]
+            ids = cache.resolve(conn, {(device_id, key) for device_id, groups in grouped for key, _ in groups})
+            by_series: dict[int, list[Sequence[Reading]]] = {}
+            for device_id, groups in grouped:
+                for key, part in groups:
+                    by_series.setdefault(ids[device_id, key], []).append(part)
+            points = sum(len(readings) for _, readings in batches)
+            pending = {series: chunks.Columns.of(_joined(parts)) for series, parts in by_series.items()}
             stored = sum(_insert(conn, series, columns) for series, columns in pending.items())
             for series, columns in pending.items():
                 compactor.note(series, len(columns))
@@ -103,9 +101,24 @@ def write_points(
     return WriteResult(stored=stored, duplicates=points - stored)
 
 
+def _by_key(readings: Sequence[Reading]) -> list[tuple[str, Sequence[Reading]]]:
+    """The readings of one message by sensor, each sensor's in arrival order (sorted in C, not per reading)."""
+    if not readings:
+        return []
+    keys = list(map(_KEY, readings))
+    if keys.count(keys[0]) == len(keys):
+        return [(keys[0], readings)]
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: arrival order within a sensor
+    return [(key, list(map(readings.__getitem__, at))) for key, at in groupby(order, keys.__getitem__)]
+
+
+def _joined(parts: list[Sequence[Reading]]) -> Sequence[Reading]:
+    return parts[0] if len(parts) == 1 else list(chain.from_iterable(parts))
+
+
 def _newest(columns: chunks.Columns) -> tuple[int, int, float | None, str | None]:
     """The latest-value row of a chunk: its newest point (the first of equal timestamps)."""
-    newest = max(range(len(columns)), key=columns.ts.__getitem__)
+    newest = columns.ts.index(max(columns.ts))
     texts = columns.text_positions() if columns.vtypes[newest] == chunks.STRING else {}
     return (columns.ts[newest], *encode(columns.value(newest, texts)))
 

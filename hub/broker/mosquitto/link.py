@@ -1,13 +1,15 @@
-"""The hub's own MQTT connection to an external broker, bridged into asyncio.
+"""The hub's own MQTT connection to an external broker, on the event loop.
 
 Messages are acknowledged by hand, only after the handler returned: a message is taken off the
 broker once the hub has stored it, and one whose handler failed is delivered again after a
 reconnect. The session is persistent, so the broker keeps what arrives while the hub is away.
 
-MQTT 3.1.1 on purpose: paho decodes MQTT 5 properties of every incoming message in Python, a
-fifth of this link's cost. How many messages the broker sends before an acknowledgement is then
-the broker's ``max_inflight_messages`` (the managed broker sets it; see docs/operations.md).
-Messages reach the event loop in bursts: one wake-up takes all that arrived meanwhile.
+Why not paho here, as everywhere else: this link carries every device message, and paho's
+network thread cost more than the whole ingest behind it (a read call per header byte, a
+wake-up byte through a socket pair for every acknowledgement, the interpreter lock passed to and
+fro). On the loop, one read takes every packet that arrived, and the acknowledgements of one
+loop turn leave in one write. MQTT 3.1.1: how many messages the broker sends before an
+acknowledgement is the broker's ``max_inflight_messages`` (the managed broker sets it).
 """
 
 from __future__ import annotations
@@ -15,22 +17,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
-
+from hub.broker.mosquitto import packets
+from hub.broker.mosquitto.packets import Control, Publish
 from hub.errors import ConfigError
 
 log = logging.getLogger(__name__)
 Handler = Callable[[str, bytes, int], Awaitable[None]]
 
 _CONNECT_TIMEOUT_S = 10.0
+_KEEPALIVE_S = 30
+_RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,54 @@ class BrokerAddress:
 
     def __repr__(self) -> str:
         return f"BrokerAddress({self.host}:{self.port}, user={self.username!r})"
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class _Refused(Exception):
+    """The broker answered, and said no."""
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection; hands what it reads to the link."""
+
+    def __init__(
+        self,
+        on_packets: Callable[[_Connection, list[Publish | Control]], None],
+        on_lost: Callable[[_Connection], None],
+    ) -> None:
+        self._on_packets = on_packets
+        self._on_lost = on_lost
+        self._reader = packets.Reader()
+        self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            received = self._reader.feed(data)
+        except packets.ProtocolError as exc:
+            log.error("the MQTT broker sent a malformed packet (%s); reconnecting", exc)  # noqa: TRY400
+            self.close()
+            return
+        self._on_packets(self, received)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self._on_lost(self)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class MqttLink:
@@ -63,141 +112,260 @@ class MqttLink:
         subscriptions: list[str],
         handler: Handler,
         on_reconnect: Callable[[], None] | None = None,
+        *,
+        max_in_hand: int = 5_000,
     ) -> None:
         self._address = address
-        self._on_reconnect = on_reconnect
+        # Messages handled at once before the link stops reading: bounds a broker with no in-flight limit.
+        self._max_in_hand = max_in_hand
+        self._client_id = client_id
         self._subscriptions = subscriptions
         self._handler = handler
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._connected: asyncio.Future[None] | None = None
-        self._acks: dict[int, asyncio.Future[None]] = {}
+        self._on_reconnect = on_reconnect
+        self._ssl = ssl.create_default_context(cafile=address.ca_file) if address.tls else None
+        self._conn: _Connection | None = None
+        self._connack: asyncio.Future[int] | None = None
+        self._suback: tuple[int, asyncio.Future[bytes]] | None = None
+        self._waiting: dict[int, asyncio.Future[None]] = {}  # our QoS 1 publishes, by packet id
+        self._unacked: dict[int, bytes] = {}  # our QoS 1 publishes, sent again after a reconnect
+        self._next_id = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._arrived: list[mqtt.MQTTMessage] = []
-        self._arrived_lock = threading.Lock()
-        self.is_connected = False
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, manual_ack=True)
-        client.username_pw_set(address.username, address.password)
-        if address.tls:
-            client.tls_set_context(ssl.create_default_context(cafile=address.ca_file))
-        client.reconnect_delay_set(1, 5)
-        client.max_inflight_messages_set(1000)
-        client.max_queued_messages_set(0)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_publish = self._on_publish
-        self._client = client
+        self._acks = bytearray()
+        self._ping_sent: float | None = None
+        self._last_sent = 0.0
+        self._runner: asyncio.Task[None] | None = None
+        self._closing = False
+        self._paused = False
+
+    @property
+    def is_connected(self) -> bool:
+        return self._conn is not None
 
     async def __aenter__(self) -> Self:
-        loop = self._loop = asyncio.get_running_loop()
-        self._connected = loop.create_future()
-        where = f"{self._address.host}:{self._address.port}"
         try:
-            self._client.connect(self._address.host, self._address.port, keepalive=30)
+            conn = await self._connect()
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot reach the MQTT broker at {where}: {exc}") from exc
-        self._client.loop_start()
-        try:
-            async with asyncio.timeout(_CONNECT_TIMEOUT_S):
-                await self._connected
-        except BaseException as exc:
-            self._client.loop_stop()
-            if isinstance(exc, TimeoutError):
-                raise ConfigError(f"the MQTT broker at {where} did not answer the connect") from exc
-            raise
+            raise ConfigError(f"cannot reach the MQTT broker at {self._address}: {exc}") from exc
+        except TimeoutError as exc:
+            raise ConfigError(f"the MQTT broker at {self._address} did not answer the connect") from exc
+        except _Refused as exc:
+            raise ConfigError(str(exc)) from exc
+        self._runner = asyncio.get_running_loop().create_task(self._stay_connected(conn), name="mqtt-link")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._closing = True
         if self._tasks and exc is None:
             # Handlers still running will ack; a message whose ack is lost comes back next time.
             await asyncio.wait(self._tasks, timeout=_CONNECT_TIMEOUT_S)
-        self._client.disconnect()
-        await asyncio.to_thread(self._client.loop_stop)
+        conn = self._conn
+        if conn is not None:
+            self._flush_acks()
+            conn.write(packets.DISCONNECT_PACKET)
+            if conn.transport is not None:
+                conn.transport.close()
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
         for task in self._tasks:
             task.cancel()
-        for future in self._acks.values():
+        for future in self._waiting.values():
             future.cancel()
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
-        """Publish and, for QoS 1, wait until the broker acknowledged."""
-        assert self._loop is not None, "link is not running"
-        future = self._loop.create_future()
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            raise ConnectionError(f"publish to the broker refused: {mqtt.error_string(info.rc)}")
+        """Publish; at QoS 1 wait until the broker acknowledged (across reconnects, if need be).
+
+        At QoS 0 a message published while the broker is away is dropped, as QoS 0 allows.
+        """
+        if qos not in (0, 1):
+            raise ValueError("the hub's link publishes at QoS 0 or 1")
         if qos == 0:
+            if self._conn is not None:
+                self._send(self._conn, packets.publish(topic, payload, qos=0, retain=retain, packet_id=0))
             return
-        # paho reports the PUBACK through the loop (call_soon_threadsafe), so it cannot overtake this.
-        self._acks[info.mid] = future
-        await future
-
-    # --- paho's network thread ---------------------------------------------------------------
-
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        if reason.is_failure:
-            self._call(self._fail_connect, f"the MQTT broker refused the hub's connection: {reason}")
-            return
-        if self._subscriptions:
-            client.subscribe([(topic, 1) for topic in self._subscriptions])
-        self.is_connected = True
-        self._call(self._connect_done)
-
-    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        self.is_connected = False
-        if reason.is_failure:
-            log.warning("lost the MQTT broker (%s); reconnecting", reason)
-
-    def _on_message(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        with self._arrived_lock:
-            self._arrived.append(message)
-            if len(self._arrived) > 1:
-                return  # the loop has a wake-up pending that takes this one too
-        self._call(self._dispatch)
-
-    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, _r: Any, _p: Any) -> None:
-        self._call(self._published, mid)
-
-    def _call(self, fn: Callable[..., None], *args: Any) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(fn, *args)
-
-    # --- event loop ------------------------------------------------------------------------------
-
-    def _connect_done(self) -> None:
-        if self._connected is not None and not self._connected.done():
-            self._connected.set_result(None)
-        elif self._on_reconnect is not None:
-            self._on_reconnect()
-        log.info("connected to the MQTT broker at %s:%d", self._address.host, self._address.port)
-
-    def _fail_connect(self, message: str) -> None:
-        if self._connected is not None and not self._connected.done():
-            self._connected.set_exception(ConfigError(message))
-        else:
-            log.error(message)
-
-    def _published(self, mid: int) -> None:
-        future = self._acks.pop(mid, None)
-        if future is not None and not future.done():
-            future.set_result(None)
-
-    def _dispatch(self) -> None:
-        with self._arrived_lock:
-            arrived, self._arrived = self._arrived, []
-        loop = asyncio.get_running_loop()
-        for message in arrived:
-            task = loop.create_task(self._handle(message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _handle(self, message: mqtt.MQTTMessage) -> None:
+        packet_id = self._packet_id()
+        packet = packets.publish(topic, payload, qos=1, retain=retain, packet_id=packet_id)
+        acked = self._waiting[packet_id] = asyncio.get_running_loop().create_future()
+        self._unacked[packet_id] = packet
         try:
-            await self._handler(message.topic, bytes(message.payload), message.qos)
+            if self._conn is not None:
+                self._send(self._conn, packet)
+            await acked
+        finally:
+            self._unacked.pop(packet_id, None)
+            self._waiting.pop(packet_id, None)
+
+    # --- connecting -------------------------------------------------------------------------------
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
+        address = self._address
+        async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+            _, conn = await loop.create_connection(
+                lambda: _Connection(self._received, self._lost),
+                address.host,
+                address.port,
+                ssl=self._ssl,
+                server_hostname=address.host if self._ssl else None,
+            )
+            try:
+                await self._open_session(conn)
+            except BaseException:
+                conn.close()
+                raise
+        log.info("connected to the MQTT broker at %s", address)
+        return conn
+
+    async def _open_session(self, conn: _Connection) -> None:
+        loop = asyncio.get_running_loop()
+        self._connack = loop.create_future()
+        address = self._address
+        self._send(
+            conn,
+            packets.connect(self._client_id, address.username, address.password, _KEEPALIVE_S, clean_session=False),
+        )
+        code = await self._connack
+        if code:
+            reason = packets.REFUSALS.get(code, f"return code {code}")
+            raise _Refused(f"the MQTT broker at {address} refused the hub's connection: {reason}")
+        # Messages the broker kept for this session may arrive from now on: acknowledge them here.
+        self._conn = conn
+        self._ping_sent = None
+        self._paused = False
+        if self._subscriptions:
+            packet_id = self._packet_id()
+            self._suback = packet_id, loop.create_future()
+            self._send(conn, packets.subscribe(packet_id, self._subscriptions, 1))
+            codes = await self._suback[1]
+            refused = [topic for topic, code in zip(self._subscriptions, codes, strict=False) if code == 0x80]
+            if refused:
+                self._conn = None
+                raise _Refused(f"the MQTT broker at {address} refused the hub's subscription to {', '.join(refused)}")
+        for packet in self._unacked.values():
+            self._send(conn, packets.as_duplicate(packet))
+
+    async def _stay_connected(self, conn: _Connection) -> None:
+        """Keep the connection alive while it lasts; when it is lost, connect again until it works."""
+        while True:
+            await self._keep_alive(conn)
+            if self._closing:
+                return
+            log.warning("lost the MQTT broker at %s; reconnecting", self._address)
+            conn = await self._reconnect()
+            if self._on_reconnect is not None:
+                self._on_reconnect()
+
+    async def _reconnect(self) -> _Connection:
+        attempt = 0
+        while True:
+            await asyncio.sleep(_RECONNECT_DELAYS_S[min(attempt, len(_RECONNECT_DELAYS_S) - 1)])
+            attempt += 1
+            try:
+                return await self._connect()
+            except (OSError, TimeoutError, _Refused) as exc:
+                log.warning("reconnecting to the MQTT broker at %s failed: %s", self._address, exc)
+
+    async def _keep_alive(self, conn: _Connection) -> None:
+        """Ping when the link has been quiet; give up on a connection that stopped answering."""
+        loop = asyncio.get_running_loop()
+        while not conn.closed.done():
+            await asyncio.wait([conn.closed], timeout=_KEEPALIVE_S / 3)
+            now = loop.time()
+            if self._ping_sent is not None and now - self._ping_sent > _KEEPALIVE_S:
+                log.warning("the MQTT broker at %s stopped answering pings", self._address)
+                conn.close()
+            elif self._ping_sent is None and now - self._last_sent >= _KEEPALIVE_S / 2:
+                self._ping_sent = now
+                self._send(conn, packets.PINGREQ_PACKET)
+        await conn.closed
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _received(self, conn: _Connection, received: list[Publish | Control]) -> None:
+        loop = asyncio.get_running_loop()
+        for packet in received:
+            if type(packet) is Publish:
+                task = loop.create_task(self._handle(conn, packet))
+                self._tasks.add(task)
+                task.add_done_callback(self._handled)
+                continue
+            assert isinstance(packet, Control)
+            try:
+                self._control(packet)
+            except packets.ProtocolError as exc:
+                log.error("the MQTT broker sent a malformed packet (%s); reconnecting", exc)  # noqa: TRY400
+                conn.close()
+                return
+        if len(self._tasks) > self._max_in_hand and not self._paused and conn.transport is not None:
+            # Backpressure onto the broker, which keeps the rest until the handlers catch up.
+            self._paused = True
+            conn.transport.pause_reading()
+            log.info("%d messages in hand: reading from the broker paused until half are done", len(self._tasks))
+
+    def _control(self, packet: Control) -> None:
+        if packet.kind == packets.CONNACK:
+            if len(packet.body) != 2:
+                raise packets.ProtocolError("CONNACK of the wrong length")
+            if self._connack is not None and not self._connack.done():
+                self._connack.set_result(packet.body[1])
+        elif packet.kind == packets.PUBACK:
+            waiter = self._waiting.get(packets.packet_id_of(packet.body))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        elif packet.kind == packets.SUBACK:
+            suback = self._suback
+            if suback is not None and suback[0] == packets.packet_id_of(packet.body) and not suback[1].done():
+                suback[1].set_result(packet.body[2:])
+        elif packet.kind == packets.PINGRESP:
+            self._ping_sent = None
+        else:
+            log.warning("ignored an unexpected MQTT packet of type %d from the broker", packet.kind)
+
+    def _lost(self, conn: _Connection) -> None:
+        lost = ConnectionError("the broker closed the connection")
+        for waiter in (self._connack, self._suback[1] if self._suback else None):
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(lost)
+        if conn is self._conn:
+            self._conn = None
+            self._acks.clear()  # acknowledgements belong to the lost connection; the broker sends again
+
+    def _handled(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._paused and len(self._tasks) <= self._max_in_hand // 2 and self._conn is not None:
+            self._paused = False
+            if self._conn.transport is not None:
+                self._conn.transport.resume_reading()
+
+    async def _handle(self, conn: _Connection, message: Publish) -> None:
+        try:
+            await self._handler(message.topic, message.payload, message.qos)
         except Exception:
             # Not acknowledged: the broker sends it again when the session resumes.
             log.exception("handling a message on %r failed; it stays with the broker", message.topic[:200])
             return
-        if message.qos > 0:
-            self._client.ack(message.mid, message.qos)
+        if message.qos and conn is self._conn:
+            if not self._acks:
+                asyncio.get_running_loop().call_soon(self._flush_acks)
+            self._acks += packets.puback(message.packet_id)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _flush_acks(self) -> None:
+        """Send every acknowledgement of this loop turn in one write."""
+        if self._acks and self._conn is not None:
+            self._send(self._conn, bytes(self._acks))
+        self._acks.clear()
+
+    def _send(self, conn: _Connection, data: bytes) -> None:
+        conn.write(data)
+        self._last_sent = asyncio.get_running_loop().time()
+
+    def _packet_id(self) -> int:
+        for _ in range(0xFFFF):
+            self._next_id = self._next_id % 0xFFFF + 1
+            if self._next_id not in self._waiting and (self._suback is None or self._suback[0] != self._next_id):
+                return self._next_id
+        raise ConnectionError("65,535 messages are waiting for the broker")

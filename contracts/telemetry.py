@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, overload
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -60,6 +61,82 @@ class Reading(NamedTuple):
     ts: int
     value: Value
     seq: int | None
+
+
+#: ``Reading(...)`` runs a Python-level ``__new__``; the tuple constructor builds the same object in C.
+_new_reading = tuple.__new__
+
+
+class ReadingColumns(Sequence[Reading]):
+    """Readings held column by column: a list each of keys, stamps, values and seqs.
+
+    Ingest keeps every message in flight until it is stored. As tuples, a message of a hundred
+    readings is a hundred objects the garbage collector walks on every pass; as columns it is
+    four lists of atoms. Indexing and iteration build each :class:`Reading` on demand.
+    """
+
+    __slots__ = ("keys", "seqs", "stamps", "values")
+
+    def __init__(self, keys: list[str], stamps: list[int], values: list[Value], seqs: list[int | None]) -> None:
+        self.keys = keys
+        self.stamps = stamps
+        self.values = values
+        self.seqs = seqs
+
+    @classmethod
+    def of(cls, readings: Sequence[Reading]) -> ReadingColumns:
+        """``readings`` as columns (itself when it already is)."""
+        if isinstance(readings, ReadingColumns):
+            return readings
+        if not readings:
+            return cls([], [], [], [])
+        keys, stamps, values, seqs = map(list, zip(*readings, strict=True))
+        return cls(keys, stamps, values, seqs)
+
+    @classmethod
+    def joined(cls, parts: Iterable[ReadingColumns]) -> ReadingColumns:
+        """The readings of ``parts``, one after the other."""
+        parts = list(parts)
+        if len(parts) == 1:
+            return parts[0]
+        return cls(
+            list(chain.from_iterable(p.keys for p in parts)),
+            list(chain.from_iterable(p.stamps for p in parts)),
+            list(chain.from_iterable(p.values for p in parts)),
+            list(chain.from_iterable(p.seqs for p in parts)),
+        )
+
+    def pick(self, indices: list[int]) -> ReadingColumns:
+        """The readings at ``indices``, in that order."""
+        return ReadingColumns(
+            list(map(self.keys.__getitem__, indices)),
+            list(map(self.stamps.__getitem__, indices)),
+            list(map(self.values.__getitem__, indices)),
+            list(map(self.seqs.__getitem__, indices)),
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, index: int) -> Reading: ...
+    @overload
+    def __getitem__(self, index: slice) -> ReadingColumns: ...
+    def __getitem__(self, index: int | slice) -> Reading | ReadingColumns:
+        if isinstance(index, slice):
+            return ReadingColumns(self.keys[index], self.stamps[index], self.values[index], self.seqs[index])
+        return _new_reading(Reading, (self.keys[index], self.stamps[index], self.values[index], self.seqs[index]))
+
+    def __iter__(self) -> Iterator[Reading]:
+        return map(_new_reading, repeat(Reading), zip(self.keys, self.stamps, self.values, self.seqs, strict=True))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and all(map(tuple.__eq__, self, other))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __repr__(self) -> str:
+        return f"ReadingColumns({list(self)!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +208,6 @@ _FIELDS = frozenset({"ts", "values", "seq"})
 #: Sensor names already checked against the pattern (bounded: a device cannot grow it without limit).
 _KNOWN_KEYS: set[str] = set()
 _KNOWN_KEYS_MAX = 10_000
-#: ``Reading(...)`` runs a Python-level ``__new__``; the tuple constructor builds the same object in C.
-_new_reading = tuple.__new__
 
 
 def _check_key(key: str) -> None:
@@ -183,7 +258,7 @@ _DICT, _INT, _NONE, _FLOAT = {dict}, {int}, {type(None)}, {float}
 _NUMBERS = frozenset({int, float})
 
 
-def _parse_list_columns(doc: list[Any], now_ms: int, limits: Limits) -> list[Reading] | None:
+def _parse_list_columns(doc: list[Any], now_ms: int, limits: Limits) -> ReadingColumns | None:
     """Readings of a list of objects, validated column by column; ``None`` when it needs a closer look.
 
     Batches from agents and gateways are long lists of alike objects. Each check here runs in C
@@ -207,7 +282,7 @@ def _parse_list_columns(doc: list[Any], now_ms: int, limits: Limits) -> list[Rea
         # Objects with several values: their stamp and seq go with each of them.
         stamps = list(chain.from_iterable(map(repeat, stamps, counts)))
         seqs = list(chain.from_iterable(map(repeat, seqs, counts)))
-    return list(map(_new_reading, repeat(Reading), zip(keys, stamps, numbers, seqs, strict=True)))
+    return ReadingColumns(keys, stamps, numbers, seqs)
 
 
 def _uniform_shape(doc: list[Any], now_ms: int, limits: Limits) -> tuple[list[Any], list[Any], list[Any]] | None:
@@ -237,7 +312,7 @@ def _uniform_shape(doc: list[Any], now_ms: int, limits: Limits) -> tuple[list[An
     return values, stamps, seqs
 
 
-def _finite_numbers(raw: list[Any]) -> list[float] | None:
+def _finite_numbers(raw: list[Any]) -> list[Value] | None:
     """``raw`` as floats when it holds finite numbers only (no booleans, no strings)."""
     kinds = set(map(type, raw))
     if kinds != _FLOAT:
@@ -247,7 +322,7 @@ def _finite_numbers(raw: list[Any]) -> list[float] | None:
     return raw if all(map(math.isfinite, raw)) else None
 
 
-def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> list[Reading]:
+def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> Sequence[Reading]:
     """Decode and validate one telemetry message into readings.
 
     Args:

@@ -27,9 +27,10 @@ class PublisherSpec:
     qos: int
 
 
-def payload(seq: int, batch: int) -> bytes:
-    """A telemetry message carrying ``batch`` readings, stamped now (latency is measured from it)."""
-    ts = time.time_ns() // 1_000_000
+def payload(seq: int, batch: int, ts: int | None = None) -> bytes:
+    """A telemetry message carrying ``batch`` readings, stamped ``ts`` or now (latency is measured from it)."""
+    if ts is None:
+        ts = time.time_ns() // 1_000_000
     if batch == 1:
         return orjson.dumps({"ts": ts, "values": {"v": seq % 1000}, "seq": seq})
     return orjson.dumps([{"ts": ts, "values": {"v": i}, "seq": seq * batch + i} for i in range(batch)])

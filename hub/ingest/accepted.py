@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contracts.telemetry import Reading
@@ -14,7 +15,7 @@ class Accepted:
 
     device_id: str
     tenant: str
-    readings: list[Reading]
+    readings: Sequence[Reading]
     received: int
     #: Completed once the message is written (for senders that wait before acknowledging).
     written: asyncio.Future[None] | None = None

@@ -14,6 +14,7 @@ from hub.errors import ConfigError, StoreUnavailable
 from hub.store.base import DeviceReadings, RangeQuery
 from hub.store.sqlite import migrations
 from hub.store.sqlite.adapter import SqliteStore
+from hub.store.sqlite.connections import Checkpointer, ConnectionPool
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -131,3 +132,21 @@ async def test_small_chunks_of_a_slow_series_are_merged(tmp_path: Path) -> None:
         assert stored == [(t0 + i, float(i)) for i in range(300)]
     finally:
         await store.close()
+
+
+async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    writer = ConnectionPool(path, 1, "test-writer")
+    checkpointer = Checkpointer(path, interval_s=3600)  # only the checkpoint this test asks for
+    try:
+        await writer.run(lambda c: c.execute("CREATE TABLE t (b BLOB)"))
+        for _ in range(30):  # 1,500 commits of a page each: past SQLite's own 1,000-page checkpoint
+            await writer.run(lambda c: c.executemany("INSERT INTO t VALUES (?)", [(b"x" * 4000,)] * 50))
+        busy, frames, copied = await checkpointer.checkpoint()
+        assert busy == 0
+        assert frames > 1000  # no commit checkpointed (that would have restarted the log)
+        assert copied == frames
+        assert await writer.run(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 1500
+    finally:
+        await checkpointer.stop()
+        writer.close()

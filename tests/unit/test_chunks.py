@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.telemetry import Reading, Value
+from contracts.telemetry import Reading, ReadingColumns, Value
 from hub.store.sqlite import chunks
 
 values = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.text(max_size=20))
@@ -52,7 +52,7 @@ def test_an_unknown_chunk_version_is_refused() -> None:
 @given(st.lists(st.tuples(values, st.one_of(st.none(), st.integers(0, 2**40))), max_size=40))
 def test_a_chunk_of_readings_matches_one_built_point_by_point(points: list[tuple[Value, int | None]]) -> None:
     readings = [Reading("k", 1_763_464_000_000 + i, value, seq) for i, (value, seq) in enumerate(points)]
-    bulk = chunks.Columns.of(readings)
+    bulk = chunks.Columns.of(ReadingColumns.of(readings))
     single = chunks.Columns()
     for r in readings:
         single.append(r.ts, chunks.ident(r.seq, r.ts), r.value)

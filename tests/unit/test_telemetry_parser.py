@@ -20,6 +20,7 @@ from contracts.telemetry import (
     Limits,
     PayloadRejected,
     Reading,
+    ReadingColumns,
     TelemetryMessage,
     from_epoch_ms,
     parse_rfc3339_ms,
@@ -233,3 +234,15 @@ def test_model_refuses_what_the_parser_refuses_for_shape() -> None:
     for bad in ({"values": {}}, {"values": {"t": 1}, "seq": -1}, {"values": {"t": 1}, "nope": 1}):
         with pytest.raises(ValidationError):
             TelemetryMessage.model_validate_json(orjson.dumps(bad))
+
+
+def test_reading_columns_behave_as_the_list_of_their_readings() -> None:
+    readings = [Reading("a", 1, 1.0, 7), Reading("b", 2, "on", None), Reading("a", 3, True, 9)]
+    columns = ReadingColumns.of(readings)
+    assert columns == readings and list(columns) == readings and len(columns) == 3
+    assert columns[1] == Reading("b", 2, "on", None) and columns[-1].seq == 9
+    assert columns[1:] == readings[1:]
+    assert columns.pick([2, 0]) == [readings[2], readings[0]]
+    assert ReadingColumns.joined([columns, columns[:1]]) == [*readings, readings[0]]
+    assert ReadingColumns.of(columns) is columns
+    assert ReadingColumns.of([]) == [] and columns != readings[:2]

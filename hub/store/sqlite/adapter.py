@@ -27,7 +27,7 @@ from hub.store.base import (
     WriteResult,
 )
 from hub.store.sqlite import telemetry, tokens
-from hub.store.sqlite.connections import ConnectionPool, transaction
+from hub.store.sqlite.connections import Checkpointer, ConnectionPool, transaction
 from hub.store.sqlite.migrations import migrate
 
 # Interpolated into SQL (the S608 noqa below): a constant, never input.
@@ -62,6 +62,7 @@ class SqliteStore:
         self._readers_count = readers
         self._writer: ConnectionPool | None = None
         self._readers: ConnectionPool | None = None
+        self._checkpointer: Checkpointer | None = None
         self._series = telemetry.SeriesCache()
         self._compactor = telemetry.Compactor()
         self._compacting: asyncio.Task[int] | None = None
@@ -87,10 +88,15 @@ class SqliteStore:
         except BaseException:
             await self.close()
             raise
+        self._checkpointer = Checkpointer(self._path)
+        self._checkpointer.start()
 
     async def close(self) -> None:
         if self._compacting is not None:
             await self._compacting
+        if self._checkpointer is not None:
+            await self._checkpointer.stop()
+            self._checkpointer = None
         for pool in (self._writer, self._readers):
             if pool is not None:
                 pool.close()

@@ -12,13 +12,12 @@ import math
 import sqlite3
 import struct
 from array import array
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
+from typing import cast
 
 import orjson
 
-from contracts.telemetry import Reading, Value
+from contracts.telemetry import ReadingColumns, Value
 
 VERSION = 1
 MAX_POINTS = 4096
@@ -26,7 +25,6 @@ _HEADER = struct.Struct("<BI")
 #: Idents of readings without a ``seq``: ``ts + NO_SEQ``, negative (never a seq) and rising with time.
 NO_SEQ = -(2**62)
 NUMBER, BOOLEAN, STRING = 0, 1, 2
-_TS, _VALUE, _SEQ = itemgetter(1), itemgetter(2), itemgetter(3)
 _FLOAT = {float}
 
 
@@ -63,14 +61,15 @@ class Columns:
             self.nums.append(value)
 
     @classmethod
-    def of(cls, readings: Sequence[Reading]) -> Columns:
+    def of(cls, readings: ReadingColumns) -> Columns:
         """The readings of one series as a chunk, column by column in C where the values allow."""
-        ts = array("q", map(_TS, readings))
-        seqs = list(map(_SEQ, readings))
-        idents = array("q", seqs) if None not in seqs else array("q", map(ident, seqs, ts))
-        values = list(map(_VALUE, readings))
+        ts = array("q", readings.stamps)
+        seqs = readings.seqs
+        # All sequenced (the usual case): the seqs are the idents, copied in C.
+        idents = array("q", map(ident, seqs, ts) if None in seqs else cast("list[int]", seqs))
+        values = readings.values
         if set(map(type, values)) == _FLOAT:
-            return cls(ts, idents, bytearray(len(values)), array("d", values))
+            return cls(ts, idents, bytearray(len(values)), array("d", values))  # type: ignore[arg-type]
         columns = cls(ts, idents)
         for value in values:
             columns._append_value(value)
@@ -89,6 +88,8 @@ class Columns:
 
     def text_positions(self) -> dict[int, str]:
         """Point index -> its string value."""
+        if not self.texts:
+            return {}
         positions = [i for i, vtype in enumerate(self.vtypes) if vtype == STRING]
         return dict(zip(positions, self.texts, strict=True))
 
@@ -107,14 +108,31 @@ class Columns:
     def select(self, keep: list[int]) -> Columns:
         """A new chunk with the points at ``keep`` (in that order)."""
         texts = self.text_positions()
-        vtypes = self.vtypes
         return Columns(
-            array("q", [self.ts[i] for i in keep]),
-            array("q", [self.idents[i] for i in keep]),
-            bytearray([vtypes[i] for i in keep]),
-            array("d", [self.nums[i] for i in keep]),
-            [texts[i] for i in keep if vtypes[i] == STRING],
+            array("q", map(self.ts.__getitem__, keep)),
+            array("q", map(self.idents.__getitem__, keep)),
+            bytearray(map(self.vtypes.__getitem__, keep)),
+            array("d", map(self.nums.__getitem__, keep)),
+            [texts[i] for i in keep if i in texts] if texts else [],
         )
+
+    @classmethod
+    def concat(cls, parts: list[Columns]) -> Columns:
+        """The points of ``parts``, one chunk after the other."""
+        out = cls()
+        for part in parts:
+            out.ts.extend(part.ts)
+            out.idents.extend(part.idents)
+            out.vtypes += part.vtypes
+            out.nums.extend(part.nums)
+            out.texts += part.texts
+        return out
+
+    def in_order(self) -> Columns:
+        """These points ordered by (ts, ident), as queries return them; itself when they already are."""
+        keys = list(zip(self.ts, self.idents, strict=True))
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return self if order == list(range(len(keys))) else self.select(order)
 
 
 def encode(columns: Columns) -> bytes:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Callable, Sequence
-from itertools import chain, groupby
-from operator import itemgetter
+from itertools import groupby
 
-from contracts.telemetry import Reading, Value
+from contracts.telemetry import ReadingColumns, Value
 from hub.store.base import AggFn, AggregateQuery, DeviceReadings, RangeQuery, WriteResult
 from hub.store.sqlite import chunks
 from hub.store.sqlite.connections import transaction
 
-_KEY = itemgetter(0)
 _AGG: dict[AggFn, Callable[[list[float]], float]] = {
     AggFn.AVG: lambda values: math.fsum(values) / len(values),
     AggFn.MIN: min,
@@ -73,14 +71,14 @@ def write_points(
     """Store a batch in one transaction as one chunk per series; points already stored are dropped."""
     try:
         with transaction(conn):
-            grouped = [(device_id, _by_key(readings)) for device_id, readings in batches]
+            grouped = [(device_id, _by_key(ReadingColumns.of(readings))) for device_id, readings in batches]
             ids = cache.resolve(conn, {(device_id, key) for device_id, groups in grouped for key, _ in groups})
-            by_series: dict[int, list[Sequence[Reading]]] = {}
+            by_series: dict[int, list[ReadingColumns]] = {}
             for device_id, groups in grouped:
                 for key, part in groups:
                     by_series.setdefault(ids[device_id, key], []).append(part)
             points = sum(len(readings) for _, readings in batches)
-            pending = {series: chunks.Columns.of(_joined(parts)) for series, parts in by_series.items()}
+            pending = {series: chunks.Columns.of(ReadingColumns.joined(parts)) for series, parts in by_series.items()}
             stored = sum(_insert(conn, series, columns) for series, columns in pending.items())
             for series, columns in pending.items():
                 compactor.note(series, len(columns))
@@ -101,19 +99,15 @@ def write_points(
     return WriteResult(stored=stored, duplicates=points - stored)
 
 
-def _by_key(readings: Sequence[Reading]) -> list[tuple[str, Sequence[Reading]]]:
+def _by_key(readings: ReadingColumns) -> list[tuple[str, ReadingColumns]]:
     """The readings of one message by sensor, each sensor's in arrival order (sorted in C, not per reading)."""
-    if not readings:
+    keys = readings.keys
+    if not keys:
         return []
-    keys = list(map(_KEY, readings))
     if keys.count(keys[0]) == len(keys):
         return [(keys[0], readings)]
     order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: arrival order within a sensor
-    return [(key, list(map(readings.__getitem__, at))) for key, at in groupby(order, keys.__getitem__)]
-
-
-def _joined(parts: list[Sequence[Reading]]) -> Sequence[Reading]:
-    return parts[0] if len(parts) == 1 else list(chain.from_iterable(parts))
+    return [(key, readings.pick(list(at))) for key, at in groupby(order, keys.__getitem__)]
 
 
 def _newest(columns: chunks.Columns) -> tuple[int, int, float | None, str | None]:
@@ -180,15 +174,9 @@ class Compactor:
                 ).fetchall()
                 if len(picked) < 2:
                     continue
-                points: list[tuple[int, int, Value]] = []
-                for _, blob in picked:
-                    columns = chunks.decode(blob)
-                    texts = columns.text_positions()
-                    points.extend((ts, columns.idents[i], columns.value(i, texts)) for i, ts in enumerate(columns.ts))
-                points.sort(key=lambda point: (point[0], point[1]))
-                merged = chunks.Columns()
-                for ts, point_ident, value in points:
-                    merged.append(ts, point_ident, value)
+                # Column by column in C: merging point by point held the writer (and ingest behind it) for
+                # tens of milliseconds per series.
+                merged = chunks.Columns.concat([chunks.decode(blob) for _, blob in picked]).in_order()
                 conn.executemany("DELETE FROM chunks WHERE id = ?", [(row_id,) for row_id, _ in picked])
                 chunks.insert(conn, series, merged)
                 removed += len(picked) - -(-len(merged) // chunks.MAX_POINTS)

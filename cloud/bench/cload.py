@@ -131,6 +131,8 @@ class CPublishers:
             if self._interval is not None:
                 # The same lines for every device (each has a session of its own), built before the clock starts.
                 lines = self._lines(_STAMP)
+                # Lines written before a publisher is connected would wait in its pipe, and count as latency.
+                _wait_connected(procs, self._port)
                 started = time.perf_counter()
                 self._feed(procs, lines)
             for proc in procs:
@@ -143,6 +145,35 @@ class CPublishers:
                 if not isinstance(i, int):
                     i.close()
         return started
+
+
+def _wait_connected(procs: list[subprocess.Popen[bytes]], port: int, within_s: float = 10.0) -> None:
+    """Wait until each process has a TCP connection to ``port`` established (read from ``/proc``)."""
+    deadline = time.monotonic() + within_s
+    waiting = {proc.pid for proc in procs}
+    while waiting:
+        established = _established_to(port)
+        waiting = {pid for pid in waiting if _sockets_of(pid).isdisjoint(established)}
+        if waiting and time.monotonic() > deadline:
+            raise RuntimeError(f"mosquitto_pub did not connect to port {port} within {within_s} s")
+        time.sleep(0.005)  # polling the kernel's tables: there is no event to wait on
+
+
+def _established_to(port: int) -> set[str]:
+    """Inodes of the sockets with an established connection to ``port`` (the broker's)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _sockets_of(pid: int) -> set[str]:
+    fds = Path(f"/proc/{pid}/fd")
+    targets = {str(fd.readlink()) for fd in fds.iterdir()}
+    return {target[8:-1] for target in targets if target.startswith("socket:[")}
 
 
 def _run_in_child(publishers: CPublishers, started: mp.Queue[float | str]) -> None:

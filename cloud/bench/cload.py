@@ -15,7 +15,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +25,8 @@ from cloud.bench.load import payload
 
 #: ``mosquitto_pub -l`` at QoS 1 stops after about 65,500 messages (its message ids wrap); stay below.
 MAX_PER_PROCESS = 60_000
+#: What a paced run's process says once its publishers are started; it then waits for the go-ahead.
+_STARTED = "publishers started"
 #: Where a paced line's send time goes: as wide as epoch milliseconds (until the year 2286).
 _STAMP = 9_999_999_999_999
 
@@ -95,25 +99,33 @@ class CPublishers:
             assert pipe is not None
             pipe.close()
 
-    def run(self) -> float:
+    def run(self, ready: Callable[[], bool] = lambda: True) -> float:
         """Send everything; return the start time (``perf_counter``) once every process has exited.
 
         A paced run feeds its lines from a process of its own: feeder threads in this process would
         compete for the interpreter with the hub being measured and add their waits to its latency.
+        Its clock starts once ``ready()`` holds after the publishers were started (say, once the hub
+        saw them connect): a line written before its publisher is connected waits in the pipe, and
+        that wait would count as latency.
         """
         if self._interval is None:
             return self._run()
         ctx = mp.get_context("spawn")
-        started: mp.Queue[float | str] = ctx.Queue()
-        child = ctx.Process(target=_run_in_child, args=(self, started), daemon=True)
+        said: mp.Queue[float | str] = ctx.Queue()
+        go = ctx.Event()
+        child = ctx.Process(target=_run_in_child, args=(self, said, go), daemon=True)
         child.start()
-        result = started.get(timeout=600)
+        result = said.get(timeout=600)
+        if result == _STARTED:
+            _wait_until(ready, within_s=10.0)
+            go.set()
+            result = said.get(timeout=600)
         child.join(60)
         if isinstance(result, str):
             raise RuntimeError(result)  # noqa: TRY004 - the child's error message, not a type error
         return result
 
-    def _run(self) -> float:
+    def _run(self, started_publishers: Callable[[], None] = lambda: None) -> float:
         with tempfile.TemporaryDirectory(prefix="fieldhub-load-") as tmp:
             if self._interval is None:
                 inputs: list[IO[bytes] | int] = []
@@ -131,8 +143,7 @@ class CPublishers:
             if self._interval is not None:
                 # The same lines for every device (each has a session of its own), built before the clock starts.
                 lines = self._lines(_STAMP)
-                # Lines written before a publisher is connected would wait in its pipe, and count as latency.
-                _wait_connected(procs, self._port)
+                started_publishers()
                 started = time.perf_counter()
                 self._feed(procs, lines)
             for proc in procs:
@@ -147,38 +158,23 @@ class CPublishers:
         return started
 
 
-def _wait_connected(procs: list[subprocess.Popen[bytes]], port: int, within_s: float = 10.0) -> None:
-    """Wait until each process has a TCP connection to ``port`` established (read from ``/proc``)."""
-    deadline = time.monotonic() + within_s
-    waiting = {proc.pid for proc in procs}
-    while waiting:
-        established = _established_to(port)
-        waiting = {pid for pid in waiting if _sockets_of(pid).isdisjoint(established)}
-        if waiting and time.monotonic() > deadline:
-            raise RuntimeError(f"mosquitto_pub did not connect to port {port} within {within_s} s")
-        time.sleep(0.005)  # polling the kernel's tables: there is no event to wait on
-
-
-def _established_to(port: int) -> set[str]:
-    """Inodes of the sockets with an established connection to ``port`` (the broker's)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port:
-                inodes.add(fields[9])
-    return inodes
-
-
-def _sockets_of(pid: int) -> set[str]:
-    fds = Path(f"/proc/{pid}/fd")
-    targets = {str(fd.readlink()) for fd in fds.iterdir()}
-    return {target[8:-1] for target in targets if target.startswith("socket:[")}
-
-
-def _run_in_child(publishers: CPublishers, started: mp.Queue[float | str]) -> None:
+def _run_in_child(publishers: CPublishers, said: mp.Queue[float | str], go: Event) -> None:
     """A paced run in a process of its own; ``perf_counter`` is the system's monotonic clock, shared."""
+
+    def announce() -> None:
+        said.put(_STARTED)
+        if not go.wait(60):
+            raise RuntimeError("no go-ahead from the bench")
+
     try:
-        started.put(publishers._run())
+        said.put(publishers._run(announce))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
-        started.put(f"paced publishers failed: {exc}")
+        said.put(f"paced publishers failed: {exc}")
+
+
+def _wait_until(ready: Callable[[], bool], within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the publishers did not connect within {within_s:.0f} s")
+        time.sleep(0.01)  # polling the hub's view: there is no event to wait on across processes

@@ -87,14 +87,14 @@ def latencies(pipeline: IngestPipeline) -> Iterator[list[tuple[int, int]]]:
         pipeline.remove_listener(measure)
 
 
-def _p50_p99(values: list[int]) -> tuple[float, float]:
+def _p50_p99(values: list[int]) -> tuple[float | None, float | None]:
     if not values:
-        return float("nan"), float("nan")
+        return None, None  # JSON has no NaN: a run too short to have a steady state says null
     ordered = sorted(values)
     return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.99) - 1)]
 
 
-def percentiles(measured: list[tuple[int, int]]) -> dict[str, float]:
+def percentiles(measured: list[tuple[int, int]]) -> dict[str, float | None]:
     """p50 and p99 in ms of every message, and of the steady state after the first second's warm-up."""
     p50, p99 = _p50_p99([latency for _, latency in measured])
     first = min((sent for sent, _ in measured), default=0)

@@ -142,10 +142,14 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"  latency device->stored at full speed: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
     if "paced" in result:
         paced = result["paced"]
+        steady = (
+            f"p50 {paced['steady_p50_ms']} ms, p99 {paced['steady_p99_ms']} ms"
+            if paced["steady_p99_ms"] is not None
+            else "none (the run was shorter)"
+        )
         print(
             f"  latency at half that rate ({paced['rate_msgs_per_s']:.0f} msg/s): "
-            f"p50 {paced['p50_ms']} ms, p99 {paced['p99_ms']} ms; after the first second's warm-up: "
-            f"p50 {paced['steady_p50_ms']} ms, p99 {paced['steady_p99_ms']} ms"
+            f"p50 {paced['p50_ms']} ms, p99 {paced['p99_ms']} ms; after the first second's warm-up: {steady}"
         )
     print(f"  stored {result['stored']} of {result['sent']}, lost {result['lost']}")
 
@@ -156,7 +160,7 @@ def main(args: argparse.Namespace) -> int:
     logging.getLogger("amqtt").setLevel(logging.ERROR)
     result = asyncio.run(_run(args))
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, allow_nan=False))
     else:
         _report(result, args)
     return 0 if result["lost"] == 0 else 1

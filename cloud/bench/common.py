@@ -57,7 +57,9 @@ class CountingSubscriber:
         await asyncio.to_thread(self._client.loop_stop)
 
 
-def bench_settings(data_dir: Path, args: argparse.Namespace, **extra: Any) -> HubSettings:
+def bench_settings(
+    data_dir: Path, args: argparse.Namespace, *, stream: list[str] | None = None, **extra: Any
+) -> HubSettings:
     """A throwaway hub on free ports (cheap password hashing: the bench registers devices, it does not test it)."""
     return load_settings(
         data_dir=data_dir,
@@ -66,7 +68,7 @@ def bench_settings(data_dir: Path, args: argparse.Namespace, **extra: Any) -> Hu
         demo=True,
         scrypt_n=1024,
         admin_password=new_secret(),
-        stream=args.stream,
+        stream=args.stream if stream is None else stream,
         **extra,
     )
 

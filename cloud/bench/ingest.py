@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -151,13 +152,24 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
             f"  latency at half that rate ({paced['rate_msgs_per_s']:.0f} msg/s): "
             f"p50 {paced['p50_ms']} ms, p99 {paced['p99_ms']} ms; after the first second's warm-up: {steady}"
         )
-    print(f"  stored {result['stored']} of {result['sent']}, lost {result['lost']}")
+    lost = result["lost"] - result.get("kafka", {}).get("lost", 0)
+    print(f"  stored {result['stored']} of {result['sent']}, lost {lost}")
+    if "kafka" in result:
+        kafka = result["kafka"]
+        print(
+            f"  pipeline + Kafka sink (hub alone): {kafka['pipeline_msgs_per_s']:>6.0f} msg/s, "
+            f"{kafka['points_per_s']:.0f} points/s stored, ratio {kafka['ratio']:.2f}; stored {kafka['stored']} "
+            f"of {kafka['sent']}, {kafka['records']} records in the topic, lost {kafka['lost']}"
+        )
 
 
 def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
     # amqtt warns about every late PUBACK of the saturated baseline subscriber.
     logging.getLogger("amqtt").setLevel(logging.ERROR)
+    if args.kafka and args.broker != "mosquitto":
+        print("fieldhub bench ingest: --kafka needs --broker mosquitto", file=sys.stderr)
+        return 2
     result = asyncio.run(_run(args))
     if args.json:
         print(json.dumps(result, allow_nan=False))

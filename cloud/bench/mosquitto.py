@@ -19,20 +19,23 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cloud import collector
 from cloud.bench.cload import CPublishers, Device
 from cloud.bench.common import CountingSubscriber, bench_settings, latencies, percentiles, wait_for
+from cloud.bench.tansu import records_in, running_tansu
 from cloud.ingest_replica import replica_command
 from cloud.runtime import HubRuntime
 from contracts.devices import DeviceCreate
 from hub.broker.mosquitto.managed import ManagedMosquitto
 from hub.security.passwords import new_secret
 from hub.store.base import DeviceSecret
+from hub.streams.kafka import DEFAULT_TOPIC
 
 SERVICE_USER = "bench"
 
@@ -182,15 +185,28 @@ def _replicas(data_dir: Path, port: int, count: int) -> Iterator[None]:
             proc.wait(30)
 
 
+@asynccontextmanager
+async def _bench_hub(data_dir: Path, args: argparse.Namespace, stream: list[str]) -> AsyncIterator[_Bench]:
+    """A hub on a managed Mosquitto, with ``args.publishers`` devices registered."""
+    async with HubRuntime(bench_settings(data_dir, args, broker="mosquitto", stream=stream)) as hub:
+        collector.settle_after_start()  # as fieldhub up does
+        devices = []
+        for i in range(args.publishers):
+            created = await hub.services.registry.create_device(DeviceCreate(id=f"bench-{i}", name="bench"), "default")
+            devices.append(Device(created.id, created.credentials.password))
+        yield _Bench(hub, devices)
+
+
+@dataclass(frozen=True, slots=True)
+class _Bench:
+    hub: HubRuntime
+    devices: list[Device]
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
-        async with HubRuntime(bench_settings(Path(tmp), args, broker="mosquitto")) as hub:
-            collector.settle_after_start()  # as fieldhub up does
-            registry = hub.services.registry
-            devices = []
-            for i in range(args.publishers):
-                created = await registry.create_device(DeviceCreate(id=f"bench-{i}", name="bench"), "default")
-                devices.append(Device(created.id, created.credentials.password))
+        async with _bench_hub(Path(tmp), args, args.stream) as bench:
+            hub, devices = bench.hub, bench.devices
             secrets = await hub.services.store.list_device_secrets()
             base = await baseline(secrets, devices, args)
             with _replicas(Path(tmp), hub.mqtt_port, args.replicas):
@@ -204,18 +220,40 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "replicas": args.replicas,
         "baseline_msgs_per_s": round(base["paho"], 1),
         "baseline_c_msgs_per_s": round(base["c"], 1),
-        "pipeline_msgs_per_s": round(pipe["msgs_per_s"], 1),
-        "ratio": round(pipe["msgs_per_s"] / base["paho"], 3) if base["paho"] else None,
-        "points_per_s": round(pipe["points_per_s"], 1),
-        "p50_ms": pipe_latency["p50_ms"],
-        "p99_ms": pipe_latency["p99_ms"],
-        "sent": pipe["sent"],
-        "stored": pipe["stored"],
-        "lost": pipe["lost"],
+        **_figures(pipe, pipe_latency, base["paho"]),
     }
     if paced is not None:
         paced_count, paced_latency = paced
         result["paced"] = {"rate_msgs_per_s": round(pipe["msgs_per_s"] / 2, 1), **paced_latency}
         result["paced"]["lost"] = paced_count["lost"]
         result["lost"] += paced_count["lost"]
+    if args.kafka:
+        result["kafka"] = await _kafka_variant(args, base["paho"])
+        result["lost"] += result["kafka"]["lost"]
     return result
+
+
+def _figures(counted: dict[str, float], latency: dict[str, float | None], baseline_rate: float) -> dict[str, Any]:
+    return {
+        "pipeline_msgs_per_s": round(counted["msgs_per_s"], 1),
+        "ratio": round(counted["msgs_per_s"] / baseline_rate, 3) if baseline_rate else None,
+        "points_per_s": round(counted["points_per_s"], 1),
+        "p50_ms": latency["p50_ms"],
+        "p99_ms": latency["p99_ms"],
+        "sent": counted["sent"],
+        "stored": counted["stored"],
+        "lost": counted["lost"],
+    }
+
+
+async def _kafka_variant(args: argparse.Namespace, baseline_rate: float) -> dict[str, Any]:
+    """The pipeline again, the hub alone, each message acknowledged only once SQLite and Kafka have it."""
+    async with running_tansu() as url:
+        with tempfile.TemporaryDirectory(prefix="fieldhub-bench-kafka-") as tmp:
+            async with _bench_hub(Path(tmp), args, [*args.stream, url]) as bench:
+                counted, latency = await _measure_pipeline(bench.hub, bench.devices, args, None, 0)
+        # One record per message; a message delivered again may be written twice (same device and seq).
+        topic = DEFAULT_TOPIC.format(tenant="default")
+        records, distinct = await asyncio.to_thread(records_in, url.removeprefix("kafka://"), topic)
+    figures = _figures(counted, latency, baseline_rate)
+    return {**figures, "records": records, "lost": figures["sent"] - min(figures["stored"], distinct)}

@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     ingest.add_argument("--replicas", type=int, default=0, help="ingest replica processes beside the hub (mosquitto)")
     ingest.add_argument("--paced", action="store_true", help="also measure latency at half the maximum rate")
+    ingest.add_argument(
+        "--kafka",
+        action="store_true",
+        help="also measure the pipeline with a Kafka sink, on a Tansu the bench starts (mosquitto)",
+    )
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     agent = sub.add_parser("agent", help="agent memory, CPU per 1,000 readings/s and spool replay rate")
     agent.add_argument("--readings", type=int, default=100_000, help="backlog to replay (default 100000)")

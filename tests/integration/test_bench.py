@@ -11,9 +11,10 @@ pytestmark = pytest.mark.timeout(180)
 
 
 def test_the_mosquitto_bench_reports_its_figures_and_loses_nothing() -> None:
+    # 600 messages: a smoke run of every variant (replica, paced, Kafka), not a measurement.
     done = fieldhub(
         *("bench", "ingest", "--broker", "mosquitto", "--publishers", "2", "--messages", "600", "--batch", "10"),
-        *("--paced", "--replicas", "1", "--json"),
+        *("--paced", "--replicas", "1", "--kafka", "--json"),
         timeout=170,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -26,3 +27,13 @@ def test_the_mosquitto_bench_reports_its_figures_and_loses_nothing() -> None:
     paced = result["paced"]
     assert paced["lost"] == 0
     assert 0 <= paced["p50_ms"] <= paced["p99_ms"]
+    # The Kafka variant counts the topic too: one record per message.
+    kafka = result["kafka"]
+    assert (kafka["sent"], kafka["stored"], kafka["records"], kafka["lost"]) == (600, 600, 600, 0)
+    assert kafka["points_per_s"] == pytest.approx(kafka["pipeline_msgs_per_s"] * 10, rel=0.01)
+
+
+def test_the_kafka_variant_is_refused_on_the_embedded_broker() -> None:
+    done = fieldhub("bench", "ingest", "--kafka", "--messages", "10")
+    assert done.returncode == 2
+    assert "--kafka needs --broker mosquitto" in done.stderr

@@ -15,7 +15,6 @@ import logging
 import os
 import pwd
 import shutil
-import socket
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +25,7 @@ import orjson
 from hub.broker.embedded import TlsListener
 from hub.broker.mosquitto.dynsec import config_document
 from hub.errors import ConfigError
+from hub.net import free_port, wait_listening
 from hub.store.base import DeviceSecret
 
 log = logging.getLogger(__name__)
@@ -47,14 +47,6 @@ def find_plugin() -> Path:
     raise ConfigError("the Mosquitto dynamic security plugin was not found (Debian: apt install mosquitto)")
 
 
-def _free_port(host: str) -> int:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class ManagedMosquitto:
     """``async with`` starts ``mosquitto`` on ``host:port`` (0 picks a free port) and stops it."""
 
@@ -72,8 +64,8 @@ class ManagedMosquitto:
     ) -> None:
         self._workdir = workdir
         self._host = host
-        self.port = port or _free_port(host)
-        self.tls_port = None if tls is None else tls.port or _free_port(host)
+        self.port = port or free_port(host)
+        self.tls_port = None if tls is None else tls.port or free_port(host)
         self._tls = tls
         self._service = (service_user, service_password)
         self._devices = list(devices)
@@ -164,23 +156,14 @@ class ManagedMosquitto:
             delay = 1.0
 
     async def _wait_listening(self) -> None:
-        assert self._proc is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + _START_TIMEOUT_S
-        while True:
-            if self._proc.returncode is not None:
-                said = (self._workdir / "mosquitto.stderr").read_text(errors="replace").strip()[-500:]
-                raise ConfigError(f"Mosquitto exited at start ({self._proc.returncode}): {said}")
-            try:
-                _, writer = await asyncio.open_connection(self._host, self.port)
-            except OSError:
-                if loop.time() > deadline:
-                    raise ConfigError(f"Mosquitto did not listen on {self._host}:{self.port}") from None
-                await asyncio.sleep(0.02)  # polling the port, bounded by the deadline
-                continue
-            writer.close()
-            await writer.wait_closed()
+        proc = self._proc
+        assert proc is not None
+        if await wait_listening(self._host, self.port, lambda: proc.returncode is not None, _START_TIMEOUT_S):
             return
+        if proc.returncode is not None:
+            said = (self._workdir / "mosquitto.stderr").read_text(errors="replace").strip()[-500:]
+            raise ConfigError(f"Mosquitto exited at start ({proc.returncode}): {said}")
+        raise ConfigError(f"Mosquitto did not listen on {self._host}:{self.port}")
 
     async def _stop(self) -> None:
         proc = self._proc

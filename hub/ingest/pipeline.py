@@ -1,9 +1,13 @@
-"""The ingest pipeline: parse on arrival, queue (bounded), group-commit to the store.
+"""The ingest pipeline: parse on arrival, queue (bounded), group-commit to the store, then the streams.
 
 Policy when the queue is full: :meth:`IngestPipeline.submit` waits, which holds up the
 broker session that sent the message (backpressure) instead of dropping it. The writer
 takes everything queued at once (group commit), so batches grow with load and latency
 stays low when idle. A failed write is retried with backoff, never dropped.
+
+With stream sinks, a second task sends each stored batch to them, in store order, while the
+writer stores the next one: waiting for a stream's acknowledgement no longer stops the store.
+A message is acknowledged only once the store and every stream have it.
 """
 
 from __future__ import annotations
@@ -60,8 +64,10 @@ class IngestPipeline:
         self._sinks = list(sinks)
         self._listeners: list[Listener] = []
         self._rejects = RateLimitedLog(log)
+        # Stored batches waiting for the streams; bounded, so a slow stream holds the writer back.
+        self._stored: asyncio.Queue[list[Accepted] | object] = asyncio.Queue(maxsize=2)
         self._tasks: asyncio.TaskGroup | None = None
-        self._writer_task: asyncio.Task[None] | None = None
+        self._running: list[asyncio.Task[None]] = []
         self._closed = False
 
     def add_listener(self, listener: Listener) -> None:
@@ -75,7 +81,9 @@ class IngestPipeline:
     async def __aenter__(self) -> Self:
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
-        self._writer_task = self._tasks.create_task(self._writer(), name="ingest-writer")
+        self._running = [self._tasks.create_task(self._writer(), name="ingest-writer")]
+        if self._sinks:
+            self._running.append(self._tasks.create_task(self._streamer(), name="ingest-streams"))
         return self
 
     async def __aexit__(
@@ -85,9 +93,10 @@ class IngestPipeline:
         if exc is None:
             # Graceful: let the writer store everything accepted before stopping.
             await self._queue.put(_STOP)
-        assert self._tasks is not None and self._writer_task is not None
+        assert self._tasks is not None
         if exc is not None:
-            self._writer_task.cancel()
+            for task in self._running:
+                task.cancel()
         await self._tasks.__aexit__(exc_type, exc, tb)
 
     async def submit(self, device_id: str, tenant: str, payload: bytes, *, stored: bool = False) -> bool:
@@ -138,21 +147,33 @@ class IngestPipeline:
         return batch, stop
 
     async def _writer(self) -> None:
-        while True:
+        stop = False
+        while not stop:
             first = await self._queue.get()
             if first is _STOP:
                 self._queue.task_done()
-                return
+                break
             assert isinstance(first, Accepted)
             batch, stop = self._take_batch(first)
             self._metrics.queue_depth.set(self._queue.qsize())
             await self._write(batch)
-            for item in batch:
-                if item.written is not None and not item.written.done():
-                    item.written.set_result(None)
-                self._queue.task_done()
-            if stop:
+            if self._sinks:
+                await self._stored.put(batch)
+            else:
+                self._finish(batch)
+        if self._sinks:
+            await self._stored.put(_STOP)  # the streamer stops after the batches queued before it
+
+    async def _streamer(self) -> None:
+        while True:
+            batch = await self._stored.get()
+            if batch is _STOP:
                 return
+            assert isinstance(batch, list)
+            for sink in self._sinks:
+                # Before anyone is acknowledged: a stream that is down holds ingest back, it loses nothing.
+                await self._retry(f"stream {sink.name}", partial(sink.send, batch))
+            self._finish(batch)
 
     async def _retry(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt`` until it succeeds, waiting longer after each failure (never dropping the batch)."""
@@ -176,11 +197,15 @@ class IngestPipeline:
         self._metrics.points.inc(points)
         self._metrics.stored.inc(result.stored)
         self._metrics.duplicates.inc(result.duplicates)
-        for sink in self._sinks:
-            # Before anyone is acknowledged: a stream that is down holds ingest back, it loses nothing.
-            await self._retry(f"stream {sink.name}", partial(sink.send, batch))
+
+    def _finish(self, batch: list[Accepted]) -> None:
+        """The batch is stored and streamed: tell the listeners, then release its senders."""
         for listener in self._listeners:
             try:
                 listener(batch)
             except Exception:
                 log.exception("ingest listener %r failed", listener)
+        for item in batch:
+            if item.written is not None and not item.written.done():
+                item.written.set_result(None)
+            self._queue.task_done()

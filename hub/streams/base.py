@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import orjson
 
 from contracts.streams import SCHEMA_VERSION
+from contracts.telemetry import Reading, ReadingColumns, Value
 from hub.ingest.accepted import Accepted
 
 
@@ -33,9 +35,16 @@ def record(item: Accepted) -> bytes:
             "tenant": item.tenant,
             "device_id": item.device_id,
             "received": item.received,
-            "readings": [{"key": r.key, "ts": r.ts, "value": r.value, "seq": r.seq} for r in item.readings],
+            "readings": [{"key": k, "ts": ts, "value": v, "seq": seq} for k, ts, v, seq in _rows(item.readings)],
         }
     )
+
+
+def _rows(readings: Sequence[Reading]) -> Iterable[tuple[str, int, Value, int | None]]:
+    # Columns zipped directly: a Reading built per point only to be taken apart again cost a third more.
+    if isinstance(readings, ReadingColumns):
+        return zip(readings.keys, readings.stamps, readings.values, readings.seqs, strict=True)
+    return readings
 
 
 def headers(item: Accepted) -> dict[str, str]:

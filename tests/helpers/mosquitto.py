@@ -27,6 +27,9 @@ class ExternalMosquitto:
     workdir: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    #: ``(cert, key)``: also listen with TLS on :attr:`tls_port`.
+    tls: tuple[Path, Path] | None = None
+    tls_port: int = field(default_factory=free_port)
 
     def start(self, devices: Iterable[DeviceSecret] = ()) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -40,6 +43,10 @@ class ExternalMosquitto:
             f"plugin {find_plugin()}\nplugin_opt_config_file {dynsec}\n"
             "log_dest topic\nlog_type notice\nlog_timestamp false\nmax_queued_messages 100000\n"
         )
+        if self.tls is not None:
+            cert, key = self.tls
+            with conf.open("a") as out:
+                out.write(f"listener {self.tls_port} 127.0.0.1\ncertfile {cert}\nkeyfile {key}\n")
         self.proc = subprocess.Popen(
             ["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

@@ -15,6 +15,7 @@ from hub.security.passwords import broker_hash
 from hub.store.base import DeviceSecret
 from tests.helpers.mosquitto import SERVICE_PASSWORD, SERVICE_USER, ExternalMosquitto
 from tests.helpers.ports import free_port
+from tests.helpers.tls import self_signed
 
 pytestmark = pytest.mark.timeout(60)
 TOPIC = "devices/link-test/telemetry"
@@ -117,3 +118,23 @@ async def test_bad_credentials_an_absent_broker_and_a_refused_subscription_are_c
         async with MqttLink(device, "dev1", ["devices/other/telemetry"], Inbox()):
             pass
     assert "not-the-password" not in repr(wrong)
+
+
+async def test_the_link_speaks_tls_and_refuses_a_broker_it_cannot_verify(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    mosquitto = ExternalMosquitto(tmp_path / "tls-mosquitto", tls=(cert, key))
+    mosquitto.start()
+    try:
+        inbox = Inbox()
+        address = BrokerAddress(
+            "127.0.0.1", mosquitto.tls_port, SERVICE_USER, SERVICE_PASSWORD, tls=True, ca_file=str(cert)
+        )
+        async with MqttLink(address, "link-tls", [TOPIC], inbox) as link:
+            await link.publish(TOPIC, b"over tls")
+            assert await inbox.next() == (TOPIC, b"over tls", 1)
+        untrusted = BrokerAddress("127.0.0.1", mosquitto.tls_port, SERVICE_USER, SERVICE_PASSWORD, tls=True)
+        with pytest.raises(ConfigError, match="certificate verify failed"):
+            async with MqttLink(untrusted, "link-tls", [TOPIC], Inbox()):
+                pass
+    finally:
+        mosquitto.stop()

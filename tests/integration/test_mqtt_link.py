@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from hub.store.base import DeviceSecret
 from tests.helpers.mosquitto import SERVICE_PASSWORD, SERVICE_USER, ExternalMosquitto
 from tests.helpers.ports import free_port
 from tests.helpers.tls import self_signed
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 TOPIC = "devices/link-test/telemetry"
@@ -101,6 +103,33 @@ async def test_a_link_with_its_hands_full_stops_reading_and_then_takes_everythin
         got = {(await inbox.next())[1] for _ in range(50)}
     assert got == {b"%d" % i for i in range(50)}
     assert "reading from the broker paused" in caplog.text
+
+
+async def test_pings_keep_an_idle_link_and_a_broker_that_stops_answering_is_left_and_found_again(
+    broker: ExternalMosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "hub.broker.mosquitto.link")
+    reconnects = asyncio.Queue[None]()
+    async with MqttLink(
+        service(broker.port), "link-e", [TOPIC], Inbox(), lambda: reconnects.put_nowait(None), keepalive_s=1
+    ) as link:
+        # Three keepalive periods of silence: the broker drops a client quiet for one and a half, pings prevent it.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reconnects.get(), 3)
+        assert link.is_connected and "lost the MQTT broker" not in caplog.text
+        assert broker.proc is not None
+        broker.proc.send_signal(signal.SIGSTOP)
+        try:
+
+            async def left() -> bool:
+                return not link.is_connected
+
+            await eventually(left, within=10, what="the link to leave a broker that stopped answering")
+            assert "stopped answering pings" in caplog.text
+        finally:
+            broker.proc.send_signal(signal.SIGCONT)
+        await asyncio.wait_for(reconnects.get(), 30)
+        assert link.is_connected
 
 
 async def test_bad_credentials_an_absent_broker_and_a_refused_subscription_are_config_errors(

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str, bytes, int], Awaitable[None]]
 
 _CONNECT_TIMEOUT_S = 10.0
-_KEEPALIVE_S = 30
 _RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 5.0)
 
 
@@ -114,10 +113,12 @@ class MqttLink:
         on_reconnect: Callable[[], None] | None = None,
         *,
         max_in_hand: int = 5_000,
+        keepalive_s: int = 30,
     ) -> None:
         self._address = address
         # Messages handled at once before the link stops reading: bounds a broker with no in-flight limit.
         self._max_in_hand = max_in_hand
+        self._keepalive_s = keepalive_s
         self._client_id = client_id
         self._subscriptions = subscriptions
         self._handler = handler
@@ -224,7 +225,9 @@ class MqttLink:
         address = self._address
         self._send(
             conn,
-            packets.connect(self._client_id, address.username, address.password, _KEEPALIVE_S, clean_session=False),
+            packets.connect(
+                self._client_id, address.username, address.password, self._keepalive_s, clean_session=False
+            ),
         )
         code = await self._connack
         if code:
@@ -270,13 +273,14 @@ class MqttLink:
     async def _keep_alive(self, conn: _Connection) -> None:
         """Ping when the link has been quiet; give up on a connection that stopped answering."""
         loop = asyncio.get_running_loop()
+        keepalive = self._keepalive_s
         while not conn.closed.done():
-            await asyncio.wait([conn.closed], timeout=_KEEPALIVE_S / 3)
+            await asyncio.wait([conn.closed], timeout=keepalive / 3)
             now = loop.time()
-            if self._ping_sent is not None and now - self._ping_sent > _KEEPALIVE_S:
+            if self._ping_sent is not None and now - self._ping_sent > keepalive:
                 log.warning("the MQTT broker at %s stopped answering pings", self._address)
                 conn.close()
-            elif self._ping_sent is None and now - self._last_sent >= _KEEPALIVE_S / 2:
+            elif self._ping_sent is None and now - self._last_sent >= keepalive / 2:
                 self._ping_sent = now
                 self._send(conn, packets.PINGREQ_PACKET)
         await conn.closed

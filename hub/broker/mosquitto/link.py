@@ -127,8 +127,8 @@ class MqttLink:
         self._conn: _Connection | None = None
         self._connack: asyncio.Future[int] | None = None
         self._suback: tuple[int, asyncio.Future[bytes]] | None = None
-        self._waiting: dict[int, asyncio.Future[None]] = {}  # our QoS 1 publishes, by packet id
-        self._unacked: dict[int, bytes] = {}  # our QoS 1 publishes, sent again after a reconnect
+        self._waiting: dict[int, asyncio.Future[None]] = {}  # by packet id: our QoS 1 publishes, done at PUBACK
+        self._unacked: dict[int, bytes] = {}  # by packet id: their packets, sent again (DUP) after a reconnect
         self._next_id = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._acks = bytearray()

@@ -117,7 +117,7 @@ class CPublishers:
         child.start()
         result = said.get(timeout=600)
         if result == _STARTED:
-            _wait_until(ready, within_s=10.0)
+            wait_until(ready, 10.0, "the publishers to connect")
             go.set()
             result = said.get(timeout=600)
         child.join(60)
@@ -172,9 +172,10 @@ def _run_in_child(publishers: CPublishers, said: mp.Queue[float | str], go: Even
         said.put(f"paced publishers failed: {exc}")
 
 
-def _wait_until(ready: Callable[[], bool], within_s: float) -> None:
+def wait_until(check: Callable[[], bool], within_s: float, what: str) -> None:
+    """Poll ``check`` (the hub's view, across processes: there is no event to wait on) until it holds."""
     deadline = time.monotonic() + within_s
-    while not ready():
+    while not check():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the publishers did not connect within {within_s:.0f} s")
-        time.sleep(0.01)  # polling the hub's view: there is no event to wait on across processes
+            raise RuntimeError(f"waited {within_s:.0f} s in vain for {what}")
+        time.sleep(0.01)

@@ -21,12 +21,11 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cloud import collector
-from cloud.bench.cload import CPublishers, Device
+from cloud.bench.cload import CPublishers, Device, wait_until
 from cloud.bench.common import CountingSubscriber, bench_settings, latencies, percentiles, wait_for
 from cloud.bench.tansu import records_in, running_tansu
 from cloud.ingest_replica import replica_command
@@ -120,7 +119,7 @@ async def _count_pipeline(
         with _presence(database, devices) as online:
             if rate is not None:
                 # The last run's publishers must be gone, or their sessions would pass for this run's.
-                await _until(lambda: online() == 0)
+                await asyncio.to_thread(wait_until, lambda: online() == 0, 10.0, "the last run's publishers to leave")
             sending = asyncio.create_task(asyncio.to_thread(pubs.run, lambda: online() == len(devices)))
             ended = await wait_for(lambda: (count() - before) // args.batch, total, poll_s=0.05)
             started = await sending
@@ -152,14 +151,6 @@ def _presence(database: Path, devices: list[Device]) -> Iterator[Callable[[], in
         yield online
 
 
-async def _until(check: Callable[[], bool], within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError("the hub still sees the last run's publishers")
-        await asyncio.sleep(0.01)
-
-
 @contextmanager
 def _replicas(data_dir: Path, port: int, count: int) -> Iterator[None]:
     """``count`` ingest replica processes beside the hub, stopped on the way out."""
@@ -186,7 +177,9 @@ def _replicas(data_dir: Path, port: int, count: int) -> Iterator[None]:
 
 
 @asynccontextmanager
-async def _bench_hub(data_dir: Path, args: argparse.Namespace, stream: list[str]) -> AsyncIterator[_Bench]:
+async def _bench_hub(
+    data_dir: Path, args: argparse.Namespace, stream: list[str]
+) -> AsyncIterator[tuple[HubRuntime, list[Device]]]:
     """A hub on a managed Mosquitto, with ``args.publishers`` devices registered."""
     async with HubRuntime(bench_settings(data_dir, args, broker="mosquitto", stream=stream)) as hub:
         collector.settle_after_start()  # as fieldhub up does
@@ -194,19 +187,12 @@ async def _bench_hub(data_dir: Path, args: argparse.Namespace, stream: list[str]
         for i in range(args.publishers):
             created = await hub.services.registry.create_device(DeviceCreate(id=f"bench-{i}", name="bench"), "default")
             devices.append(Device(created.id, created.credentials.password))
-        yield _Bench(hub, devices)
-
-
-@dataclass(frozen=True, slots=True)
-class _Bench:
-    hub: HubRuntime
-    devices: list[Device]
+        yield hub, devices
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
-        async with _bench_hub(Path(tmp), args, args.stream) as bench:
-            hub, devices = bench.hub, bench.devices
+        async with _bench_hub(Path(tmp), args, args.stream) as (hub, devices):
             secrets = await hub.services.store.list_device_secrets()
             base = await baseline(secrets, devices, args)
             with _replicas(Path(tmp), hub.mqtt_port, args.replicas):
@@ -250,8 +236,8 @@ async def _kafka_variant(args: argparse.Namespace, baseline_rate: float) -> dict
     """The pipeline again, the hub alone, each message acknowledged only once SQLite and Kafka have it."""
     async with running_tansu() as url:
         with tempfile.TemporaryDirectory(prefix="fieldhub-bench-kafka-") as tmp:
-            async with _bench_hub(Path(tmp), args, [*args.stream, url]) as bench:
-                counted, latency = await _measure_pipeline(bench.hub, bench.devices, args, None, 0)
+            async with _bench_hub(Path(tmp), args, [*args.stream, url]) as (hub, devices):
+                counted, latency = await _measure_pipeline(hub, devices, args, None, 0)
         # One record per message; a message delivered again may be written twice (same device and seq).
         topic = DEFAULT_TOPIC.format(tenant="default")
         records, distinct = await asyncio.to_thread(records_in, url.removeprefix("kafka://"), topic)

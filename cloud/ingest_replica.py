@@ -45,7 +45,8 @@ class IngestReplica(Lifetime):
         store = open_store(s.store_url)
         await store.open()
         self._stack.push_async_callback(store.close)
-        pipeline = await start_pipeline(self._stack, s, store, self.metrics)
+        # Streams follow the store; fieldhub up forwards them, whichever process stored the message.
+        pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, streams=False)
         # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
         router = InboundRouter(
             pipeline,
@@ -53,6 +54,7 @@ class IngestReplica(Lifetime):
             StateService(store),
             CommandBus(self.metrics),
             NodeService(store, self.metrics),
+            metrics=self.metrics,
         )
         broker = MosquittoBroker(
             broker_address(s), f"fieldhub-{s.replica_id}", router, Identities(store), self.metrics, group=s.ingest_group

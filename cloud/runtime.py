@@ -6,6 +6,7 @@ so the broker hands over everything it acknowledged before ingest flushes to the
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from contextlib import AsyncExitStack
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from cloud.identity.users import UserDirectory
 from cloud.lifetime import Lifetime
 from cloud.services import Services
 from cloud.settings import HubSettings
+from contracts.telemetry import Arrivals
 from hub.broker.base import BrokerAccounts
 from hub.broker.bridge import AmqttBridge
 from hub.broker.embedded import EmbeddedBroker, TlsListener
@@ -26,7 +28,6 @@ from hub.broker.mosquitto.dynsec import DynsecAccounts
 from hub.broker.mosquitto.link import BrokerAddress
 from hub.broker.mosquitto.managed import ManagedMosquitto
 from hub.commands import CommandBus
-from hub.errors import ConfigError, SinkUnavailable
 from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
 from hub.metrics import Metrics
@@ -36,9 +37,11 @@ from hub.registry import DEFAULT_TENANT, DeviceRegistry
 from hub.router import InboundRouter
 from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
+from hub.store.backend import Backend
 from hub.store.base import Store
 from hub.store.factory import open_store
 from hub.streams.factory import build_sink
+from hub.streams.forwarder import Forwarder
 
 log = logging.getLogger(__name__)
 
@@ -57,25 +60,37 @@ def broker_address(settings: HubSettings) -> BrokerAddress:
     )
 
 
-async def start_pipeline(stack: AsyncExitStack, s: HubSettings, store: Store, metrics: Metrics) -> IngestPipeline:
-    """Open the configured streams and the ingest pipeline writing to ``store`` and them; ``stack`` closes them."""
-    sinks = [build_sink(url) for url in s.stream]
-    for sink in sinks:
-        try:
-            await sink.open()
-        except SinkUnavailable as exc:
-            raise ConfigError(exc.message) from None
-        stack.push_async_callback(sink.close)
-        log.info("telemetry also goes to %s", sink.name)
+def arrivals_of(replica_id: str) -> Arrivals:
+    """The arrival numbers of this process, in a lane chosen by its replica id (see :class:`Arrivals`)."""
+    digest = hashlib.blake2b(replica_id.encode(), digest_size=4).digest()
+    return Arrivals(int.from_bytes(digest) % Arrivals.LANES)
+
+
+async def start_pipeline(
+    stack: AsyncExitStack, s: HubSettings, store: Backend, metrics: Metrics, *, streams: bool
+) -> tuple[IngestPipeline, list[Forwarder]]:
+    """The ingest pipeline writing to ``store`` and, with ``streams``, a forwarder per configured stream.
+
+    Forwarders start before the pipeline, so on the way out they stop after it: they get to send
+    what the pipeline flushed to the store at the end.
+    """
+    forwarders = []
+    for url in s.stream if streams else []:
+        forwarder = Forwarder(build_sink(url), store, metrics, drain_s=s.stream_drain_s)
+        forwarders.append(await stack.enter_async_context(forwarder))
+        log.info("telemetry also goes to %s", forwarder.sink.name)
     pipeline = IngestPipeline(
         store,
         metrics,
         s.ingest.limits(),
+        arrivals_of(s.replica_id),
         queue_size=s.ingest.queue_size,
         max_batch_points=s.ingest.max_batch_points,
-        sinks=sinks,
+        outbox_keep_s=s.ingest.outbox_keep_s,
     )
-    return await stack.enter_async_context(pipeline)
+    for forwarder in forwarders:
+        pipeline.add_listener(forwarder.offer)
+    return await stack.enter_async_context(pipeline), forwarders
 
 
 class HubRuntime(Lifetime):
@@ -134,16 +149,16 @@ class HubRuntime(Lifetime):
         self.generated_admin_password = await users.ensure_admin(admin_password, reset=s.demo)
         key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_key(s.data_dir / "secret.key")
 
-        live = LiveFeed(metrics)
-        pipeline = await start_pipeline(self._stack, s, store, metrics)
-        pipeline.add_listener(live.publish)
+        live = await self._stack.enter_async_context(LiveFeed(store, metrics))
+        pipeline, forwarders = await start_pipeline(self._stack, s, store, metrics, streams=True)
+        pipeline.add_listener(live.offer)
 
         presence = Presence(store, metrics)
         await presence.reset()
         state = StateService(store)
         commands = CommandBus(metrics)
         nodes = NodeService(store, metrics)
-        router = InboundRouter(pipeline, presence, state, commands, nodes)
+        router = InboundRouter(pipeline, presence, state, commands, nodes, metrics=metrics)
         broker: EmbeddedBroker | MosquittoBroker
         accounts: BrokerAccounts | None = None
         if s.broker == "embedded":
@@ -169,6 +184,7 @@ class HubRuntime(Lifetime):
             commands=commands,
             live=live,
             pipeline=pipeline,
+            forwarders=forwarders,
             nodes=nodes,
             authenticator=authenticator,
             provisioning=Provisioning(store, registry, s.hash_params),

@@ -18,6 +18,7 @@ from hub.registry import DeviceRegistry
 from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
 from hub.store.base import Store
+from hub.streams.forwarder import Forwarder
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class Services:
     commands: CommandBus
     live: LiveFeed
     pipeline: IngestPipeline
+    #: The stream forwarders this process runs (their state and lag go into /healthz and /metrics).
+    forwarders: list[Forwarder]
     nodes: NodeService
     authenticator: DeviceAuthenticator
     provisioning: Provisioning

@@ -36,6 +36,9 @@ class IngestSettings(BaseModel):
     max_future_s: float = Field(default=600.0, ge=0)
     queue_size: int = Field(default=10_000, ge=1)
     max_batch_points: int = Field(default=20_000, ge=1)
+    outbox_keep_s: float = Field(
+        default=60.0, ge=1, description="How long stored batches stay in the outbox once every stream has them"
+    )
 
     def limits(self) -> Limits:
         return Limits(self.max_payload_bytes, self.max_values, int(self.max_future_s * 1000))
@@ -84,6 +87,9 @@ class HubSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     demo: bool = False
     ingest: IngestSettings = IngestSettings()
+    stream_drain_s: float = Field(
+        default=5.0, ge=0, le=60, description="At shutdown, how long streams may take to catch up before the hub exits"
+    )
     stream: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Northbound streams, e.g. nats://127.0.0.1:4222 (comma-separated in env)"
     )

@@ -30,6 +30,8 @@ class RejectReason(enum.StrEnum):
     TS_IN_FUTURE = "ts_in_future"
     TS_OUT_OF_RANGE = "ts_out_of_range"
     UNKNOWN_TOPIC = "unknown_topic"
+    #: Valid on its face, but handling it failed every time (a poison message): refused so others go on.
+    UNPROCESSABLE = "unprocessable"
 
 
 class AuthRefusal(enum.StrEnum):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,12 +56,53 @@ class TelemetryMessage(BaseModel):
 
 
 class Reading(NamedTuple):
-    """One accepted data point of one sensor."""
+    """One accepted data point of one sensor.
+
+    ``seq`` is the device's sequence number (``>= 0``), ``None`` for a reading the device stamped
+    without one, or, for a reading the hub stamped (no ``ts``, no ``seq``), a negative arrival
+    number from :class:`Arrivals` that keeps it apart from every other reading of its sensor.
+    """
 
     key: str
     ts: int
     value: Value
     seq: int | None
+
+
+class Arrivals:
+    """Arrival numbers for readings the hub stamps, so that it never takes two of them for one.
+
+    A device without a clock flushes its buffer in a burst after a reconnect, and the hub stamps
+    many of its readings with the same millisecond. Time cannot identify those readings (a
+    redelivered message is stamped anew), so each gets a number of its own: negative (never a
+    device's ``seq``), strictly increasing within a process (equal stamps keep their arrival
+    order), and in a lane of its own per process (``lane`` in ``[0, LANES)``), so two ingest
+    replicas never hand out the same number. Numbers are microseconds since the epoch times
+    :data:`LANES` plus the lane, offset to start at ``-2**63``: below the ``ts``-based idents the
+    store gives unsequenced readings a device stamped.
+    """
+
+    LANES = 1024
+    _BASE = -(2**63)
+
+    def __init__(self, lane: int) -> None:
+        if not 0 <= lane < self.LANES:
+            raise ValueError(f"lane must be in [0, {self.LANES})")
+        self._lane = lane
+        self._last = self._BASE
+
+    def __call__(self) -> int:
+        number = self._BASE + time.time_ns() // 1000 * self.LANES + self._lane
+        # A clock that stood still or stepped back must not repeat a number.
+        if number <= self._last:
+            number = self._last + self.LANES
+        self._last = number
+        return number
+
+
+def device_seq(seq: int | None) -> int | None:
+    """The device's own sequence number of a reading: ``None`` for an arrival number (see :class:`Arrivals`)."""
+    return None if seq is None or seq < 0 else seq
 
 
 #: ``Reading(...)`` runs a Python-level ``__new__``; the tuple constructor builds the same object in C.
@@ -219,7 +261,7 @@ def _check_key(key: str) -> None:
         _KNOWN_KEYS.add(key)
 
 
-def _parse_object(obj: object, now_ms: int, limits: Limits, out: list[Reading]) -> None:
+def _parse_object(obj: object, now_ms: int, limits: Limits, arrivals: Arrivals, out: list[Reading]) -> None:
     # orjson builds plain dicts, so class identity checks stand in for isinstance on this hot path.
     if obj.__class__ is not dict:
         raise PayloadRejected(RejectReason.SCHEMA, "each message must be an object with 'values'")
@@ -240,6 +282,8 @@ def _parse_object(obj: object, now_ms: int, limits: Limits, out: list[Reading]) 
         ts = raw_ts
     else:
         ts = parse_ts(raw_ts, now_ms, limits)
+        if raw_ts is None and seq is None:
+            seq = arrivals()
     if len(out) + len(values) > limits.max_values:
         raise PayloadRejected(RejectReason.TOO_MANY_VALUES, f"more than {limits.max_values} values in one message")
     for key, raw in values.items():
@@ -322,13 +366,14 @@ def _finite_numbers(raw: list[Any]) -> list[Value] | None:
     return raw if all(map(math.isfinite, raw)) else None
 
 
-def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> Sequence[Reading]:
+def parse_telemetry(payload: bytes, now_ms: int, limits: Limits, arrivals: Arrivals) -> Sequence[Reading]:
     """Decode and validate one telemetry message into readings.
 
     Args:
         payload: the raw MQTT payload.
         now_ms: hub time, stamped on readings without ``ts`` and used for the future check.
         limits: size, count and clock bounds.
+        arrivals: numbers the readings the hub stamps get as their ``seq`` (see :class:`Arrivals`).
 
     Raises:
         PayloadRejected: with the reason to count; nothing of the message is kept.
@@ -343,7 +388,7 @@ def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> Sequence[Rea
         raise PayloadRejected(RejectReason.MALFORMED_JSON, str(exc)[:120]) from None
     if doc.__class__ is not list:
         out: list[Reading] = []
-        _parse_object(doc, now_ms, limits, out)
+        _parse_object(doc, now_ms, limits, arrivals, out)
         return out
     if not doc:
         raise PayloadRejected(RejectReason.SCHEMA, "empty list")
@@ -353,7 +398,7 @@ def parse_telemetry(payload: bytes, now_ms: int, limits: Limits) -> Sequence[Rea
             return readings
     out = []
     for item in doc:
-        _parse_object(item, now_ms, limits, out)
+        _parse_object(item, now_ms, limits, arrivals, out)
     return out
 
 

@@ -14,6 +14,8 @@ class FieldhubError(Exception):
     """
 
     code: ErrorCode = ErrorCode.INTERNAL
+    #: Whether the same operation may succeed later (a server that is away), rather than fail every time.
+    retryable: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -71,12 +73,14 @@ class StoreUnavailable(FieldhubError):
     """The store cannot be reached or failed; the operation may be retried."""
 
     code = ErrorCode.UNAVAILABLE
+    retryable = True
 
 
 class SinkUnavailable(FieldhubError):
     """A stream did not take or acknowledge a batch; ingest retries it, never drops it."""
 
     code = ErrorCode.UNAVAILABLE
+    retryable = True
 
 
 class ConfigError(FieldhubError):
@@ -89,3 +93,4 @@ class BrokerUnavailable(FieldhubError):
     """The external MQTT broker did not take a change (accounts, ACLs); nothing was changed in the hub."""
 
     code = ErrorCode.UNAVAILABLE
+    retryable = True

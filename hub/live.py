@@ -1,32 +1,61 @@
-"""Live fan-out of stored telemetry to API subscribers (SSE).
+"""Live fan-out of stored telemetry to API subscribers (SSE), from the outbox.
 
-Policy when a subscriber is slow: its bounded queue drops the newest events and the
-drop is counted; a live view is best-effort, the store has everything.
+Whichever hub process stored a message (``fieldhub up`` or an ingest replica), every process
+serving the API follows the outbox and hands it to its subscribers. The outbox is followed only
+while someone listens, from the newest batch at that moment.
+
+Policy when a subscriber is slow: its bounded queue drops the newest events and the drop is
+counted; a live view is best-effort, the store has everything.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Self
 
-from hub.ingest.accepted import Accepted
+from hub.follower import OutboxFollower
 from hub.metrics import Metrics
+from hub.store.base import Message
+from hub.store.outbox import Outbox, StoredBatch
 
 
 class LiveFeed:
-    """Per-device subscriber queues fed by the ingest pipeline after each stored batch."""
+    """Per-device subscriber queues fed from the outbox; ``async with`` runs the follower."""
 
-    def __init__(self, metrics: Metrics, queue_size: int = 1000) -> None:
+    def __init__(self, outbox: Outbox, metrics: Metrics, queue_size: int = 1000) -> None:
+        self._outbox = outbox
         self._metrics = metrics
         self._queue_size = queue_size
-        self._subscribers: dict[str, set[asyncio.Queue[Accepted]]] = {}
+        self._subscribers: dict[str, set[asyncio.Queue[Message]]] = {}
+        self._listening = asyncio.Event()
+        self._follower: OutboxFollower | None = None
+        self._tasks = asyncio.TaskGroup()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        await self._tasks.__aenter__()
+        self._task = self._tasks.create_task(self._follow(), name="live-feed")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await self._tasks.__aexit__(None, None, None)
 
     @asynccontextmanager
-    async def subscribe(self, device_id: str) -> AsyncIterator[asyncio.Queue[Accepted]]:
+    async def subscribe(self, device_id: str) -> AsyncIterator[asyncio.Queue[Message]]:
         """Receive every message of ``device_id`` stored while the block runs."""
-        queue: asyncio.Queue[Accepted] = asyncio.Queue(maxsize=self._queue_size)
+        queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=self._queue_size)
+        if self._follower is None:
+            # Read before the caller goes on: it sees everything stored after it subscribed.
+            self._follower = OutboxFollower(self._outbox, await self._outbox.head())
         self._subscribers.setdefault(device_id, set()).add(queue)
+        self._listening.set()
         try:
             yield queue
         finally:
@@ -35,11 +64,26 @@ class LiveFeed:
             if not subscribers:
                 self._subscribers.pop(device_id, None)
 
-    def publish(self, batch: list[Accepted]) -> None:
-        """Hand a stored batch to the subscribers of its devices."""
-        if not self._subscribers:
-            return
-        for item in batch:
+    def offer(self, batch: StoredBatch) -> None:
+        """A batch this process just stored (the pipeline calls this; never blocks)."""
+        if self._follower is not None:
+            self._follower.offer(batch)
+
+    async def _follow(self) -> None:
+        while True:
+            follower = self._follower
+            if follower is None or not self._subscribers:
+                self._follower = None
+                self._listening.clear()
+                await self._listening.wait()
+                continue
+            batches = await follower.next()
+            follower.done(batches[-1].position)
+            for batch in batches:
+                self._publish(batch.messages)
+
+    def _publish(self, messages: Sequence[Message]) -> None:
+        for item in messages:
             for queue in self._subscribers.get(item.device_id, ()):
                 try:
                     queue.put_nowait(item)

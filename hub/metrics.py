@@ -55,6 +55,21 @@ class Metrics:
         self.node_logs_refused = Counter(
             "fieldhub_node_logs_refused", "Batches of node log lines refused as invalid", registry=r
         )
+        self.stream_forwarded = Counter(
+            "fieldhub_stream_forwarded_messages", "Messages a stream acknowledged, by sink", ["sink"], registry=r
+        )
+        self.stream_errors = Counter(
+            "fieldhub_stream_errors", "Failed connects and sends to a stream, by sink", ["sink"], registry=r
+        )
+        self.stream_up = Gauge(
+            "fieldhub_stream_up", "1 while the last attempt to a stream succeeded", ["sink"], registry=r
+        )
+        self.stream_lag_batches = Gauge(
+            "fieldhub_stream_lag_batches", "Stored batches a stream has not taken yet", ["sink"], registry=r
+        )
+        self.stream_lag_seconds = Gauge(
+            "fieldhub_stream_lag_seconds", "Age of the oldest stored batch a stream has not taken", ["sink"], registry=r
+        )
         self.api_errors = Counter("fieldhub_api_errors", "HTTP API error answers, by error code", ["code"], registry=r)
 
     def _by_reason(self, name: str, reasons: type[RejectReason] | type[AuthRefusal]) -> dict[str, int]:

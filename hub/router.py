@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
+from contracts.errors import RejectReason
 from contracts.topics import InvalidTopic, TopicKind, parse_topic
 from hub.broker.base import DeviceIdentity
 from hub.commands import CommandBus
+from hub.errors import FieldhubError
 from hub.ingest.pipeline import IngestPipeline
+from hub.logutil import RateLimit
+from hub.metrics import Metrics
 from hub.nodes import NodeService
 from hub.presence import Presence
 from hub.state import StateService
+
+log = logging.getLogger(__name__)
 
 
 class InboundRouter:
@@ -21,7 +29,11 @@ class InboundRouter:
         state: StateService,
         commands: CommandBus,
         nodes: NodeService,
+        *,
+        metrics: Metrics,
     ) -> None:
+        self._metrics = metrics
+        self._poison = RateLimit(10.0)
         self._pipeline = pipeline
         self._presence = presence
         self._state = state
@@ -35,6 +47,29 @@ class InboundRouter:
         await self._presence.disconnected(identity)
 
     async def on_message(self, identity: DeviceIdentity, topic: str, payload: bytes, *, stored: bool) -> None:
+        """Hand the message to its owner; one whose handling fails for good is refused and counted.
+
+        A message left unacknowledged would come back after every reconnect and hold a slot of the
+        broker's in-flight window for good: only an error that may pass (the store is away) leaves
+        it with the broker, to be delivered again.
+        """
+        try:
+            await self._dispatch(identity, topic, payload, stored=stored)
+        except FieldhubError as exc:
+            if exc.retryable:
+                raise
+            self._refuse(identity, topic, exc)
+        except Exception as exc:  # noqa: BLE001 - a poison message must not stop the device's others
+            self._refuse(identity, topic, exc)
+
+    def _refuse(self, identity: DeviceIdentity, topic: str, exc: Exception) -> None:
+        self._metrics.rejected_by[RejectReason.UNPROCESSABLE].inc()
+        if self._poison.take(identity.device_id)[0]:
+            log.error(
+                "refused a message of %s on %r that cannot be handled", identity.device_id, topic[:200], exc_info=exc
+            )
+
+    async def _dispatch(self, identity: DeviceIdentity, topic: str, payload: bytes, *, stored: bool) -> None:
         try:
             kind = parse_topic(topic).kind
         except InvalidTopic:

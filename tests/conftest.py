@@ -13,6 +13,7 @@ from gpiozero.pins.mock import MockFactory
 
 from cloud.runtime import HubRuntime
 from tests.helpers.hub import Api, running_hub
+from tests.helpers.nats_server import NatsServer
 
 _OUR_PACKAGES = ("hub", "cloud", "contracts", "edge_agent", "device_drivers")
 
@@ -52,6 +53,13 @@ async def hub(tmp_path: Path) -> AsyncIterator[HubRuntime]:
         yield runtime
 
 
+@pytest.fixture(params=["embedded", "mosquitto"])
+async def each_broker_hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HubRuntime]:
+    """A real hub on the embedded broker, then on a managed Mosquitto."""
+    async with running_hub(tmp_path / "data", broker=request.param) as runtime:
+        yield runtime
+
+
 @pytest.fixture
 async def api(hub: HubRuntime) -> AsyncIterator[Api]:
     client = await Api.login(hub.url)
@@ -67,3 +75,11 @@ def pins() -> Iterator[MockFactory]:
     yield factory
     factory.reset()
     Device.pin_factory = None
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "jetstream")
+    server.start()
+    yield server
+    server.stop()

@@ -15,7 +15,7 @@ def create_probe_app(store: Store, metrics: Metrics, broker_up: Callable[[], boo
     """``/healthz`` (store and broker link) and ``/metrics`` (Prometheus), nothing else."""
     app = FastAPI(title="Fieldhub ingest replica", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.get("/healthz", response_model=Health)
+    @app.get("/healthz", response_model=Health, response_model_exclude_none=True)
     async def healthz(response: Response) -> Health:
         return await health(store, response, broker_up())
 

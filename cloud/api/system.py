@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -12,14 +13,23 @@ from contracts.schemas import SCHEMAS, json_schema
 from hub.errors import NotFound
 from hub.metrics import Metrics
 from hub.store.base import Store
+from hub.streams.forwarder import Forwarder
 
 router = APIRouter(tags=["system"])
 
 
+class StreamHealth(BaseModel):
+    name: str = Field(description="The stream's URL without credentials")
+    state: str = Field(description="ok, or down while its last attempt failed (ingest goes on)")
+    lag_batches: int = Field(description="Stored batches the stream has not taken yet")
+    lag_seconds: float = Field(description="Age of the oldest of them")
+
+
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok; degraded while a stream is down (ingest goes on); unavailable (503)")
     store: str
     broker: str | None = Field(default=None, description="The broker link, where the process has one of its own")
+    streams: list[StreamHealth] | None = Field(default=None, description="The streams this process forwards to")
 
 
 class IngestStats(BaseModel):
@@ -31,18 +41,43 @@ class IngestStats(BaseModel):
     refused: dict[str, int]
 
 
-async def health(store: Store, response: Response, broker_up: bool | None = None) -> Health:
-    """``ok`` when the store answers (and the broker link, if given, is up); else ``unavailable`` with 503."""
+async def health(
+    store: Store, response: Response, broker_up: bool | None = None, forwarders: Sequence[Forwarder] = ()
+) -> Health:
+    """``ok`` when the store answers (and the broker link, if given, is up); else ``unavailable`` with 503.
+
+    A stream that is down makes it ``degraded`` but not unavailable: ingest goes on without it.
+    """
     try:
         await store.ping()
         store_state = "ok"
     except Exception:  # noqa: BLE001 - health reports any failure as unavailable
         store_state = "down"
     broker = None if broker_up is None else ("ok" if broker_up else "down")
+    streams = await stream_health(forwarders) if forwarders and store_state == "ok" else None
     healthy = store_state == "ok" and broker != "down"
     if not healthy:
         response.status_code = 503
-    return Health(status="ok" if healthy else "unavailable", store=store_state, broker=broker)
+    status = "ok" if healthy else "unavailable"
+    if healthy and streams and any(stream.state != "ok" for stream in streams):
+        status = "degraded"
+    return Health(status=status, store=store_state, broker=broker, streams=streams)
+
+
+async def stream_health(forwarders: Sequence[Forwarder]) -> list[StreamHealth]:
+    """Each stream's state and lag (which also refreshes their gauges)."""
+    out = []
+    for forwarder in forwarders:
+        status = await forwarder.status()
+        out.append(
+            StreamHealth(
+                name=status.name,
+                state="ok" if status.up else "down",
+                lag_batches=status.lag_batches,
+                lag_seconds=round(status.lag_seconds, 3),
+            )
+        )
+    return out
 
 
 def exposition(metrics: Metrics) -> Response:
@@ -53,12 +88,14 @@ def exposition(metrics: Metrics) -> Response:
 @router.get("/healthz", response_model=Health, response_model_exclude_none=True)
 async def healthz(services: ServicesDep, response: Response) -> Health:
     broker_up = None if services.broker_up is None else services.broker_up()
-    return await health(services.store, response, broker_up)
+    return await health(services.store, response, broker_up, services.forwarders)
 
 
 @router.get("/metrics", response_class=Response)
 async def metrics(services: ServicesDep) -> Response:
     """Prometheus text format."""
+    if services.forwarders:
+        await stream_health(services.forwarders)  # the lag gauges are read from the store now
     return exposition(services.metrics)
 
 

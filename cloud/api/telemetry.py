@@ -14,10 +14,9 @@ from cloud.api.deps import DeviceDep, DeviceId, ServicesDep, get_stream_principa
 from cloud.api.params import parse_interval, parse_time
 from cloud.identity.principals import Principal
 from contracts.api import LatestValue, LatestValues, TelemetryPoint, TelemetrySeries
-from contracts.telemetry import SENSOR_KEY_PATTERN, to_rfc3339
+from contracts.telemetry import SENSOR_KEY_PATTERN, device_seq, to_rfc3339
 from hub.errors import InvalidInput
-from hub.ingest.accepted import Accepted
-from hub.store.base import AggFn, AggregateQuery, RangeQuery
+from hub.store.base import AggFn, AggregateQuery, Message, RangeQuery
 
 router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"])
 KEEPALIVE_S = 15.0
@@ -71,10 +70,12 @@ async def latest(device: DeviceDep, services: ServicesDep) -> LatestValues:
     )
 
 
-def _event(item: Accepted) -> bytes:
+def _event(item: Message) -> bytes:
     body = {
         "device_id": item.device_id,
-        "readings": [{"key": r.key, "ts": to_rfc3339(r.ts), "value": r.value, "seq": r.seq} for r in item.readings],
+        "readings": [
+            {"key": r.key, "ts": to_rfc3339(r.ts), "value": r.value, "seq": device_seq(r.seq)} for r in item.readings
+        ],
     }
     return b"event: telemetry\ndata: " + orjson.dumps(body) + b"\n\n"
 

@@ -16,9 +16,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.settings import HubSettings, load_settings
-from hub.ingest.accepted import Accepted
 from hub.ingest.pipeline import IngestPipeline, now_ms
 from hub.security.passwords import new_secret
+from hub.store.outbox import StoredBatch
 
 STALL_S = 15.0
 #: Messages sent in a run's first second are its warm-up (connections, first lookups), reported apart.
@@ -78,9 +78,9 @@ def latencies(pipeline: IngestPipeline) -> Iterator[list[tuple[int, int]]]:
     """Collect (sent, device-to-stored latency) in ms, from each message's first reading, while inside."""
     collected: list[tuple[int, int]] = []
 
-    def measure(batch: list[Accepted]) -> None:
+    def measure(batch: StoredBatch) -> None:
         stored_at = now_ms()
-        collected.extend((sent, stored_at - sent) for sent in (item.readings[0].ts for item in batch))
+        collected.extend((sent, stored_at - sent) for sent in (item.readings[0].ts for item in batch.messages))
 
     pipeline.add_listener(measure)
     try:

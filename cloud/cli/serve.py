@@ -19,7 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replica-id", help="names this replica's broker session; keep it across restarts")
     parser.add_argument("--data-dir", type=Path, help="the hub's data directory (default ./data)")
     parser.add_argument("--config", type=Path, help="TOML config file (the same keys as fieldhub up)")
-    parser.add_argument("--stream", action="append", metavar="URL", help="as for fieldhub up; repeatable")
     parser.add_argument("--probe-port", type=int, help="serve /healthz and /metrics here (0 picks a free port)")
 
 
@@ -32,7 +31,6 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
         data_dir=args.data_dir,
         broker=args.broker,
         replica_id=args.replica_id,
-        stream=args.stream,
         probe_port=args.probe_port,
     )
     logs.configure(settings.log_level)

@@ -1,13 +1,15 @@
-"""The ingest pipeline: parse on arrival, queue (bounded), group-commit to the store, then the streams.
+"""The ingest pipeline: parse on arrival, queue (bounded), group-commit to the store, then acknowledge.
 
 Policy when the queue is full: :meth:`IngestPipeline.submit` waits, which holds up the
 broker session that sent the message (backpressure) instead of dropping it. The writer
 takes everything queued at once (group commit), so batches grow with load and latency
-stays low when idle. A failed write is retried with backoff, never dropped.
+stays low when idle. A write the store could not take is retried with backoff, never dropped;
+a batch that fails for any other reason is split until the message that fails is found, and
+that one alone is refused and counted (a poison message must not hold up every device).
 
-With stream sinks, a second task sends each stored batch to them, in store order, while the
-writer stores the next one: waiting for a stream's acknowledgement no longer stops the store.
-A message is acknowledged only once the store and every stream have it.
+A message is acknowledged once it is stored. The store is the outbox: stream sinks and live
+feeds follow what was stored (see :mod:`hub.store.outbox`); the listeners here only hand them
+each new batch in memory, so none of them can hold ingest back.
 """
 
 from __future__ import annotations
@@ -15,24 +17,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Protocol, Self
 
-from contracts.telemetry import Limits, PayloadRejected, parse_telemetry
-from hub.errors import SinkUnavailable, StoreUnavailable
+from contracts.errors import RejectReason
+from contracts.telemetry import Arrivals, Limits, PayloadRejected, parse_telemetry
+from hub.errors import StoreUnavailable
 from hub.ingest.accepted import Accepted
 from hub.logutil import RateLimitedLog, truncate
 from hub.metrics import Metrics
-from hub.store.base import DeviceReadings, Store
-from hub.streams.base import StreamSink
+from hub.retry import Backoff
+from hub.store.base import Message, WriteResult
+from hub.store.outbox import StoredBatch
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
-Listener = Callable[[list[Accepted]], None]
+Listener = Callable[[StoredBatch], None]
 _STOP = object()
 
 
@@ -41,37 +43,47 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class IngestStore(Protocol):
+    """What ingest needs of the store: writing batches, and trimming the outbox behind its consumers."""
+
+    async def write_points(self, batch: Sequence[Message]) -> WriteResult: ...
+
+    async def trim(self, older_than: int) -> int: ...
+
+
 class IngestPipeline:
-    """Owns the queue and the writer task; leave the ``async with`` to flush and stop."""
+    """Owns the queue, the writer and the outbox trimming; leave the ``async with`` to flush and stop."""
 
     def __init__(
         self,
-        store: Store,
+        store: IngestStore,
         metrics: Metrics,
         limits: Limits,
+        arrivals: Arrivals,
         *,
         queue_size: int = 10_000,
         max_batch_points: int = 20_000,
-        retry_max_s: float = 5.0,
-        sinks: Sequence[StreamSink] = (),
+        backoff: Backoff | None = None,
+        outbox_keep_s: float = 60.0,
+        trim_every_s: float = 10.0,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._limits = limits
+        self._arrivals = arrivals
         self._queue: asyncio.Queue[Accepted | object] = asyncio.Queue(maxsize=queue_size)
         self._max_batch_points = max_batch_points
-        self._retry_max_s = retry_max_s
-        self._sinks = list(sinks)
+        self._backoff = backoff or Backoff(first_s=0.05, cap_s=5.0)
+        self._outbox_keep_ms = int(outbox_keep_s * 1000)
+        self._trim_every_s = trim_every_s
         self._listeners: list[Listener] = []
         self._rejects = RateLimitedLog(log)
-        # Stored batches waiting for the streams; bounded, so a slow stream holds the writer back.
-        self._stored: asyncio.Queue[list[Accepted] | object] = asyncio.Queue(maxsize=2)
         self._tasks: asyncio.TaskGroup | None = None
         self._running: list[asyncio.Task[None]] = []
         self._closed = False
 
     def add_listener(self, listener: Listener) -> None:
-        """Call ``listener`` with every batch after it is stored."""
+        """Call ``listener`` with every batch once it is stored (it must not block)."""
         self._listeners.append(listener)
 
     def remove_listener(self, listener: Listener) -> None:
@@ -81,22 +93,24 @@ class IngestPipeline:
     async def __aenter__(self) -> Self:
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
-        self._running = [self._tasks.create_task(self._writer(), name="ingest-writer")]
-        if self._sinks:
-            self._running.append(self._tasks.create_task(self._streamer(), name="ingest-streams"))
+        self._running = [
+            self._tasks.create_task(self._writer(), name="ingest-writer"),
+            self._tasks.create_task(self._trimmer(), name="outbox-trimmer"),
+        ]
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._closed = True
+        writer, trimmer = self._running
+        trimmer.cancel()
         if exc is None:
             # Graceful: let the writer store everything accepted before stopping.
             await self._queue.put(_STOP)
+        else:
+            writer.cancel()
         assert self._tasks is not None
-        if exc is not None:
-            for task in self._running:
-                task.cancel()
         await self._tasks.__aexit__(exc_type, exc, tb)
 
     async def submit(self, device_id: str, tenant: str, payload: bytes, *, stored: bool = False) -> bool:
@@ -107,7 +121,7 @@ class IngestPipeline:
         """
         received = now_ms()
         try:
-            readings = parse_telemetry(payload, received, self._limits)
+            readings = parse_telemetry(payload, received, self._limits, self._arrivals)
         except PayloadRejected as exc:
             self._metrics.rejected_by[exc.reason].inc()
             self._rejects.warning(
@@ -157,55 +171,82 @@ class IngestPipeline:
             batch, stop = self._take_batch(first)
             self._metrics.queue_depth.set(self._queue.qsize())
             await self._write(batch)
-            if self._sinks:
-                await self._stored.put(batch)
-            else:
-                self._finish(batch)
-        if self._sinks:
-            await self._stored.put(_STOP)  # the streamer stops after the batches queued before it
-
-    async def _streamer(self) -> None:
-        while True:
-            batch = await self._stored.get()
-            if batch is _STOP:
-                return
-            assert isinstance(batch, list)
-            for sink in self._sinks:
-                # Before anyone is acknowledged: a stream that is down holds ingest back, it loses nothing.
-                await self._retry(f"stream {sink.name}", partial(sink.send, batch))
-            self._finish(batch)
-
-    async def _retry(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run ``attempt`` until it succeeds, waiting longer after each failure (never dropping the batch)."""
-        delay = 0.05
-        while True:
-            try:
-                return await attempt()
-            except (StoreUnavailable, SinkUnavailable) as exc:
-                log.error("%s failed, retrying in %.2fs: %s", what, delay, exc.message)  # noqa: TRY400 - expected, no traceback
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._retry_max_s)
 
     async def _write(self, batch: list[Accepted]) -> None:
-        batches = [DeviceReadings(item.device_id, item.readings) for item in batch]
-        seen = {item.device_id: item.received for item in batch}
+        """Store ``batch`` (or, if it cannot be stored, every part of it that can), then acknowledge it."""
+        try:
+            result = await self._store_batch(batch)
+        except Exception as exc:  # noqa: BLE001 - anything but an unavailable store: find the message that fails
+            if len(batch) == 1:
+                self._refuse_poison(batch[0], exc)
+                return
+            middle = len(batch) // 2
+            await self._write(batch[:middle])
+            await self._write(batch[middle:])
+            return
         points = sum(len(item.readings) for item in batch)
-        started = time.perf_counter()
-        result = await self._retry(f"store write of {points} points", lambda: self._store.write_points(batches, seen))
-        self._metrics.write_seconds.observe(time.perf_counter() - started)
         self._metrics.messages.inc(len(batch))
         self._metrics.points.inc(points)
         self._metrics.stored.inc(result.stored)
         self._metrics.duplicates.inc(result.duplicates)
+        self._finish(batch, StoredBatch(result.position, now_ms(), batch))
 
-    def _finish(self, batch: list[Accepted]) -> None:
-        """The batch is stored and streamed: tell the listeners, then release its senders."""
+    async def _store_batch(self, batch: list[Accepted]) -> WriteResult:
+        """Write until the store takes it, waiting longer after each time it was unavailable."""
+        delays = self._backoff.delays()
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await self._store.write_points(batch)
+            except StoreUnavailable as exc:
+                delay = next(delays)
+                self._rejects.warning(
+                    "store",
+                    "store write of %d message(s) failed, retrying in %.2fs: %s",
+                    len(batch),
+                    delay,
+                    exc.message,
+                )
+                await asyncio.sleep(delay)
+                continue
+            self._metrics.write_seconds.observe(time.perf_counter() - started)
+            return result
+
+    def _refuse_poison(self, item: Accepted, exc: Exception) -> None:
+        """A message the store fails on every time: refuse and count it, and let its sender go on."""
+        self._metrics.rejected_by[RejectReason.UNPROCESSABLE].inc()
+        log.error(
+            "refused a message of %s that cannot be stored (%s: %s)",
+            item.device_id,
+            type(exc).__name__,
+            str(exc)[:200],
+            exc_info=exc,
+        )
+        self._release([item])
+
+    def _finish(self, batch: list[Accepted], stored: StoredBatch) -> None:
+        """The batch is stored: hand it to the listeners, then release its senders."""
         for listener in self._listeners:
             try:
-                listener(batch)
+                listener(stored)
             except Exception:
                 log.exception("ingest listener %r failed", listener)
+        self._release(batch)
+
+    def _release(self, batch: list[Accepted]) -> None:
         for item in batch:
             if item.written is not None and not item.written.done():
                 item.written.set_result(None)
             self._queue.task_done()
+
+    async def _trimmer(self) -> None:
+        """Drop outbox batches every consumer has passed once they are older than the retention."""
+        while True:
+            await asyncio.sleep(self._trim_every_s)  # periodic housekeeping: nothing to wait for but time
+            try:
+                trimmed = await self._store.trim(now_ms() - self._outbox_keep_ms)
+            except StoreUnavailable as exc:
+                self._rejects.warning("trim", "trimming the outbox failed: %s", exc.message)
+                continue
+            if trimmed:
+                log.debug("trimmed %d outbox batch(es)", trimmed)

@@ -15,14 +15,32 @@ from contracts.devices import Device, DeviceKind, DeviceStatus, Tenant
 from contracts.telemetry import Reading, Value
 
 
-class DeviceReadings(NamedTuple):
-    """Readings of one device to store, as ingest parsed them; a reading's ``seq`` identifies redeliveries.
+class Message(Protocol):
+    """One telemetry message as ingest accepted it: what the store writes and the outbox hands on.
 
     Ingest hands its parsed readings over unchanged: building an object per point on the way
-    to the store cost a fifth of the batched ingest path.
+    to the store cost a fifth of the batched ingest path. A reading's ``seq`` identifies
+    redeliveries (see :class:`contracts.telemetry.Reading`).
     """
 
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def received(self) -> int:
+        """Hub receive time, epoch milliseconds (the device's last seen)."""
+
+    @property
+    def readings(self) -> Sequence[Reading]: ...
+
+
+class DeviceReadings(NamedTuple):
+    """A :class:`Message` as a plain tuple (read back from the outbox, or built by hand)."""
+
     device_id: str
+    tenant: str
+    received: int
     readings: Sequence[Reading]
 
 
@@ -126,10 +144,11 @@ class StateKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """Outcome of a batch write."""
+    """Outcome of a batch write; ``position`` is the batch's place in the outbox (see :mod:`hub.store.outbox`)."""
 
     stored: int
     duplicates: int
+    position: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +214,12 @@ class Store(Protocol):
         """Mark every device offline (the broker restarted, so no one is connected)."""
 
     # telemetry
-    async def write_points(self, batches: Sequence[DeviceReadings], seen: dict[str, int]) -> WriteResult:
-        """Store a batch atomically, dropping duplicates, and update latest values and last seen."""
+    async def write_points(self, batch: Sequence[Message]) -> WriteResult:
+        """Store a batch atomically, dropping duplicates, and update latest values and last seen.
+
+        The batch is appended to the outbox in the same transaction, whole (duplicates too: the
+        streams are at least once), so what was stored and what is forwarded never differ.
+        """
 
     async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:
         """Raw points ``(ts, value)`` in time order."""

@@ -7,10 +7,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from hub.errors import ConfigError
-from hub.store.base import Store
+from hub.store.backend import Backend
 
 
-def _sqlite(url: str) -> Store:
+def _sqlite(url: str) -> Backend:
     from hub.store.sqlite.adapter import SqliteStore  # noqa: PLC0415 - import the backend only when chosen
 
     path = urlsplit(url).path
@@ -21,10 +21,10 @@ def _sqlite(url: str) -> Store:
     return SqliteStore(Path(path))
 
 
-ADAPTERS: dict[str, Callable[[str], Store]] = {"sqlite": _sqlite}
+ADAPTERS: dict[str, Callable[[str], Backend]] = {"sqlite": _sqlite}
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str) -> Backend:
     """Build (not yet open) the store named by ``url``, e.g. ``sqlite:///data/fieldhub.db``."""
     scheme = urlsplit(url).scheme
     factory = ADAPTERS.get(scheme)

@@ -4,30 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
 from contracts.streams import SCHEMA_VERSION
-from contracts.telemetry import Reading, ReadingColumns, Value
-from hub.ingest.accepted import Accepted
+from contracts.telemetry import Reading, ReadingColumns, Value, device_seq
+from hub.store.base import Message
 
 
 class StreamSink(Protocol):
-    """A stream every accepted message is written to, acknowledged before the device is."""
+    """A stream that every stored message is forwarded to (see :mod:`hub.streams.forwarder`).
+
+    ``name`` identifies the sink in logs, metrics and its outbox cursor, and holds no secret.
+    """
 
     name: str
 
     async def open(self) -> None:
-        """Connect; raise :class:`hub.errors.SinkUnavailable` if the stream cannot be reached."""
+        """Connect; raise :class:`hub.errors.SinkUnavailable` if the stream cannot be reached (tried again)."""
 
-    async def send(self, batch: list[Accepted]) -> None:
-        """Write every message of ``batch`` and wait for the stream's acknowledgements."""
+    async def send(self, batch: Sequence[Message]) -> None:
+        """Write every message of ``batch`` and wait for the stream's acknowledgements.
+
+        Raises:
+            SinkUnavailable: not every message was acknowledged; the whole batch is sent again.
+        """
 
     async def close(self) -> None:
-        """Disconnect."""
+        """Disconnect promptly, even from a stream that is down (what it did not take is sent again later)."""
 
 
-def record(item: Accepted) -> bytes:
+def record(item: Message) -> bytes:
     """The versioned JSON record of one message (see :class:`contracts.streams.TelemetryRecord`)."""
     return orjson.dumps(
         {
@@ -35,7 +43,9 @@ def record(item: Accepted) -> bytes:
             "tenant": item.tenant,
             "device_id": item.device_id,
             "received": item.received,
-            "readings": [{"key": k, "ts": ts, "value": v, "seq": seq} for k, ts, v, seq in _rows(item.readings)],
+            "readings": [
+                {"key": k, "ts": ts, "value": v, "seq": device_seq(seq)} for k, ts, v, seq in _rows(item.readings)
+            ],
         }
     )
 
@@ -47,5 +57,12 @@ def _rows(readings: Sequence[Reading]) -> Iterable[tuple[str, int, Value, int | 
     return readings
 
 
-def headers(item: Accepted) -> dict[str, str]:
+def headers(item: Message) -> dict[str, str]:
     return {"Fieldhub-Tenant": item.tenant, "Fieldhub-Device": item.device_id, "Fieldhub-Schema": str(SCHEMA_VERSION)}
+
+
+def public_name(url: str) -> str:
+    """``url`` without credentials: how a sink is named in logs, metrics and its cursor."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))

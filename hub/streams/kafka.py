@@ -2,13 +2,19 @@
 
 Topic per tenant (``fieldhub.<tenant>.telemetry`` by default, the pattern is configurable with
 ``?topic=``), so each device keeps its order within its partition. librdkafka runs its own
-threads; ``send`` waits for every delivery report of the batch off the event loop.
+threads; ``send`` waits for the delivery reports of the batch off the event loop, in short steps
+so that a close never waits long on a broker that is down (the forwarder sends again what was
+not delivered). librdkafka's own log lines go through a rate limit: it reports every failed
+connection attempt, several a second while a broker is away.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
+from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -16,22 +22,27 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from hub.errors import ConfigError, SinkUnavailable
-from hub.ingest.accepted import Accepted
-from hub.streams.base import headers, record
+from hub.logutil import RateLimitFilter
+from hub.store.base import Message as StoredMessage
+from hub.streams.base import headers, public_name, record
 
 log = logging.getLogger(__name__)
+#: librdkafka's own messages (rate limited once a sink is made).
+client_log = logging.getLogger(f"{__name__}.librdkafka")
 DEFAULT_TOPIC = "fieldhub.{tenant}.telemetry"
 _TIMEOUT_S = 10.0
+#: How long one blocking librdkafka call may take: bounds how long a close waits for it.
+_STEP_S = 0.25
 
 
 class KafkaSink:
-    """Writes each accepted message to the tenant's topic and waits until the brokers acknowledged it."""
+    """Writes each stored message to the tenant's topic and waits until the brokers acknowledged it."""
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         if not parts.hostname:
             raise ConfigError(f"stream {url!r}: use kafka://host:port[,host:port][?topic=pattern]")
-        self.name = url
+        self.name = public_name(url)
         self._servers = parts.netloc
         self._topic = parse_qs(parts.query).get("topic", [DEFAULT_TOPIC])[0]
         if "{tenant}" not in self._topic:
@@ -39,27 +50,27 @@ class KafkaSink:
         self._producer: Producer | None = None
         self._admin: AdminClient | None = None
         self._topics: set[str] = set()
+        self._closing = threading.Event()
+        if not any(isinstance(f, RateLimitFilter) for f in client_log.filters):
+            client_log.addFilter(RateLimitFilter(interval_s=30.0))
 
     async def open(self) -> None:
         config: dict[str, str | int | float | bool] = {
             "bootstrap.servers": self._servers,
             "socket.timeout.ms": int(_TIMEOUT_S * 1000),
         }
-        self._admin = AdminClient(config, logger=log)
-        try:
-            await asyncio.to_thread(self._admin.list_topics, timeout=_TIMEOUT_S)
-        except KafkaException as exc:
-            raise SinkUnavailable(f"cannot reach Kafka at {self._servers}: {exc}") from None
+        # Both connect in the background: a broker that is down shows as failed sends, retried.
+        self._admin = AdminClient(config, logger=client_log)
         self._producer = Producer(
             {
                 **config,
                 "enable.idempotence": True,
                 "acks": "all",
                 "linger.ms": 5,
-                # Retried inside librdkafka until then; past it, send() fails and ingest retries the batch.
+                # Retried inside librdkafka until then; past it, send() fails and the forwarder sends again.
                 "delivery.timeout.ms": int(_TIMEOUT_S * 1000),
             },
-            logger=log,
+            logger=client_log,
         )
 
     def _ensure_topics(self, names: set[str]) -> None:
@@ -67,7 +78,10 @@ class KafkaSink:
         missing = names - self._topics
         if not missing:
             return
-        existing = set(self._admin.list_topics(timeout=_TIMEOUT_S).topics)
+        try:
+            existing = set(self._admin.list_topics(timeout=_STEP_S * 8).topics)
+        except KafkaException as exc:
+            raise SinkUnavailable(f"Kafka at {self._servers}: {exc}") from None
         new = [NewTopic(name, num_partitions=3, replication_factor=1) for name in missing - existing]
         for name, future in self._admin.create_topics(new).items() if new else []:
             try:
@@ -78,7 +92,7 @@ class KafkaSink:
             log.info("created Kafka topic %s", name)
         self._topics |= missing
 
-    def _send(self, batch: list[Accepted]) -> None:
+    def _send(self, batch: Sequence[StoredMessage]) -> None:
         producer = self._producer
         assert producer is not None
         self._ensure_topics({self._topic.format(tenant=item.tenant) for item in batch})
@@ -96,11 +110,16 @@ class KafkaSink:
                 headers=list(headers(item).items()),
                 on_delivery=report,
             )
-        left = producer.flush(_TIMEOUT_S + 5)
+        deadline = time.monotonic() + _TIMEOUT_S + 5
+        left = len(producer)
+        while left and not failures and not self._closing.is_set() and time.monotonic() < deadline:
+            left = producer.flush(_STEP_S)
         if failures or left:
+            # Undelivered records are dropped here: the whole batch is sent again, in order.
+            producer.purge()
             raise SinkUnavailable(f"Kafka at {self._servers}: {left} undelivered, {failures[:3]}")
 
-    async def send(self, batch: list[Accepted]) -> None:
+    async def send(self, batch: Sequence[StoredMessage]) -> None:
         if self._producer is None:
             raise SinkUnavailable("Kafka sink is not open")
         try:
@@ -109,7 +128,10 @@ class KafkaSink:
             raise SinkUnavailable(f"Kafka at {self._servers}: {exc}") from None
 
     async def close(self) -> None:
+        self._closing.set()
         self._admin = None
         producer, self._producer = self._producer, None
         if producer is not None:
-            await asyncio.to_thread(producer.flush, _TIMEOUT_S)
+            left = await asyncio.to_thread(producer.flush, _STEP_S * 4)
+            if left:
+                producer.purge()

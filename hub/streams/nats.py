@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Sequence
 
 import nats
 from nats.aio.client import Client
@@ -16,9 +17,10 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.errors import Error as JetStreamError
 
+from contracts.telemetry import device_seq
 from hub.errors import SinkUnavailable
-from hub.ingest.accepted import Accepted
-from hub.streams.base import headers, record
+from hub.store.base import Message
+from hub.streams.base import headers, public_name, record
 
 log = logging.getLogger(__name__)
 _CONCURRENT_PUBLISHES = 256
@@ -40,7 +42,7 @@ class NatsSink:
     """Writes each accepted message to the tenant's JetStream stream and waits for the acks."""
 
     def __init__(self, url: str) -> None:
-        self.name = url
+        self.name = public_name(url)
         self._url = url
         self._nc: Client | None = None
         self._streams: set[str] = set()
@@ -54,7 +56,7 @@ class NatsSink:
         except (OSError, NatsError, TimeoutError) as exc:
             raise SinkUnavailable(f"cannot reach NATS at {self._url}: {exc}") from None
 
-    async def send(self, batch: list[Accepted]) -> None:
+    async def send(self, batch: Sequence[Message]) -> None:
         if self._nc is None:
             raise SinkUnavailable("NATS sink is not open")
         js = self._nc.jetstream(timeout=_TIMEOUT_S)
@@ -70,9 +72,9 @@ class NatsSink:
             raise SinkUnavailable(f"NATS at {self._url}: {exc!r}") from None
 
     @staticmethod
-    async def _publish(js: JetStreamContext, item: Accepted) -> None:
+    async def _publish(js: JetStreamContext, item: Message) -> None:
         head = headers(item)
-        seq = item.readings[0].seq if item.readings else None
+        seq = device_seq(item.readings[0].seq) if item.readings else None
         if seq is not None:
             head["Nats-Msg-Id"] = f"{item.device_id}:{item.readings[0].key}:{seq}"
         await js.publish(subject(item.tenant, item.device_id), record(item), headers=head)

@@ -48,12 +48,18 @@ class Point(NamedTuple):
     seq: int | None
 
 
-def by_device(points: list[Point]) -> list[DeviceReadings]:
-    """Group points into the per-device batches the store takes (in order)."""
+def by_device(points: list[Point], seen: dict[str, int] | None = None) -> list[DeviceReadings]:
+    """Group points into the per-device messages the store takes (in order), received as ``seen`` says.
+
+    Without ``seen``, a device's message was received at the time of its newest point.
+    """
     grouped: dict[str, list[Reading]] = {}
     for p in points:
         grouped.setdefault(p.device_id, []).append(Reading(p.key, p.ts, p.value, p.seq))
-    return [DeviceReadings(device, readings) for device, readings in grouped.items()]
+    return [
+        DeviceReadings(device, "t1", (seen or {}).get(device, max(r.ts for r in readings)), readings)
+        for device, readings in grouped.items()
+    ]
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -82,7 +88,7 @@ async def test_ping_and_reopen_keep_data(backend: str, tmp_path: Path) -> None:
     await first.open()
     await first.ping()
     await _with_devices(first, "d1")
-    await first.write_points(by_device([Point("d1", "t", T0, 1.5, None)]), {"d1": T0})
+    await first.write_points(by_device([Point("d1", "t", T0, 1.5, None)], {"d1": T0}))
     await first.close()
     second = open_store(url)
     await second.open()
@@ -131,7 +137,7 @@ async def test_device_lifecycle(store: Store) -> None:
     assert unchanged == updated
     assert await store.update_device("ghost", DevicePatchRecord(name="x")) is None
 
-    await store.write_points(by_device([Point("d1", "t", T0, 1.0, None)]), {"d1": T0})
+    await store.write_points(by_device([Point("d1", "t", T0, 1.0, None)], {"d1": T0}))
     await store.put_state("d1", StateKind.DESIRED, {"x": 1}, T0)
     assert await store.delete_device("d1")
     assert not await store.delete_device("d1")
@@ -193,15 +199,15 @@ async def test_points_duplicates_latest_and_last_seen(store: Store) -> None:
         Point("d1", "mode", T0, "eco", None),
         Point("d2", "t", T0, -1.0, None),
     ]
-    result = await store.write_points(by_device(batch), {"d1": T0 + 1000, "d2": T0})
+    result = await store.write_points(by_device(batch, {"d1": T0 + 1000, "d2": T0}))
     assert (result.stored, result.duplicates) == (5, 0)
     # Redelivery (same seq) and a repeated unsequenced reading (same ts) are dropped, not doubled.
-    again = await store.write_points(by_device([Point("d1", "t", T0, 20.0, 1), Point("d2", "t", T0, -1.0, None)]), {})
+    again = await store.write_points(by_device([Point("d1", "t", T0, 20.0, 1), Point("d2", "t", T0, -1.0, None)]))
     assert (again.stored, again.duplicates) == (0, 2)
     assert await store.query_range(RangeQuery("d1", "t")) == [(T0, 20.0), (T0 + 1000, 21.0)]
     assert await store.latest("d1") == {"t": (T0 + 1000, 21.0), "on": (T0, True), "mode": (T0, "eco")}
     # An older reading arriving late is stored but does not replace the latest value.
-    await store.write_points(by_device([Point("d1", "t", T0 - 5000, 5.0, 0)]), {"d1": T0 - 5000})
+    await store.write_points(by_device([Point("d1", "t", T0 - 5000, 5.0, 0)], {"d1": T0 - 5000}))
     assert (await store.latest("d1"))["t"] == (T0 + 1000, 21.0)
     assert [ts for ts, _ in await store.query_range(RangeQuery("d1", "t"))] == [T0 - 5000, T0, T0 + 1000]
     d1 = await store.get_device("d1")
@@ -211,7 +217,7 @@ async def test_points_duplicates_latest_and_last_seen(store: Store) -> None:
 
 async def test_range_bounds_order_and_limit(store: Store) -> None:
     await _with_devices(store, "d1")
-    await store.write_points(by_device([Point("d1", "v", T0 + i * 1000, float(i), i) for i in range(10)]), {})
+    await store.write_points(by_device([Point("d1", "v", T0 + i * 1000, float(i), i) for i in range(10)]))
 
     async def q(**kw: object) -> list[float]:
         return [v for _, v in await store.query_range(RangeQuery("d1", "v", **kw))]  # type: ignore[arg-type,misc]
@@ -237,7 +243,7 @@ async def test_aggregates_match_hand_computed_buckets(store: Store) -> None:
         Point("d1", "t", base + 3 * minute + 5, -5.0, None),
         Point("d1", "t", base + 3 * minute + 6, "n/a", None),
     ]
-    await store.write_points(by_device(points), {})
+    await store.write_points(by_device(points))
 
     async def agg(fn: AggFn, **kw: object) -> list[tuple[int, float]]:
         return await store.query_aggregate(AggregateQuery(RangeQuery("d1", "t", **kw), fn, minute))  # type: ignore[arg-type]
@@ -255,7 +261,7 @@ async def test_aggregates_match_hand_computed_buckets(store: Store) -> None:
 
 async def test_booleans_aggregate_as_zero_and_one(store: Store) -> None:
     await _with_devices(store, "d1")
-    await store.write_points(by_device([Point("d1", "door", T0 + i, i % 4 == 0, None) for i in range(8)]), {})
+    await store.write_points(by_device([Point("d1", "door", T0 + i, i % 4 == 0, None) for i in range(8)]))
     [(_, mean)] = await store.query_aggregate(AggregateQuery(RangeQuery("d1", "door"), AggFn.AVG, 3_600_000))
     assert mean == 0.25
 
@@ -327,7 +333,7 @@ async def test_node_logs_keep_the_newest_lines(store: Store) -> None:
 async def test_equal_times_come_back_in_seq_order_whatever_the_write_order(store: Store) -> None:
     await _with_devices(store, "d1")
     for seq in (4, 3, 5):
-        await store.write_points(by_device([Point("d1", "i", T0, float(seq), seq)]), {})
+        await store.write_points(by_device([Point("d1", "i", T0, float(seq), seq)]))
     assert [v for _, v in await store.query_range(RangeQuery("d1", "i"))] == [3.0, 4.0, 5.0]
     newest_first = await store.query_range(RangeQuery("d1", "i", descending=True, limit=2))
     assert [v for _, v in newest_first] == [5.0, 4.0]
@@ -338,12 +344,15 @@ async def test_messages_with_interleaved_sensors_land_in_each_series_whole(store
     # Three messages of d1 in one write, each carrying both sensors in turn; one of d2 in between.
     messages = [
         DeviceReadings(
-            "d1", [Reading(key, T0 + 10 * m + i, float(10 * m + i), 10 * m + i) for i in range(6) for key in ("a", "b")]
+            "d1",
+            "t1",
+            T0,
+            [Reading(key, T0 + 10 * m + i, float(10 * m + i), 10 * m + i) for i in range(6) for key in ("a", "b")],
         )
         for m in range(3)
     ]
-    messages.insert(1, DeviceReadings("d2", [Reading("a", T0, -1.0, None)]))
-    result = await store.write_points(messages, {})
+    messages.insert(1, DeviceReadings("d2", "t1", T0, [Reading("a", T0, -1.0, None)]))
+    result = await store.write_points(messages)
     assert (result.stored, result.duplicates) == (37, 0)
     expected = [(T0 + 10 * m + i, float(10 * m + i)) for m in range(3) for i in range(6)]
     assert await store.query_range(RangeQuery("d1", "a")) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ import httpx
 
 from cloud.runtime import HubRuntime
 from cloud.settings import load_settings
+from tests.helpers.mqtt import TestDevice
 
 ADMIN_PASSWORD = "test-admin-password"
 
@@ -57,3 +59,14 @@ class Api:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+
+async def connected_device(hub: HubRuntime, device_id: str, api: Api | None = None) -> TestDevice:
+    """Register ``device_id`` (through ``api``, or as the admin) and connect it over MQTT."""
+    client = api or await Api.login(hub.url)
+    try:
+        secret = (await client.create_device(device_id))["credentials"]["password"]
+    finally:
+        if api is None:
+            await client.close()
+    return await asyncio.to_thread(TestDevice(hub.mqtt_port, device_id, secret).connect)

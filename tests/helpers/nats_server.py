@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import nats
+import orjson
+from nats.js.errors import NotFoundError
 
 from tests.helpers.ports import free_port, wait_listening
 
@@ -38,3 +45,40 @@ class NatsServer:
             self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
+
+
+async def stream_records(url: str, stream: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Every record in ``stream``, read with a durable pull consumer (as a northbound app would)."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        sub = await js.pull_subscribe(">", durable="test-reader", stream=stream)
+        out: list[tuple[dict[str, Any], dict[str, str]]] = []
+        while len(out) < info.state.messages:
+            for msg in await sub.fetch(min(500, info.state.messages - len(out)), timeout=5):
+                out.append((orjson.loads(msg.data), dict(msg.headers or {})))
+                await msg.ack()
+        return out
+    finally:
+        await nc.close()
+
+
+async def wait_for_records(
+    url: str, stream: str, count: int, within: float = 30.0
+) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """The records of ``stream`` once it holds at least ``count`` (the hub forwards after acknowledging)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            nc = await nats.connect(url)
+            try:
+                info = await nc.jetstream().stream_info(stream)
+            finally:
+                await nc.close()
+            if info.state.messages >= count:
+                return await stream_records(url, stream)
+        except NotFoundError:
+            pass
+        assert time.monotonic() < deadline, f"fewer than {count} record(s) in {stream} after {within}s"
+        await asyncio.sleep(0.05)  # polling the stream, bounded by the deadline

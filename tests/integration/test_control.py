@@ -10,22 +10,17 @@ import orjson
 import pytest
 
 from cloud.runtime import HubRuntime
-from tests.helpers.hub import Api
+from tests.helpers.hub import Api, connected_device
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
 
-async def connected(hub: HubRuntime, api: Api, device_id: str) -> TestDevice:
-    secret = (await api.create_device(device_id))["credentials"]["password"]
-    return await asyncio.to_thread(TestDevice(hub.mqtt_port, device_id, secret).connect)
-
-
 async def test_desired_state_is_published_retained_and_versioned(hub: HubRuntime, api: Api, unique_id: str) -> None:
     r = await api.http.put(f"/api/v1/devices/{unique_id}/state/desired", json={"interval": 5})
     assert r.status_code == 404
-    device = await connected(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     try:
         r = await api.http.put(f"/api/v1/devices/{unique_id}/state/desired", json={"interval": 5})
         assert r.status_code == 200 and r.json()["version"] == 1
@@ -66,7 +61,7 @@ def answer_commands(device: TestDevice, stop: threading.Event, reply: str = "ok"
 
 
 async def test_command_round_trip(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    device = await connected(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     stop = threading.Event()
     try:
         codes = await asyncio.to_thread(device.subscribe, f"devices/{unique_id}/commands/+")
@@ -84,7 +79,7 @@ async def test_command_round_trip(hub: HubRuntime, api: Api, unique_id: str) -> 
 
 
 async def test_command_timeout_and_offline(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    device = await connected(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     try:
         r = await api.http.post(f"/api/v1/devices/{unique_id}/commands/reboot", json={"timeout_s": 0.3})
         assert r.status_code == 504 and r.json()["error"]["code"] == "command_timeout"
@@ -100,7 +95,7 @@ async def test_command_timeout_and_offline(hub: HubRuntime, api: Api, unique_id:
 
 
 async def test_live_stream_delivers_stored_telemetry(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    device = await connected(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     token = api.http.headers["Authorization"].split()[1]
     received: list[dict[str, Any]] = []
     try:

@@ -8,23 +8,21 @@ the refusal counters are checked there alone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from cloud.runtime import HubRuntime
-from tests.helpers.hub import Api, running_hub
+from tests.helpers.hub import Api
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture(params=["embedded", "mosquitto"])
-async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HubRuntime]:
-    async with running_hub(tmp_path / "data", broker=request.param) as runtime:
-        yield runtime
+@pytest.fixture
+def hub(each_broker_hub: HubRuntime) -> HubRuntime:
+    """Every test here runs on both brokers."""
+    return each_broker_hub
 
 
 class Refusals:

@@ -12,17 +12,11 @@ import orjson
 import pytest
 
 from cloud.runtime import HubRuntime
-from tests.helpers.hub import Api, running_hub
+from tests.helpers.hub import Api, connected_device, running_hub
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
-
-
-async def device_for(hub: HubRuntime, api: Api, device_id: str) -> TestDevice:
-    secret = (await api.create_device(device_id))["credentials"]["password"]
-    device = TestDevice(hub.mqtt_port, device_id, secret)
-    return await asyncio.to_thread(device.connect)
 
 
 async def series(api: Api, device_id: str, key: str, **params: Any) -> list[dict[str, Any]]:
@@ -45,7 +39,7 @@ def now_ms() -> int:
 
 
 async def test_single_object_and_batch_are_stored(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    device = await device_for(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     topic = f"devices/{unique_id}/telemetry"
     t0 = now_ms() - 10_000
     try:
@@ -67,7 +61,7 @@ async def test_single_object_and_batch_are_stored(hub: HubRuntime, api: Api, uni
 
 
 async def test_missing_ts_gets_hub_time(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    device = await device_for(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     before = now_ms()
     try:
         await asyncio.to_thread(device.publish, f"devices/{unique_id}/telemetry", b'{"values": {"x": 1}}')
@@ -79,7 +73,7 @@ async def test_missing_ts_gets_hub_time(hub: HubRuntime, api: Api, unique_id: st
 
 
 async def test_duplicates_by_seq_are_dropped(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    device = await device_for(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     topic = f"devices/{unique_id}/telemetry"
     message = orjson.dumps({"ts": now_ms() - 1000, "values": {"v": 1}, "seq": 7})
     try:
@@ -128,7 +122,7 @@ BAD_PAYLOADS = [
 async def test_bad_payloads_are_refused_counted_and_never_stop_the_pipeline(
     hub: HubRuntime, api: Api, unique_id: str
 ) -> None:
-    device = await device_for(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     topic = f"devices/{unique_id}/telemetry"
     before = hub.services.metrics.rejections()
     try:
@@ -185,7 +179,7 @@ async def test_many_devices_connect_at_once(hub: HubRuntime, api: Api, unique_id
 
 
 async def test_publish_then_disconnect_at_once_loses_nothing(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    device = await device_for(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     topic = f"devices/{unique_id}/telemetry"
     n = 2000
 
@@ -207,7 +201,7 @@ async def test_a_full_ingest_queue_holds_devices_back_and_loses_nothing(tmp_path
     async with running_hub(tmp_path / "data", ingest={"queue_size": 1, "max_batch_points": 1}) as hub:
         api = await Api.login(hub.url)
         try:
-            devices = [await device_for(hub, api, f"bp-{i}") for i in range(2)]
+            devices = [await connected_device(hub, api=api, device_id=f"bp-{i}") for i in range(2)]
             n = 300
 
             def burst(device: TestDevice) -> None:
@@ -229,7 +223,7 @@ async def test_a_full_ingest_queue_holds_devices_back_and_loses_nothing(tmp_path
 
 
 async def test_qos0_messages_are_stored_in_order(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    device = await device_for(hub, api, unique_id)
+    device = await connected_device(hub, api=api, device_id=unique_id)
     n = 500
     try:
         for i in range(n):
@@ -239,3 +233,27 @@ async def test_qos0_messages_are_stored_in_order(hub: HubRuntime, api: Api, uniq
         assert hub.services.metrics.registry.get_sample_value("fieldhub_mqtt_qos0_dropped_total") == 0
     finally:
         await asyncio.to_thread(device.close)
+
+
+async def test_a_burst_of_readings_the_hub_stamps_is_kept_whole_and_in_order(
+    each_broker_hub: HubRuntime, unique_id: str
+) -> None:
+    """A device without a clock flushes a thousand readings in one go: the hub keeps every one of them."""
+    hub = each_broker_hub
+    api = await Api.login(hub.url)
+    device = await connected_device(hub, unique_id, api)
+    topic = f"devices/{unique_id}/telemetry"
+    try:
+        sent = [device.client.publish(topic, orjson.dumps({"values": {"seqv": i}}), qos=1) for i in range(1000)]
+        for info in sent:
+            await asyncio.to_thread(info.wait_for_publish, 30)
+            assert info.is_published()
+        points = await wait_points(api, unique_id, "seqv", 1000)
+        assert [p["value"] for p in points] == [float(i) for i in range(1000)]
+        # Many of them share a millisecond, and none was taken for a redelivery of another.
+        assert len({p["ts"] for p in points}) < 1000
+        stats = (await api.http.get("/api/v1/ingest/stats")).json()
+        assert stats["duplicates"] == 0 and stats["stored"] == 1000
+    finally:
+        await asyncio.to_thread(device.close)
+        await api.close()

@@ -113,3 +113,40 @@ async def test_replica_reports_health_and_metrics(tmp_path: Path, unique_id: str
 async def _at_least(stored: object, count: int) -> list[int]:
     values: list[int] = await stored()  # type: ignore[operator]
     return values if len(values) >= count else []
+
+
+async def test_the_live_stream_shows_every_reading_whichever_process_stored_it(tmp_path: Path, unique_id: str) -> None:
+    data = tmp_path / "data"
+    async with running_hub(data, broker="mosquitto") as hub:
+        api = await Api.login(hub.url)
+        secret = (await api.create_device(unique_id))["credentials"]["password"]
+        token = api.http.headers["Authorization"].split()[1]
+        await api.close()
+        replica = await asyncio.to_thread(start_replica, data, hub.mqtt_port, "live", "--probe-port", "0")
+        device = TestDevice(hub.mqtt_port, unique_id, secret)
+        await asyncio.to_thread(device.connect)
+        seen: set[int] = set()
+        try:
+            async with (
+                httpx.AsyncClient(base_url=hub.url, timeout=30) as http,
+                http.stream("GET", f"/api/v1/devices/{unique_id}/live", params={"access_token": token}) as live,
+            ):
+                lines = live.aiter_lines()
+                assert await anext(lines) == ": connected"
+                async with asyncio.timeout(60), asyncio.TaskGroup() as tasks:
+                    tasks.create_task(asyncio.to_thread(publish_all, device, f"devices/{unique_id}/telemetry", 400))
+                    async for line in lines:
+                        if line.startswith("data: "):
+                            seen.update(int(r["seq"]) for r in orjson.loads(line.removeprefix("data: "))["readings"])
+                        if len(seen) == 400:
+                            break
+            url = replica.wait_for_line("Health and metrics: ").split()[3].removesuffix("/healthz")
+            async with httpx.AsyncClient(base_url=url, timeout=10) as probe:
+                metrics = (await probe.get("/metrics")).text
+        finally:
+            await asyncio.to_thread(device.close)
+            await asyncio.to_thread(replica.stop)
+    assert seen == set(range(400))
+    # The replica took its share of the messages, and the hub's live stream showed those too.
+    line = next(x for x in metrics.splitlines() if x.startswith("fieldhub_ingest_messages_total"))
+    assert float(line.split()[1]) > 0

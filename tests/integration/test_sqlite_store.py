@@ -96,9 +96,9 @@ async def test_points_of_a_version_4_database_move_into_chunks(tmp_path: Path) -
         assert moved == [(t0 + i, float(i)) for i in range(5000)]
         assert await store.query_range(RangeQuery("d1", "plain")) == [(t0, 1.5), (t0 + 1, True), (t0 + 2, "x")]
         again = [
-            DeviceReadings("d1", [Reading("seq", t0 + 7, 7.0, 7), Reading("plain", t0 + 2, "x", None)]),
+            DeviceReadings("d1", "t", t0, [Reading("seq", t0 + 7, 7.0, 7), Reading("plain", t0 + 2, "x", None)]),
         ]
-        result = await store.write_points(again, {})
+        result = await store.write_points(again)
         assert (result.stored, result.duplicates) == (0, 2)
     finally:
         await store.close()
@@ -116,8 +116,8 @@ async def test_small_chunks_of_a_slow_series_are_merged(tmp_path: Path) -> None:
             Device(id="d1", name="d1", tenant="t", kind=DeviceKind.DEVICE, created=datetime.now(UTC)), "h"
         )
         for i in range(300):
-            await store.write_points([DeviceReadings("d1", [Reading("v", t0 + i, float(i), i)])], {})
-        again = await store.write_points([DeviceReadings("d1", [Reading("v", t0 + 7, 7.0, 7)])], {})
+            await store.write_points([DeviceReadings("d1", "t", t0 + i, [Reading("v", t0 + i, float(i), i)])])
+        again = await store.write_points([DeviceReadings("d1", "t", t0, [Reading("v", t0 + 7, 7.0, 7)])])
         assert (again.stored, again.duplicates) == (0, 1)
     finally:
         await store.close()  # waits for a merge still running

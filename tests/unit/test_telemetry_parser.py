@@ -17,11 +17,13 @@ from contracts.telemetry import (
     MAX_SEQ,
     MAX_STRING_VALUE,
     MIN_TS_MS,
+    Arrivals,
     Limits,
     PayloadRejected,
     Reading,
     ReadingColumns,
     TelemetryMessage,
+    device_seq,
     from_epoch_ms,
     parse_rfc3339_ms,
     parse_telemetry,
@@ -30,6 +32,7 @@ from contracts.telemetry import (
 
 NOW = 1_795_000_000_000  # 2026-11-19, fixed so that examples are reproducible
 LIMITS = Limits()
+ARRIVALS = Arrivals(lane=3)
 
 keys = st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.:-]{0,20}\Z")
 values = st.one_of(
@@ -67,9 +70,12 @@ def _expected(doc: dict[str, Any]) -> list[Reading]:
 
 @given(messages)
 def test_valid_messages_give_exactly_their_readings_and_match_the_model(message: Any) -> None:
-    readings = parse_telemetry(orjson.dumps(message), NOW, LIMITS)
+    readings = parse_telemetry(orjson.dumps(message), NOW, LIMITS, ARRIVALS)
     docs = message if isinstance(message, list) else [message]
-    assert readings == [r for doc in docs for r in _expected(doc)]
+    # Readings the hub stamped carry an arrival number where the device gave no seq.
+    assert [r._replace(seq=device_seq(r.seq)) for r in readings] == [r for doc in docs for r in _expected(doc)]
+    stamped_by_hub = [doc.get("ts") is None and doc.get("seq") is None for doc in docs for _ in doc["values"]]
+    assert [r.seq is not None and r.seq < 0 for r in readings] == stamped_by_hub
     for doc in docs:
         TelemetryMessage.model_validate_json(orjson.dumps(doc))
 
@@ -95,8 +101,8 @@ def test_batches_give_the_same_readings_on_first_sight_and_after(batch: list[dic
     # The first message with new sensor names goes object by object; later ones column by column.
     payload = orjson.dumps(batch)
     expected = [r for doc in batch for r in _expected(doc)]
-    assert parse_telemetry(payload, NOW, LIMITS) == expected
-    again = parse_telemetry(payload, NOW, LIMITS)
+    assert parse_telemetry(payload, NOW, LIMITS, ARRIVALS) == expected
+    again = parse_telemetry(payload, NOW, LIMITS, ARRIVALS)
     assert again == expected
     assert all(type(r.value) is float for r in again)
 
@@ -125,7 +131,7 @@ def _batch(n: int, **changes: Any) -> list[dict[str, Any]]:
 def test_one_bad_object_in_a_long_batch_refuses_it_with_its_reason(
     changes: dict[str, Any], reason: RejectReason, detail: str
 ) -> None:
-    parse_telemetry(orjson.dumps(_batch(50)), NOW, LIMITS)  # the sensor name is known: the column path runs
+    parse_telemetry(orjson.dumps(_batch(50)), NOW, LIMITS, ARRIVALS)  # the sensor name is known: the column path runs
     refused = _refusal(_batch(50, **changes))
     assert refused.reason is reason
     assert detail in refused.detail
@@ -136,7 +142,7 @@ def test_batches_keep_strings_booleans_unsequenced_and_rfc3339_objects() -> None
     batch[3] = {"ts": "2026-11-18T00:00:00Z", "values": {"t": 1}, "seq": 3}
     batch[4] = {"values": {"t": True, "s": "on"}, "seq": 4}
     batch[5] = {"ts": NOW, "values": {"t": 2}}
-    readings = parse_telemetry(orjson.dumps(batch), NOW, LIMITS)
+    readings = parse_telemetry(orjson.dumps(batch), NOW, LIMITS, ARRIVALS)
     assert readings == [r for doc in batch for r in _expected(doc)]
 
 
@@ -153,7 +159,7 @@ def test_any_json_is_parsed_or_refused_with_a_reason_and_accepted_means_valid(do
     # The standard library writes NaN and infinities as JSON extensions the parser must refuse.
     payload = json.dumps(doc).encode()
     try:
-        readings = parse_telemetry(payload, NOW, LIMITS)
+        readings = parse_telemetry(payload, NOW, LIMITS, ARRIVALS)
     except PayloadRejected as exc:
         assert exc.reason in RejectReason
         return
@@ -165,7 +171,7 @@ def test_any_json_is_parsed_or_refused_with_a_reason_and_accepted_means_valid(do
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_never_escape_as_another_exception(payload: bytes) -> None:
     try:
-        parse_telemetry(payload, NOW, LIMITS)
+        parse_telemetry(payload, NOW, LIMITS, ARRIVALS)
     except PayloadRejected as exc:
         assert str(exc).startswith(exc.reason.value)
 
@@ -180,7 +186,7 @@ def test_rfc3339_round_trip(ts: int) -> None:
 def _refusal(payload: bytes | Any, limits: Limits = LIMITS) -> PayloadRejected:
     raw = payload if isinstance(payload, bytes) else orjson.dumps(payload)
     with pytest.raises(PayloadRejected) as info:
-        parse_telemetry(raw, NOW, limits)
+        parse_telemetry(raw, NOW, limits, ARRIVALS)
     return info.value
 
 
@@ -227,7 +233,7 @@ def test_size_and_count_limits() -> None:
     # The count spans every object of a list.
     two_and_two = [{"values": {"a": 1, "b": 2}}, {"values": {"c": 3, "d": 4}}]
     assert _refusal(two_and_two, limits).reason is RejectReason.TOO_MANY_VALUES
-    assert len(parse_telemetry(orjson.dumps({"values": {"a": 1, "b": 2, "c": 3}}), NOW, limits)) == 3
+    assert len(parse_telemetry(orjson.dumps({"values": {"a": 1, "b": 2, "c": 3}}), NOW, limits, ARRIVALS)) == 3
 
 
 def test_model_refuses_what_the_parser_refuses_for_shape() -> None:
@@ -246,3 +252,30 @@ def test_reading_columns_behave_as_the_list_of_their_readings() -> None:
     assert ReadingColumns.joined([columns, columns[:1]]) == [*readings, readings[0]]
     assert ReadingColumns.of(columns) is columns
     assert ReadingColumns.of([]) == [] and columns != readings[:2]
+
+
+def test_readings_the_hub_stamps_get_distinct_rising_arrival_numbers() -> None:
+    arrivals = Arrivals(lane=7)
+    # A device without a clock flushing its buffer: a thousand messages within the same millisecond.
+    burst = [parse_telemetry(orjson.dumps({"values": {"n": i}}), NOW, LIMITS, arrivals)[0] for i in range(1000)]
+    assert {r.ts for r in burst} == {NOW}
+    seqs = [r.seq for r in burst]
+    assert all(seq is not None and seq < 0 for seq in seqs)
+    assert seqs == sorted(seqs) and len(set(seqs)) == 1000
+    # Objects of one message each get their own; the sensors of one object share theirs.
+    two = parse_telemetry(orjson.dumps([{"values": {"a": 1, "b": 2}}, {"values": {"a": 3}}]), NOW, LIMITS, arrivals)
+    assert two[0].seq == two[1].seq != two[2].seq
+    # A device's own stamp or seq is never replaced.
+    assert parse_telemetry(orjson.dumps({"ts": NOW, "values": {"a": 1}}), NOW, LIMITS, arrivals)[0].seq is None
+    assert parse_telemetry(orjson.dumps({"values": {"a": 1}, "seq": 5}), NOW, LIMITS, arrivals)[0].seq == 5
+    assert device_seq(seqs[0]) is None and device_seq(5) == 5
+
+
+def test_arrival_numbers_of_two_processes_never_meet_and_stay_below_device_stamps() -> None:
+    first, second = Arrivals(lane=0), Arrivals(lane=1)
+    numbers = [first() for _ in range(2000)] + [second() for _ in range(2000)]
+    assert len(set(numbers)) == 4000
+    # The store identifies an unsequenced reading a device stamped by ts - 2**62: never an arrival number.
+    assert max(numbers) < MIN_TS_MS - 2**62
+    with pytest.raises(ValueError, match="lane"):
+        Arrivals(lane=Arrivals.LANES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from hub.store.base import (
     AggregateQuery,
     DevicePatchRecord,
     DeviceQuery,
-    DeviceReadings,
     DeviceSecret,
+    Message,
     ProvisioningTokenRecord,
     RangeQuery,
     StateKind,
@@ -26,7 +27,8 @@ from hub.store.base import (
     UserRecord,
     WriteResult,
 )
-from hub.store.sqlite import telemetry, tokens
+from hub.store.outbox import StoredBatch
+from hub.store.sqlite import outbox, telemetry, tokens
 from hub.store.sqlite.connections import Checkpointer, ConnectionPool, transaction
 from hub.store.sqlite.migrations import migrate
 
@@ -267,12 +269,11 @@ class SqliteStore:
         await self._w.run(lambda c: c.execute("UPDATE devices SET status = 'offline' WHERE status != 'offline'"))
 
     # telemetry
-    async def write_points(self, batches: Sequence[DeviceReadings], seen: dict[str, int]) -> WriteResult:
-        if not batches:
-            return WriteResult(0, 0)
+    async def write_points(self, batch: Sequence[Message]) -> WriteResult:
+        now = time.time_ns() // 1_000_000
 
         def write(conn: sqlite3.Connection) -> tuple[WriteResult, bool]:
-            result = telemetry.write_points(conn, self._series, batches, seen, self._compactor)
+            result = telemetry.write_points(conn, self._series, batch, self._compactor, now)
             return result, self._compactor.due()
 
         result, due = await self._w.run(write)
@@ -289,6 +290,26 @@ class SqliteStore:
 
     async def latest(self, device_id: str) -> dict[str, tuple[int, Value]]:
         return await self._r.run(lambda c: telemetry.latest(c, device_id))
+
+    # outbox
+    async def head(self) -> int:
+        return await self._r.run(outbox.head)
+
+    async def since(self, position: int, limit: int) -> list[StoredBatch]:
+        return await self._r.run(lambda c: outbox.since(c, position, limit))
+
+    async def oldest_after(self, position: int) -> int | None:
+        return await self._r.run(lambda c: outbox.oldest_after(c, position))
+
+    async def get_cursor(self, name: str) -> int | None:
+        return await self._r.run(lambda c: outbox.get_cursor(c, name))
+
+    async def set_cursor(self, name: str, position: int) -> None:
+        now = time.time_ns() // 1_000_000
+        await self._w.run(lambda c: outbox.set_cursor(c, name, position, now))
+
+    async def trim(self, older_than: int) -> int:
+        return await self._w.run(lambda c: outbox.trim(c, older_than))
 
     # state
     async def put_state(self, device_id: str, kind: StateKind, doc: dict[str, Any], ts: int) -> StateRecord:

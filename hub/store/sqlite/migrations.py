@@ -147,6 +147,20 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     """,
     # 5: telemetry in chunks
     _points_to_chunks,
+    # 6: the outbox of stored batches and the cursors of the consumers that follow it (see hub/store/outbox.py);
+    # AUTOINCREMENT, so a position is never given twice, even once every batch was trimmed away.
+    """
+    CREATE TABLE outbox (
+        position INTEGER PRIMARY KEY AUTOINCREMENT,
+        created INTEGER NOT NULL,
+        data BLOB NOT NULL
+    );
+    CREATE TABLE outbox_cursors (
+        name TEXT PRIMARY KEY,
+        position INTEGER NOT NULL,
+        updated INTEGER NOT NULL
+    );
+    """,
 ]
 
 

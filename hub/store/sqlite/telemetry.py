@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from itertools import groupby
 
 from contracts.telemetry import ReadingColumns, Value
-from hub.store.base import AggFn, AggregateQuery, DeviceReadings, RangeQuery, WriteResult
-from hub.store.sqlite import chunks
+from hub.store.base import AggFn, AggregateQuery, Message, RangeQuery, WriteResult
+from hub.store.sqlite import chunks, outbox
 from hub.store.sqlite.connections import transaction
 
 _AGG: dict[AggFn, Callable[[list[float]], float]] = {
@@ -62,22 +62,24 @@ class SeriesCache:
 
 
 def write_points(
-    conn: sqlite3.Connection,
-    cache: SeriesCache,
-    batches: Sequence[DeviceReadings],
-    seen: dict[str, int],
-    compactor: Compactor,
+    conn: sqlite3.Connection, cache: SeriesCache, batch: Sequence[Message], compactor: Compactor, now: int
 ) -> WriteResult:
-    """Store a batch in one transaction as one chunk per series; points already stored are dropped."""
+    """Store a batch in one transaction as one chunk per series, and append it to the outbox.
+
+    Points already stored are dropped.
+    """
+    seen: dict[str, int] = {}
+    for message in batch:
+        seen[message.device_id] = max(message.received, seen.get(message.device_id, 0))
     try:
         with transaction(conn):
-            grouped = [(device_id, _by_key(ReadingColumns.of(readings))) for device_id, readings in batches]
+            grouped = [(m.device_id, _by_key(ReadingColumns.of(m.readings))) for m in batch]
             ids = cache.resolve(conn, {(device_id, key) for device_id, groups in grouped for key, _ in groups})
             by_series: dict[int, list[ReadingColumns]] = {}
             for device_id, groups in grouped:
                 for key, part in groups:
                     by_series.setdefault(ids[device_id, key], []).append(part)
-            points = sum(len(readings) for _, readings in batches)
+            points = sum(len(m.readings) for m in batch)
             pending = {series: chunks.Columns.of(ReadingColumns.joined(parts)) for series, parts in by_series.items()}
             stored = sum(_insert(conn, series, columns) for series, columns in pending.items())
             for series, columns in pending.items():
@@ -92,11 +94,12 @@ def write_points(
                 "UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?",
                 [(ts, device_id) for device_id, ts in seen.items()],
             )
+            position = outbox.append(conn, batch, now)
     except BaseException:
         # Series created in the rolled-back transaction are gone; their cached ids would be reused.
         cache.clear()
         raise
-    return WriteResult(stored=stored, duplicates=points - stored)
+    return WriteResult(stored=stored, duplicates=points - stored, position=position)
 
 
 def _by_key(readings: ReadingColumns) -> list[tuple[str, ReadingColumns]]:

@@ -20,7 +20,8 @@ demo: $(VENV)/.stamp-install
 	$(BIN)/fieldhub up --demo --data-dir $(DEMO_DATA)
 
 # Real servers the tests start, as command:Debian-package, installed when missing.
-TEST_SERVERS := nats-server:nats-server mosquitto:mosquitto mosquitto_pub:mosquitto-clients
+TEST_SERVERS := nats-server:nats-server mosquitto:mosquitto mosquitto_pub:mosquitto-clients \
+	java:default-jre-headless mvn:maven
 test-servers:
 	@missing=""; for s in $(TEST_SERVERS); do \
 		PATH="$$PATH:/usr/sbin" command -v $${s%%:*} >/dev/null || missing="$$missing $${s#*:}"; done; \

@@ -25,7 +25,7 @@ from hub.broker.bridge import AmqttBridge
 from hub.broker.embedded import EmbeddedBroker, TlsListener
 from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
 from hub.broker.mosquitto.dynsec import DynsecAccounts
-from hub.broker.mosquitto.link import BrokerAddress
+from hub.broker.mosquitto.link import BrokerAddress, LinkFactory, MqttLink
 from hub.broker.mosquitto.managed import ManagedMosquitto
 from hub.commands import CommandBus
 from hub.ingest.pipeline import IngestPipeline
@@ -96,9 +96,11 @@ async def start_pipeline(
 class HubRuntime(Lifetime):
     """Everything of ``fieldhub up`` in one process; ``async with`` starts and stops it."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, *, link: LinkFactory = MqttLink) -> None:
+        """``link`` makes the hub's connection to Mosquitto (the benchmark compares others)."""
         super().__init__()
         self.settings = settings
+        self._link = link
         self.generated_admin_password: str | None = None
         self._services: Services | None = None
         self._ports: tuple[int, int | None] | None = None
@@ -242,6 +244,7 @@ class HubRuntime(Lifetime):
             administer=True,
             # A managed broker only restarts with the hub; an external one may lose or miss changes.
             resync=(lambda: accounts.reconcile(store)) if s.external_broker else None,
+            link=self._link,
         )
         await self._stack.enter_async_context(broker)
         accounts = DynsecAccounts(broker.control)

@@ -20,7 +20,7 @@ from contracts.errors import AuthRefusal
 from contracts.topics import ROOT, TopicKind
 from hub.broker.base import DeviceIdentity, InboundHandler
 from hub.broker.mosquitto.dynsec import RESPONSE_TOPIC, DynsecControl
-from hub.broker.mosquitto.link import BrokerAddress, MqttLink
+from hub.broker.mosquitto.link import BrokerAddress, LinkFactory, MqttLink
 from hub.errors import FieldhubError
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
@@ -113,6 +113,7 @@ class MosquittoBroker:
         presence: Presence | None = None,
         administer: bool = False,
         resync: Callable[[], Awaitable[object]] | None = None,
+        link: LinkFactory = MqttLink,
     ) -> None:
         self._handler = handler
         self._identities = identities
@@ -129,7 +130,7 @@ class MosquittoBroker:
             subscriptions.append(RESPONSE_TOPIC)
         self._resync = resync
         self._resyncing: asyncio.Task[None] | None = None
-        self._link = MqttLink(address, client_id, subscriptions, self._on_message, self._reconnected)
+        self._link = link(address, client_id, subscriptions, self._on_message, self._reconnected)
 
     async def __aenter__(self) -> Self:
         await self._link.__aenter__()

@@ -20,7 +20,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from hub.broker.mosquitto import packets
 from hub.broker.mosquitto.packets import Control, Publish
@@ -28,6 +28,7 @@ from hub.errors import ConfigError
 
 log = logging.getLogger(__name__)
 Handler = Callable[[str, bytes, int], Awaitable[None]]
+
 
 _CONNECT_TIMEOUT_S = 10.0
 _RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 5.0)
@@ -49,6 +50,28 @@ class BrokerAddress:
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
+
+
+class Link(Protocol):
+    """One persistent MQTT session of the hub with a broker (what :class:`MqttLink` is).
+
+    Built as ``factory(address, client_id, subscriptions, handler, on_reconnect)``; ``handler(topic,
+    payload, qos)`` is called once per message, which is acknowledged when it returns.
+    """
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None: ...
+
+
+LinkFactory = Callable[[BrokerAddress, str, list[str], Handler, Callable[[], None] | None], Link]
 
 
 class _Refused(Exception):

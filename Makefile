@@ -43,7 +43,7 @@ check: $(VENV)/.stamp-install
 bench: $(VENV)/.stamp-install test-servers
 	$(BIN)/fieldhub bench ingest --messages 20000
 	$(BIN)/fieldhub bench ingest --messages 2000 --batch 100
-	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 30000 --paced --kafka
+	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 30000 --paced --kafka --paho
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 30000 --replicas 1
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 20000 --batch 100 --paced --kafka
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 20000 --batch 100 --replicas 1

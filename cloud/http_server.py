@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from hub.errors import ConfigError
+from hub.tasks import Background
 
 
 class _Server(uvicorn.Server):
@@ -42,11 +43,14 @@ async def serve_http(stack: AsyncExitStack, app: FastAPI, host: str, port: int) 
     stack.callback(sock.close)
     config = uvicorn.Config(app, log_config=None, lifespan="off", access_log=False, timeout_graceful_shutdown=5)
     server = _Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
+    background = Background()
+    await background.open()
+    stack.push_async_callback(background.close)
+    task = background.spawn(server.serve(sockets=[sock]), name="http-server")
 
     async def stop() -> None:
         server.should_exit = True
-        await task
+        await task  # a graceful stop first; the background's close cancels it should it hang
 
     stack.push_async_callback(stop)
     while not server.started:

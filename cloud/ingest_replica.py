@@ -21,7 +21,7 @@ from hub.commands import CommandBus
 from hub.errors import ConfigError
 from hub.metrics import Metrics
 from hub.nodes import NodeService
-from hub.presence import Presence
+from hub.presence import ReportedPresence
 from hub.router import InboundRouter
 from hub.state import StateService
 from hub.store.factory import open_store
@@ -48,11 +48,12 @@ class IngestReplica(Lifetime):
         # Streams follow the store; fieldhub up forwards them, whichever process stored the message.
         pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, streams=False)
         # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
+        presence = ReportedPresence(store, self.metrics)
         router = InboundRouter(
             pipeline,
-            Presence(store, self.metrics),
+            presence,
             StateService(store),
-            CommandBus(self.metrics),
+            CommandBus(self.metrics, presence),
             NodeService(store, self.metrics),
             metrics=self.metrics,
         )

@@ -32,7 +32,7 @@ from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
 from hub.metrics import Metrics
 from hub.nodes import NodeService
-from hub.presence import Presence
+from hub.presence import ReportedPresence, SessionPresence
 from hub.registry import DEFAULT_TENANT, DeviceRegistry
 from hub.router import InboundRouter
 from hub.security.device_auth import DeviceAuthenticator
@@ -155,10 +155,12 @@ class HubRuntime(Lifetime):
         pipeline, forwarders = await start_pipeline(self._stack, s, store, metrics, streams=True)
         pipeline.add_listener(live.offer)
 
-        presence = Presence(store, metrics)
-        await presence.reset()
+        # The embedded broker tells the hub of every session; Mosquitto does not, the devices do.
+        presence = SessionPresence(store, metrics) if s.broker == "embedded" else ReportedPresence(store, metrics)
+        if not s.external_broker:
+            await presence.reset()  # the broker starts with the hub: nobody is connected yet
         state = StateService(store)
-        commands = CommandBus(metrics)
+        commands = CommandBus(metrics, presence)
         nodes = NodeService(store, metrics)
         router = InboundRouter(pipeline, presence, state, commands, nodes, metrics=metrics)
         broker: EmbeddedBroker | MosquittoBroker
@@ -166,10 +168,11 @@ class HubRuntime(Lifetime):
         if s.broker == "embedded":
             broker = await self._start_embedded(authenticator, router, metrics)
         else:
-            broker, accounts = await self._start_mosquitto(store, router, metrics, presence)
-        presence.attach(broker)
+            broker, accounts = await self._start_mosquitto(store, router, metrics)
+        if isinstance(presence, SessionPresence):
+            presence.attach(broker)
         state.attach(broker)
-        commands.attach(broker, broker)
+        commands.attach(broker)
         registry.attach(broker, accounts)
         republished = await state.republish()
         if republished:
@@ -211,7 +214,7 @@ class HubRuntime(Lifetime):
         return broker
 
     async def _start_mosquitto(
-        self, store: Store, router: InboundRouter, metrics: Metrics, presence: Presence
+        self, store: Store, router: InboundRouter, metrics: Metrics
     ) -> tuple[MosquittoBroker, BrokerAccounts]:
         s = self.settings
         if s.external_broker:
@@ -240,7 +243,7 @@ class HubRuntime(Lifetime):
             Identities(store),
             metrics,
             group=s.ingest_group,
-            presence=presence,
+            serves_api=True,
             administer=True,
             # A managed broker only restarts with the hub; an external one may lose or miss changes.
             resync=(lambda: accounts.reconcile(store)) if s.external_broker else None,

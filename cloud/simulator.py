@@ -16,7 +16,10 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from contracts.topics import telemetry_topic
+from contracts.devices import DeviceStatus
+from contracts.messages import status_payload
+from contracts.topics import status_topic, telemetry_topic
+from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +70,23 @@ class Fleet:
         self._qos = qos
         self._clients: list[mqtt.Client] = []
         self._seq = [0] * len(devices)
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background()
         self.stats = FleetStats()
 
     def _client(self, device: SimDevice) -> mqtt.Client:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device.device_id)
         client.username_pw_set(device.device_id, device.secret)
         client.max_inflight_messages_set(100)
+        # Like a real device: online when connected, offline as the last will (see contracts.messages).
+        status = status_topic(device.device_id)
+        client.will_set(status, status_payload(DeviceStatus.OFFLINE), qos=1, retain=True)
         stats = self.stats
 
-        def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
+        def on_connect(c: mqtt.Client, _u: object, _f: object, reason: Any, _p: object) -> None:
             if reason.is_failure:
                 log.warning("simulated device %s refused: %s", device.device_id, reason)
                 return
+            c.publish(status, status_payload(DeviceStatus.ONLINE), qos=1, retain=True)
             with stats.lock:
                 stats.connected += 1
 
@@ -89,7 +96,7 @@ class Fleet:
 
         def on_publish(_c: mqtt.Client, _u: object, _mid: int, _reason: Any, _p: object) -> None:
             with stats.lock:
-                stats.acked += 1
+                stats.acked += 1  # status messages too: at most two per connection
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
@@ -102,7 +109,8 @@ class Fleet:
             client.connect_async(self._host, self._port, keepalive=30)
             client.loop_start()
             self._clients.append(client)
-        self._task = asyncio.create_task(self._publish_loop(), name="sim-publisher")
+        await self._background.open()
+        self._background.spawn(self._publish_loop(), name="sim-publisher")
         return self
 
     def _publish_one(self, index: int, now: float) -> None:
@@ -131,12 +139,13 @@ class Fleet:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._background.close()
 
         def stop() -> None:
-            for client in self._clients:
+            for device, client in zip(self._devices, self._clients, strict=True):
+                if client.is_connected():
+                    offline = status_payload(DeviceStatus.OFFLINE)
+                    client.publish(status_topic(device.device_id), offline, qos=1, retain=True).wait_for_publish(2)
                 client.disconnect()
                 client.loop_stop()
 

@@ -12,10 +12,20 @@ MAX_STATE_BYTES = 64 * 1024
 
 
 class StatusMessage(BaseModel):
-    """Payload of ``devices/{id}/status`` (retained; also the device's last will)."""
+    """Payload of ``devices/{id}/status`` (retained; also the device's last will).
+
+    A device publishes ``online`` (retained) when it connects, sets ``offline`` as its last will
+    (retained), and publishes ``offline`` itself before a clean disconnect, for which the broker
+    sends no last will. Behind Mosquitto this is how the hub knows who is online.
+    """
 
     status: DeviceStatus
     ts: int | None = Field(default=None, description="Epoch milliseconds")
+
+
+def status_payload(status: DeviceStatus, ts: int | None = None) -> bytes:
+    """The JSON of a :class:`StatusMessage` (for devices, the agent and tools)."""
+    return StatusMessage(status=status, ts=ts).model_dump_json(exclude_none=True).encode()
 
 
 class DesiredState(BaseModel):

@@ -17,10 +17,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
-import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from contracts.devices import DeviceStatus
+from contracts.messages import status_payload
 from contracts.topics import command_subscription, state_desired_topic, status_topic
 from edge_agent.config import HubSection, UplinkSection
 
@@ -49,7 +50,7 @@ class Uplink:
         hub = self._hub
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=hub.device_id, clean_session=False)
         client.username_pw_set(hub.device_id, hub.secret.get_secret_value())
-        client.will_set(status_topic(hub.device_id), orjson.dumps({"status": "offline"}), qos=1, retain=True)
+        client.will_set(status_topic(hub.device_id), status_payload(DeviceStatus.OFFLINE), qos=1, retain=True)
         # Everything unacknowledged is already in the spool: paho need not hold more than is in flight.
         client.max_inflight_messages_set(self._settings.max_inflight)
         if hub.tls:
@@ -138,6 +139,10 @@ class Uplink:
     def _close(self) -> None:
         if not self._client.is_connected():
             return
+        # A clean DISCONNECT sends no last will: say offline first.
+        self._client.publish(
+            status_topic(self._hub.device_id), status_payload(DeviceStatus.OFFLINE), qos=1, retain=True
+        )
         self._client.disconnect()
         deadline = _CLOSE_TIMEOUT_S / _LOOP_TIMEOUT_S
         while self._client.is_connected() and deadline > 0:
@@ -154,6 +159,7 @@ class Uplink:
             return
         device_id = self._hub.device_id
         client.subscribe([(command_subscription(device_id), 1), (state_desired_topic(device_id), 1)])
+        client.publish(status_topic(device_id), status_payload(DeviceStatus.ONLINE), qos=1, retain=True)
         self.connects += 1
         log.info("connected to %s:%d as %s", self._hub.host, self._hub.port, device_id)
         self._call_soon(self.connected.set)

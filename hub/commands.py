@@ -9,10 +9,11 @@ from typing import Any
 
 from contracts.messages import CommandRequest, CommandResponse
 from contracts.topics import command_topic
-from hub.broker.base import DeviceIdentity, Publisher, SessionControl
+from hub.broker.base import DeviceIdentity, Publisher
 from hub.errors import CommandTimeout, DeviceOffline, StoreUnavailable
 from hub.ingest.pipeline import now_ms
 from hub.metrics import Metrics
+from hub.presence import Presence
 
 log = logging.getLogger(__name__)
 
@@ -20,14 +21,15 @@ log = logging.getLogger(__name__)
 class CommandBus:
     """Pending command requests of this process, resolved by device responses."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, presence: Presence) -> None:
         self._metrics = metrics
+        self._presence = presence
         self._pending: dict[str, tuple[str, asyncio.Future[CommandResponse]]] = {}
-        self._broker: tuple[Publisher, SessionControl] | None = None
+        self._publisher: Publisher | None = None
 
-    def attach(self, publisher: Publisher, sessions: SessionControl) -> None:
-        """Send through ``publisher``; check liveness with ``sessions``."""
-        self._broker = (publisher, sessions)
+    def attach(self, publisher: Publisher) -> None:
+        """Send through ``publisher`` (the broker, built after this)."""
+        self._publisher = publisher
 
     async def request(self, device_id: str, name: str, params: dict[str, Any], timeout_s: float) -> CommandResponse:
         """Send a command and wait for the answer.
@@ -36,10 +38,10 @@ class CommandBus:
             DeviceOffline: the device has no live session.
             CommandTimeout: no answer within ``timeout_s``.
         """
-        if self._broker is None:
+        publisher = self._publisher
+        if publisher is None:
             raise StoreUnavailable("the broker is not running")
-        publisher, sessions = self._broker
-        if not sessions.is_connected(device_id):
+        if not await self._presence.is_online(device_id):
             self._metrics.commands.labels("offline").inc()
             raise DeviceOffline(f"device {device_id!r} is not connected")
         correlation = secrets.token_hex(12)
@@ -61,7 +63,11 @@ class CommandBus:
         return response
 
     async def responded(self, identity: DeviceIdentity, payload: bytes) -> None:
-        """Resolve the pending request a response belongs to; others are ignored."""
+        """Resolve the pending request a response belongs to; others are ignored.
+
+        Every process serving the API subscribes to the responses of all devices (not shared), so the
+        one that sent the request gets its answer whichever process the device is served by.
+        """
         try:
             response = CommandResponse.model_validate_json(payload)
         except ValueError:

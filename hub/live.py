@@ -20,6 +20,7 @@ from hub.follower import OutboxFollower
 from hub.metrics import Metrics
 from hub.store.base import Message
 from hub.store.outbox import Outbox, StoredBatch
+from hub.tasks import Background
 
 
 class LiveFeed:
@@ -32,20 +33,17 @@ class LiveFeed:
         self._subscribers: dict[str, set[asyncio.Queue[Message]]] = {}
         self._listening = asyncio.Event()
         self._follower: OutboxFollower | None = None
-        self._tasks = asyncio.TaskGroup()
-        self._task: asyncio.Task[None] | None = None
+        self._background = Background()
 
     async def __aenter__(self) -> Self:
-        await self._tasks.__aenter__()
-        self._task = self._tasks.create_task(self._follow(), name="live-feed")
+        await self._background.open()
+        self._background.spawn(self._follow(), name="live-feed")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await self._tasks.__aexit__(None, None, None)
+        await self._background.close()
 
     @asynccontextmanager
     async def subscribe(self, device_id: str) -> AsyncIterator[asyncio.Queue[Message]]:

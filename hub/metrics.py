@@ -52,6 +52,9 @@ class Metrics:
         self.heartbeats_refused = Counter(
             "fieldhub_heartbeats_refused", "Node heartbeats refused as invalid", registry=r
         )
+        self.status_refused = Counter(
+            "fieldhub_status_refused", "Device status messages refused as invalid", registry=r
+        )
         self.node_logs_refused = Counter(
             "fieldhub_node_logs_refused", "Batches of node log lines refused as invalid", registry=r
         )

@@ -152,7 +152,7 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
             f"  latency at half that rate ({paced['rate_msgs_per_s']:.0f} msg/s): "
             f"p50 {paced['p50_ms']} ms, p99 {paced['p99_ms']} ms; after the first second's warm-up: {steady}"
         )
-    lost = result["lost"] - result.get("kafka", {}).get("lost", 0)
+    lost = result["lost"] - sum(result.get(variant, {}).get("lost", 0) for variant in ("kafka", "paho_link"))
     print(f"  stored {result['stored']} of {result['sent']}, lost {lost}")
     if "kafka" in result:
         kafka = result["kafka"]
@@ -160,6 +160,18 @@ def _report(result: dict[str, Any], args: argparse.Namespace) -> None:
             f"  pipeline + Kafka sink (hub alone): {kafka['pipeline_msgs_per_s']:>6.0f} msg/s, "
             f"{kafka['points_per_s']:.0f} points/s stored, ratio {kafka['ratio']:.2f}; stored {kafka['stored']} "
             f"of {kafka['sent']}, {kafka['records']} records in the topic, lost {kafka['lost']}"
+        )
+    if "paho_link" in result:
+        paho = result["paho_link"]
+        print(
+            f"  pipeline on paho-mqtt driven from the loop (hub alone): {paho['pipeline_msgs_per_s']:>6.0f} msg/s, "
+            f"{paho['points_per_s']:.0f} points/s stored; stored {paho['stored']} of {paho['sent']}, "
+            f"lost {paho['lost']}"
+        )
+        print(
+            f"  link paho/own: {paho['ratio_to_own']:.2f} ({paho['pipeline_msgs_per_s']:.0f} vs "
+            f"{result['pipeline_msgs_per_s']:.0f} msg/s, {paho['points_per_s']:.0f} vs "
+            f"{result['points_per_s']:.0f} points/s)"
         )
 
 
@@ -169,6 +181,10 @@ def main(args: argparse.Namespace) -> int:
     logging.getLogger("amqtt").setLevel(logging.ERROR)
     if args.kafka and args.broker != "mosquitto":
         print("fieldhub bench ingest: --kafka needs --broker mosquitto", file=sys.stderr)
+        return 2
+    if args.paho and (args.broker != "mosquitto" or args.replicas):
+        # Replicas are processes of their own, on the hub's link: with them the runs would not compare links.
+        print("fieldhub bench ingest: --paho needs --broker mosquitto and no --replicas", file=sys.stderr)
         return 2
     result = asyncio.run(_run(args))
     if args.json:

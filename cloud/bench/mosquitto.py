@@ -24,19 +24,25 @@ from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from cloud import collector
 from cloud.bench.cload import CPublishers, Device, wait_until
 from cloud.bench.common import CountingSubscriber, bench_settings, latencies, percentiles, wait_for
+from cloud.bench.paho_link import PahoLink
 from cloud.bench.tansu import records_in, running_tansu
 from cloud.ingest_replica import replica_command
 from cloud.runtime import HubRuntime
 from contracts.devices import DeviceCreate
+from hub.broker.mosquitto.link import LinkFactory, MqttLink
 from hub.broker.mosquitto.managed import ManagedMosquitto
 from hub.security.passwords import new_secret
 from hub.store.base import DeviceSecret
 from hub.streams.kafka import DEFAULT_TOPIC
 
 SERVICE_USER = "bench"
+CONNECTED_TOPIC = "$SYS/broker/clients/connected"
 
 
 def per_device(args: argparse.Namespace) -> int:
@@ -116,11 +122,16 @@ async def _count_pipeline(
         before = count()
         total = per_device(args) * len(devices)
         pubs = CPublishers(hub.mqtt_port, devices, per_device(args), args.batch, rate=rate, first_seq=first_seq)
-        with _presence(database, devices) as online:
+        with _connected_clients(hub) as connected:
+            # Connected besides the publishers: the hub's link, its replicas' and this count's own client.
+            idle = 2 + args.replicas
             if rate is not None:
                 # The last run's publishers must be gone, or their sessions would pass for this run's.
-                await asyncio.to_thread(wait_until, lambda: online() == 0, 10.0, "the last run's publishers to leave")
-            sending = asyncio.create_task(asyncio.to_thread(pubs.run, lambda: online() == len(devices)))
+                await asyncio.to_thread(
+                    wait_until, lambda: connected() == idle, 10.0, "the last run's publishers to leave"
+                )
+            ready = lambda: connected() == idle + len(devices)  # noqa: E731 - read from the load's thread
+            sending = asyncio.create_task(asyncio.to_thread(pubs.run, ready))
             ended = await wait_for(lambda: (count() - before) // args.batch, total, poll_s=0.05)
             started = await sending
         points = count() - before
@@ -135,20 +146,26 @@ async def _count_pipeline(
 
 
 @contextmanager
-def _presence(database: Path, devices: list[Device]) -> Iterator[Callable[[], int]]:
-    """How many of ``devices`` the hub sees connected (its own presence, as stored), from any thread."""
-    ids = [device.device_id for device in devices]
-    marks = ", ".join("?" * len(ids))
-    with closing(sqlite3.connect(database, check_same_thread=False)) as db:
-        lock = threading.Lock()
+def _connected_clients(hub: HubRuntime) -> Iterator[Callable[[], int]]:
+    """How many clients the hub's managed Mosquitto has connected now, as its ``$SYS`` topic says.
 
-        def online() -> int:
-            with lock:
-                sql = f"SELECT count(*) FROM devices WHERE status = 'online' AND id IN ({marks})"  # noqa: S608
-                (n,) = db.execute(sql, ids).fetchone()
-            return int(n)
-
-        yield online
+    Mosquitto tells no client of another's session, and ``mosquitto_pub`` does not announce itself
+    on a status topic, so the broker's own count (published every second by a managed broker) is
+    what says when the publishers are connected. Read with the hub's service account.
+    """
+    password = (hub.settings.data_dir / "mosquitto" / "service.secret").read_text().strip()
+    count = [-1]
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sys-{new_secret()[:8]}")
+    client.username_pw_set(hub.settings.broker_username, password)
+    client.on_connect = lambda c, *_: c.subscribe(CONNECTED_TOPIC, qos=0)
+    client.on_message = lambda _c, _u, message: count.__setitem__(0, int(message.payload))
+    client.connect(hub.settings.local_host, hub.mqtt_port)
+    client.loop_start()
+    try:
+        yield lambda: count[0]
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 @contextmanager
@@ -178,10 +195,10 @@ def _replicas(data_dir: Path, port: int, count: int) -> Iterator[None]:
 
 @asynccontextmanager
 async def _bench_hub(
-    data_dir: Path, args: argparse.Namespace, stream: list[str]
+    data_dir: Path, args: argparse.Namespace, stream: list[str], link: LinkFactory = MqttLink
 ) -> AsyncIterator[tuple[HubRuntime, list[Device]]]:
-    """A hub on a managed Mosquitto, with ``args.publishers`` devices registered."""
-    async with HubRuntime(bench_settings(data_dir, args, broker="mosquitto", stream=stream)) as hub:
+    """A hub on a managed Mosquitto, reading it through ``link``, with ``args.publishers`` devices registered."""
+    async with HubRuntime(bench_settings(data_dir, args, broker="mosquitto", stream=stream), link=link) as hub:
         collector.settle_after_start()  # as fieldhub up does
         devices = []
         for i in range(args.publishers):
@@ -216,6 +233,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.kafka:
         result["kafka"] = await _kafka_variant(args, base["paho"])
         result["lost"] += result["kafka"]["lost"]
+    if args.paho:
+        result["paho_link"] = await _paho_variant(args, base["paho"], pipe["msgs_per_s"])
+        result["lost"] += result["paho_link"]["lost"]
     return result
 
 
@@ -243,3 +263,12 @@ async def _kafka_variant(args: argparse.Namespace, baseline_rate: float) -> dict
         records, distinct = await asyncio.to_thread(records_in, url.removeprefix("kafka://"), topic)
     figures = _figures(counted, latency, baseline_rate)
     return {**figures, "records": records, "lost": figures["sent"] - min(figures["stored"], distinct)}
+
+
+async def _paho_variant(args: argparse.Namespace, baseline_rate: float, own_rate: float) -> dict[str, Any]:
+    """The pipeline again, the same load on a hub of its own, reading Mosquitto through paho on the loop."""
+    with tempfile.TemporaryDirectory(prefix="fieldhub-bench-paho-") as tmp:
+        async with _bench_hub(Path(tmp), args, args.stream, link=PahoLink) as (hub, devices):
+            counted, latency = await _measure_pipeline(hub, devices, args, None, 0)
+    figures = _figures(counted, latency, baseline_rate)
+    return {**figures, "ratio_to_own": round(counted["msgs_per_s"] / own_rate, 3) if own_rate else None}

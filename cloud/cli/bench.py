@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also measure the pipeline with a Kafka sink, on a Tansu the bench starts (mosquitto)",
     )
+    ingest.add_argument(
+        "--paho",
+        action="store_true",
+        help="also measure the pipeline with paho-mqtt, driven from the event loop, as the hub's broker link "
+        "(mosquitto, without --replicas)",
+    )
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     agent = sub.add_parser("agent", help="agent memory, CPU per 1,000 readings/s and spool replay rate")
     agent.add_argument("--readings", type=int, default=100_000, help="backlog to replay (default 100000)")

@@ -25,10 +25,10 @@ class SessionControl(Protocol):
     """Acts on live device sessions."""
 
     async def disconnect_device(self, device_id: str) -> int:
-        """Close every live session of a device; return how many were closed."""
+        """Close every live session of a device and forget what every hub process knows of it.
 
-    def is_connected(self, device_id: str) -> bool:
-        """Whether the device has a live session on this broker."""
+        Returns how many sessions this process closed.
+        """
 
 
 class BrokerAccounts(Protocol):

@@ -207,6 +207,3 @@ class EmbeddedBroker:
         for transport in list(self._transports):
             # Connections that were not sessions yet (or no longer): abort() is a no-op on closed ones.
             transport.abort()
-
-    def is_connected(self, device_id: str) -> bool:
-        return bool(self._sessions_of(device_id))

@@ -30,6 +30,7 @@ from hub.metrics import Metrics
 from hub.retry import Backoff
 from hub.store.base import Message, WriteResult
 from hub.store.outbox import StoredBatch
+from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +73,17 @@ class IngestPipeline:
         self._limits = limits
         self._arrivals = arrivals
         self._queue: asyncio.Queue[Accepted | object] = asyncio.Queue(maxsize=queue_size)
+        # asyncio.Queue lets a newcomer overtake a waiting putter when a slot frees; the lock is fair,
+        # so messages enter the queue in the order they arrived, also under backpressure.
+        self._entry = asyncio.Lock()
         self._max_batch_points = max_batch_points
         self._backoff = backoff or Backoff(first_s=0.05, cap_s=5.0)
         self._outbox_keep_ms = int(outbox_keep_s * 1000)
         self._trim_every_s = trim_every_s
         self._listeners: list[Listener] = []
         self._rejects = RateLimitedLog(log)
-        self._tasks: asyncio.TaskGroup | None = None
-        self._running: list[asyncio.Task[None]] = []
+        self._background = Background()
+        self._writing: asyncio.Task[None] | None = None
         self._closed = False
 
     def add_listener(self, listener: Listener) -> None:
@@ -91,27 +95,20 @@ class IngestPipeline:
         self._listeners.remove(listener)
 
     async def __aenter__(self) -> Self:
-        self._tasks = asyncio.TaskGroup()
-        await self._tasks.__aenter__()
-        self._running = [
-            self._tasks.create_task(self._writer(), name="ingest-writer"),
-            self._tasks.create_task(self._trimmer(), name="outbox-trimmer"),
-        ]
+        await self._background.open()
+        self._writing = self._background.spawn(self._writer(), name="ingest-writer")
+        self._background.spawn(self._trimmer(), name="outbox-trimmer")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._closed = True
-        writer, trimmer = self._running
-        trimmer.cancel()
-        if exc is None:
+        if exc is None and self._writing is not None:
             # Graceful: let the writer store everything accepted before stopping.
             await self._queue.put(_STOP)
-        else:
-            writer.cancel()
-        assert self._tasks is not None
-        await self._tasks.__aexit__(exc_type, exc, tb)
+            await asyncio.wait([self._writing])
+        await self._background.close()
 
     async def submit(self, device_id: str, tenant: str, payload: bytes, *, stored: bool = False) -> bool:
         """Validate one telemetry message and queue it; ``False`` if it was refused (and counted).
@@ -135,7 +132,8 @@ class IngestPipeline:
         if self._closed:
             raise StoreUnavailable("ingest is shutting down")
         written = asyncio.get_running_loop().create_future() if stored else None
-        await self._queue.put(Accepted(device_id, tenant, readings, received, written))
+        async with self._entry:
+            await self._queue.put(Accepted(device_id, tenant, readings, received, written))
         if written is not None:
             await written
         return True

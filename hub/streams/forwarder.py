@@ -26,6 +26,7 @@ from hub.retry import Backoff
 from hub.store.base import Message
 from hub.store.outbox import Outbox, StoredBatch
 from hub.streams.base import StreamSink
+from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,7 @@ class Forwarder:
         self._down_since: float | None = None
         self._moved = asyncio.Event()
         self._errors = RateLimitedLog(log, interval_s=30.0)
-        self._task: asyncio.Task[None] | None = None
-        self._tasks = asyncio.TaskGroup()
+        self._background = Background()
 
     @property
     def position(self) -> int:
@@ -91,18 +91,16 @@ class Forwarder:
             log.info("stream %s starts at outbox position %d", self.sink.name, cursor)
         self._saved, self._saved_at = cursor, time.monotonic()
         self._follower = OutboxFollower(self._outbox, cursor)
-        await self._tasks.__aenter__()
-        self._task = self._tasks.create_task(self._run(), name=f"forward {self.sink.name}")
+        await self._background.open()
+        self._background.spawn(self._run(), name=f"forward {self.sink.name}")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._task is not None
         if exc is None:
             await self._drain()
-        self._task.cancel()
-        await self._tasks.__aexit__(None, None, None)
+        await self._background.close()
         try:
             async with asyncio.timeout(self._drain_s):
                 await self._save(force=True)

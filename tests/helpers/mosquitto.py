@@ -41,7 +41,7 @@ class ExternalMosquitto:
         conf.write_text(
             f"user {user}\nlistener {self.port} 127.0.0.1\nallow_anonymous false\n"
             f"plugin {find_plugin()}\nplugin_opt_config_file {dynsec}\n"
-            "log_dest topic\nlog_type notice\nlog_timestamp false\nmax_queued_messages 100000\n"
+            "log_timestamp false\nmax_queued_messages 100000\n"
         )
         if self.tls is not None:
             cert, key = self.tls

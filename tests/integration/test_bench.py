@@ -33,6 +33,30 @@ def test_the_mosquitto_bench_reports_its_figures_and_loses_nothing() -> None:
     assert kafka["points_per_s"] == pytest.approx(kafka["pipeline_msgs_per_s"] * 10, rel=0.01)
 
 
+def test_the_paho_link_variant_stores_everything_and_reports_both_links() -> None:
+    # The same small load through the hub's own link and through paho on the loop, in one invocation.
+    done = fieldhub(
+        *("bench", "ingest", "--broker", "mosquitto", "--publishers", "2", "--messages", "600", "--batch", "10"),
+        *("--paho", "--json"),
+        timeout=170,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    paho = result["paho_link"]
+    assert (result["sent"], result["stored"], result["lost"]) == (600, 600, 0)
+    assert (paho["sent"], paho["stored"], paho["lost"]) == (600, 600, 0)
+    assert result["pipeline_msgs_per_s"] > 0 and paho["pipeline_msgs_per_s"] > 0
+    assert paho["points_per_s"] == pytest.approx(paho["pipeline_msgs_per_s"] * 10, rel=0.01)
+    assert paho["ratio_to_own"] == pytest.approx(paho["pipeline_msgs_per_s"] / result["pipeline_msgs_per_s"], rel=0.01)
+
+
+def test_the_paho_link_variant_is_refused_beside_replicas() -> None:
+    # Replicas read through the hub's own link: beside them, the two runs would not compare links.
+    done = fieldhub("bench", "ingest", "--broker", "mosquitto", "--paho", "--replicas", "1", "--messages", "10")
+    assert done.returncode == 2
+    assert "--paho needs --broker mosquitto and no --replicas" in done.stderr
+
+
 def test_the_kafka_variant_is_refused_on_the_embedded_broker() -> None:
     done = fieldhub("bench", "ingest", "--kafka", "--messages", "10")
     assert done.returncode == 2

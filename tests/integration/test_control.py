@@ -11,7 +11,7 @@ import pytest
 
 from cloud.runtime import HubRuntime
 from tests.helpers.hub import Api, connected_device
-from tests.helpers.mqtt import TestDevice
+from tests.helpers.mqtt import answer_commands
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -46,18 +46,6 @@ async def test_desired_state_is_published_retained_and_versioned(hub: HubRuntime
         assert notobj.status_code == 422
     finally:
         await asyncio.to_thread(device.close)
-
-
-def answer_commands(device: TestDevice, stop: threading.Event, reply: str = "ok") -> None:
-    """Act as device firmware: answer each command with its correlation id."""
-    while not stop.is_set():
-        try:
-            message = device.next_message(timeout=0.2)
-        except Exception:  # noqa: BLE001 - queue.Empty: poll again
-            continue
-        request = orjson.loads(message.payload)
-        response = {"id": request["id"], "status": reply, "result": {"echo": request["params"]}}
-        device.client.publish(f"{message.topic}/response", orjson.dumps(response), qos=1)
 
 
 async def test_command_round_trip(hub: HubRuntime, api: Api, unique_id: str) -> None:

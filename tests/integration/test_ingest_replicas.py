@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -13,8 +14,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from hub.store.base import RangeQuery
-from tests.helpers.hub import Api, running_hub
-from tests.helpers.mqtt import TestDevice
+from tests.helpers.hub import Api, connected_device, running_hub
+from tests.helpers.mqtt import TestDevice, answer_commands
 from tests.helpers.process import start_replica
 from tests.helpers.waiting import eventually
 
@@ -150,3 +151,46 @@ async def test_the_live_stream_shows_every_reading_whichever_process_stored_it(t
     # The replica took its share of the messages, and the hub's live stream showed those too.
     line = next(x for x in metrics.splitlines() if x.startswith("fieldhub_ingest_messages_total"))
     assert float(line.split()[1]) > 0
+
+
+async def test_presence_and_command_answers_whichever_process_takes_the_message(tmp_path: Path, unique_id: str) -> None:
+    data = tmp_path / "data"
+    ids = [f"{unique_id}-{n}" for n in range(6)]
+    async with running_hub(data, broker="mosquitto") as hub:
+        api = await Api.login(hub.url)
+        replica = await asyncio.to_thread(start_replica, data, hub.mqtt_port, "presence")
+        devices = []
+        stop = threading.Event()
+        try:
+            for device_id in ids:
+                devices.append(await connected_device(hub, device_id, api))
+
+            async def statuses() -> dict[str, str]:
+                listed = (await api.http.get("/api/v1/devices", params={"limit": 100})).json()["items"]
+                return {d["id"]: d["status"] for d in listed if d["id"] in ids}
+
+            async def all_are(status: str) -> bool:
+                return set((await statuses()).values()) == {status} and len(await statuses()) == len(ids)
+
+            # Each device's "online" went to the hub or the replica: the API shows all of them.
+            await eventually(lambda: all_are("online"), what="every device online")
+            for device in devices:
+                assert not (await asyncio.to_thread(device.subscribe, f"devices/{device.client_id}/commands/+"))[
+                    0
+                ].is_failure
+                threading.Thread(target=answer_commands, args=(device, stop), daemon=True).start()
+            for device_id in ids:
+                r = await api.http.post(f"/api/v1/devices/{device_id}/commands/ping", json={"params": {"n": 1}})
+                assert r.status_code == 200 and r.json()["result"] == {"echo": {"n": 1}}, r.text
+            # Half lose their connection (the broker sends their last will), half leave cleanly.
+            for device in devices[:3]:
+                await asyncio.to_thread(device.drop)
+            for device in devices[3:]:
+                await asyncio.to_thread(device.close)
+            await eventually(lambda: all_are("offline"), within=30, what="every device offline")
+            r = await api.http.post(f"/api/v1/devices/{ids[0]}/commands/ping", json={})
+            assert r.status_code == 409 and r.json()["error"]["code"] == "device_offline"
+        finally:
+            stop.set()
+            await api.close()
+            await asyncio.to_thread(replica.stop)

@@ -15,6 +15,9 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from contracts.devices import DeviceStatus
+from contracts.messages import status_payload
+from contracts.topics import status_topic
 from hub.store.base import DeviceSecret
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.mosquitto import SERVICE_PASSWORD, SERVICE_USER, ExternalMosquitto
@@ -119,6 +122,7 @@ async def test_mqtt5_device_publishes_and_answers_commands(tmp_path: Path, uniqu
         secret = (await api.create_device(unique_id))["credentials"]["password"]
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique_id, protocol=mqtt.MQTTv5)
         client.username_pw_set(unique_id, secret)
+        client.will_set(status_topic(unique_id), status_payload(DeviceStatus.OFFLINE), qos=1, retain=True)
         ready = threading.Event()
 
         def on_message(c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -133,6 +137,8 @@ async def test_mqtt5_device_publishes_and_answers_commands(tmp_path: Path, uniqu
         try:
             client.subscribe(f"devices/{unique_id}/commands/+", qos=1)
             assert await asyncio.to_thread(ready.wait, 10)
+            # Behind Mosquitto the hub knows a device is online from the device's own status message.
+            client.publish(status_topic(unique_id), status_payload(DeviceStatus.ONLINE), qos=1, retain=True)
             info = client.publish(f"devices/{unique_id}/telemetry", b'{"values": {"v5": 5}}', qos=1)
             await asyncio.to_thread(info.wait_for_publish, 10)
 
@@ -141,6 +147,11 @@ async def test_mqtt5_device_publishes_and_answers_commands(tmp_path: Path, uniqu
                 return "v5" in r.json()["values"]
 
             await eventually(stored, what="the MQTT 5 message stored")
+
+            async def online() -> bool:
+                return bool((await api.http.get(f"/api/v1/devices/{unique_id}")).json()["status"] == "online")
+
+            await eventually(online, what="the MQTT 5 device online")
             r = await api.http.post(f"/api/v1/devices/{unique_id}/commands/ping", json={"params": {"x": 1}})
             assert r.status_code == 200, r.text
             assert r.json()["result"] == {"echo": {"x": 1}}
@@ -202,4 +213,36 @@ async def test_a_managed_broker_that_dies_is_started_again(tmp_path: Path, uniqu
 
             await eventually(stored, what="a message through the restarted broker stored")
         finally:
+            await api.close()
+
+
+async def test_behind_mosquitto_status_is_what_the_device_says(tmp_path: Path, unique_id: str) -> None:
+    async with running_hub(tmp_path / "data", broker="mosquitto") as hub:
+        api = await Api.login(hub.url)
+        secret = (await api.create_device(unique_id))["credentials"]["password"]
+        quiet = await asyncio.to_thread(TestDevice(hub.mqtt_port, unique_id, secret, announce=False).connect)
+        refused = hub.services.metrics.registry.get_sample_value
+
+        async def status() -> str:
+            return str((await api.http.get(f"/api/v1/devices/{unique_id}")).json()["status"])
+
+        try:
+            # Telemetry of a device that never says it is online is stored; the device stays offline.
+            await asyncio.to_thread(quiet.publish, f"devices/{unique_id}/telemetry", b'{"values": {"q": 1}}')
+            await asyncio.to_thread(quiet.publish, f"devices/{unique_id}/status", b"not json")
+
+            async def counted() -> bool:
+                return (refused("fieldhub_status_refused_total") or 0) == 1
+
+            await eventually(counted, what="the malformed status message counted")
+            assert "q" in (await api.http.get(f"/api/v1/devices/{unique_id}/latest")).json()["values"]
+            assert await status() == "offline"
+            await asyncio.to_thread(quiet.publish, f"devices/{unique_id}/status", b'{"status": "online"}')
+
+            async def online() -> bool:
+                return await status() == "online"
+
+            await eventually(online, what="the device online once it says so")
+        finally:
+            await asyncio.to_thread(quiet.drop)
             await api.close()

@@ -148,5 +148,5 @@ async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None
         assert copied == frames
         assert await writer.run(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 1500
     finally:
-        await checkpointer.stop()
+        checkpointer.close()
         writer.close()

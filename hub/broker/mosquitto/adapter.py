@@ -1,17 +1,21 @@
-"""The hub's side of a Mosquitto broker: reads what devices send, publishes downlink, tracks presence.
+"""The hub's side of a Mosquitto broker: reads what devices send and publishes downlink.
 
 Device messages arrive through a shared subscription (``$share/<group>/...``), so several
 processes (``fieldhub up`` and ``fieldhub serve --role ingest`` replicas) split the load; each is
 acknowledged to the broker only once handled, and the store drops redeliveries by sequence
-number. Command responses, account answers and the broker's connect/disconnect log lines reach
-the ``fieldhub up`` process alone, which is the one that waits for them.
+number. Device status messages (and last wills) come the same way: whichever process gets one
+stores it (see :mod:`hub.presence`). Command responses reach every process that serves the API
+(each subscribes to all of them), and account answers the process that administers accounts.
+
+Registry notices keep every process's cache of device identities true: when a device is
+disabled, rotated or deleted, the process that changed it publishes ``devices/{id}/registry``,
+a topic devices can neither publish nor subscribe to, and every hub process forgets the device.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
@@ -24,13 +28,11 @@ from hub.broker.mosquitto.link import BrokerAddress, LinkFactory, MqttLink
 from hub.errors import FieldhubError
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
-from hub.presence import Presence
 from hub.store.base import Store
+from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 
-#: Mosquitto publishes its notice-level log lines here when configured with ``log_dest topic``.
-LOG_TOPIC = "$SYS/broker/log/N"
 _SHARED_KINDS = (
     TopicKind.TELEMETRY,
     TopicKind.STATUS,
@@ -38,67 +40,61 @@ _SHARED_KINDS = (
     TopicKind.HEARTBEAT,
     TopicKind.LOGS,
 )
-_CONNECTED = re.compile(r"^(?:\d+: )?New client connected from \S+ as \S+ \(.*\bu'([^']+)'\)")
-_GONE = re.compile(
-    r"^(?:\d+: )?(?:Client (\S+) (?:closed its connection|disconnected\.|been disconnected|has exceeded timeout"
-    r"|already connected)|Socket error on client (\S+), disconnecting)"
-)
-
-
-def presence_event(line: str) -> tuple[str, bool] | None:
-    """``(client, connected)`` for a Mosquitto log line about a session starting or ending.
-
-    Mosquitto names the username when a session starts and the client id when it ends; the
-    plugin makes them the same for devices. A refused login ("disconnected, not authorised")
-    is not the end of a session and is ignored.
-    """
-    if match := _CONNECTED.match(line):
-        return match.group(1), True
-    if match := _GONE.match(line):
-        return match.group(1) or match.group(2), False
-    return None
+#: Where a hub process says that a device changed (the suffix is no topic kind of the device contract).
+REGISTRY_NOTICE = "registry"
 
 
 class Identities:
     """Device id -> identity, cached: the broker already authenticated the sender.
 
-    Lookups in progress are shared, so a burst from a device not seen yet costs one query.
+    A device's messages must reach ingest in the order the broker delivered them (arrival order
+    decides the order of readings the hub stamps, and of each device's records in the streams).
+    While a device's identity is being looked up, its next messages queue behind the lookup on a
+    fair lock, so none overtakes another; once it is cached, no message waits at all.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._known: dict[str, asyncio.Future[DeviceIdentity | None]] = {}
+        self._known: dict[str, DeviceIdentity] = {}
+        # Devices being looked up: the lock their messages queue on, and how many are queued.
+        self._lookups: dict[str, tuple[asyncio.Lock, int]] = {}
 
     async def resolve(self, device_id: str) -> DeviceIdentity | None:
         known = self._known.get(device_id)
-        if known is None:
-            known = self._known[device_id] = asyncio.ensure_future(self._lookup(device_id))
-        elif known.done() and not known.cancelled() and known.exception() is None:
-            return known.result()  # the usual case, without a shield per message
+        if known is not None and device_id not in self._lookups:
+            return known  # the usual case, without a wait
+        lock, users = self._lookups.get(device_id, (asyncio.Lock(), 0))
+        self._lookups[device_id] = (lock, users + 1)
         try:
-            return await asyncio.shield(known)
-        except BaseException:
-            if known.done():
-                self._known.pop(device_id, None)  # a failed lookup is tried again next time
-            raise
-
-    async def _lookup(self, device_id: str) -> DeviceIdentity | None:
-        record = await self._store.get_device_secret(device_id)
-        if record is None:
-            self._known.pop(device_id, None)  # it may be registered later
-            return None
-        return DeviceIdentity(device_id, record.tenant)
+            async with lock:
+                known = self._known.get(device_id)
+                if known is None:
+                    record = await self._store.get_device_secret(device_id)
+                    if record is None:
+                        return None  # it may be registered later: not cached
+                    known = self._known[device_id] = DeviceIdentity(device_id, record.tenant)
+                return known
+        finally:
+            lock, users = self._lookups[device_id]
+            if users == 1:
+                del self._lookups[device_id]
+            else:
+                self._lookups[device_id] = (lock, users - 1)
 
     def forget(self, device_id: str) -> None:
         self._known.pop(device_id, None)
+
+    def forget_all(self) -> None:
+        """After a reconnect: notices may have been missed while the link was down."""
+        self._known.clear()
 
 
 class MosquittoBroker:
     """Implements Publisher and SessionControl on one :class:`MqttLink`; ``async with`` runs it.
 
-    The process that owns the API (``fieldhub up``) passes ``presence`` and ``administer``
-    (it then changes accounts through :attr:`control`); an ingest replica leaves them out and
-    takes only its share of device messages.
+    A process that serves the API passes ``serves_api`` (it gets every command response) and the
+    one that changes accounts ``administer`` (through :attr:`control`); an ingest replica leaves
+    both out and takes only its share of device messages.
     """
 
     def __init__(
@@ -110,7 +106,7 @@ class MosquittoBroker:
         metrics: Metrics,
         *,
         group: str = "fieldhub",
-        presence: Presence | None = None,
+        serves_api: bool = False,
         administer: bool = False,
         resync: Callable[[], Awaitable[object]] | None = None,
         link: LinkFactory = MqttLink,
@@ -118,34 +114,38 @@ class MosquittoBroker:
         self._handler = handler
         self._identities = identities
         self._metrics = metrics
-        self._presence = presence
         self._control = DynsecControl(self.publish, lambda: self._link.is_connected) if administer else None
         self._log = RateLimitedLog(log)
-        # Each message is handled in a task of its own: the lock keeps connects and disconnects in order.
-        self._presence_order = asyncio.Lock()
         subscriptions = [f"$share/{group}/{ROOT}/+/{kind.value}" for kind in _SHARED_KINDS]
-        if presence is not None:
-            subscriptions += [f"{ROOT}/+/commands/+/response", LOG_TOPIC]
+        subscriptions.append(f"{ROOT}/+/{REGISTRY_NOTICE}")
+        if serves_api:
+            subscriptions.append(f"{ROOT}/+/commands/+/response")
         if administer:
             subscriptions.append(RESPONSE_TOPIC)
         self._resync = resync
         self._resyncing: asyncio.Task[None] | None = None
+        self._background = Background()
         self._link = link(address, client_id, subscriptions, self._on_message, self._reconnected)
 
     async def __aenter__(self) -> Self:
-        await self._link.__aenter__()
+        await self._background.open()
+        try:
+            await self._link.__aenter__()
+        except BaseException:
+            await self._background.close()
+            raise
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._resyncing is not None:
-            self._resyncing.cancel()
+        await self._background.close()  # a resync in progress
         await self._link.__aexit__(exc_type, exc, tb)
 
     def _reconnected(self) -> None:
+        self._identities.forget_all()
         if self._resync is not None and (self._resyncing is None or self._resyncing.done()):
-            self._resyncing = asyncio.get_running_loop().create_task(self._run_resync())
+            self._resyncing = self._background.spawn(self._run_resync(), name="broker-resync")
 
     async def _run_resync(self) -> None:
         assert self._resync is not None
@@ -171,22 +171,20 @@ class MosquittoBroker:
     async def disconnect_device(self, device_id: str) -> int:
         # The plugin already closed the sessions when the account changed (see DynsecAccounts).
         self._identities.forget(device_id)
+        await self.publish(f"{ROOT}/{device_id}/{REGISTRY_NOTICE}", b"", qos=1)
         return 0
-
-    def is_connected(self, device_id: str) -> bool:
-        return self._presence is not None and self._presence.is_online(device_id)
 
     async def _on_message(self, topic: str, payload: bytes, qos: int) -> None:
         if topic == RESPONSE_TOPIC:
             if self._control is not None:
                 self._control.on_response(payload)
             return
-        if topic == LOG_TOPIC:
-            await self._on_log(payload.decode(errors="replace"))
-            return
         # Subscriptions are devices/+/<kind>: the device id is the second level. The router checks the
         # whole topic once; parsing it here as well would do that work twice per message.
-        device_id = topic.split("/", 2)[1]
+        _, device_id, kind = topic.split("/", 2)
+        if kind == REGISTRY_NOTICE:
+            self._identities.forget(device_id)
+            return
         identity = await self._identities.resolve(device_id)
         if identity is None:
             # Sent before the device was deleted; nobody to store it for.
@@ -194,17 +192,3 @@ class MosquittoBroker:
             self._log.warning(f"unknown:{device_id}", "dropped a message of unknown device %s", device_id)
             return
         await self._handler.on_message(identity, topic, payload, stored=qos > 0)
-
-    async def _on_log(self, line: str) -> None:
-        event = presence_event(line)
-        if event is None or self._presence is None:
-            return
-        async with self._presence_order:
-            identity = await self._identities.resolve(event[0])
-            if identity is None:
-                return
-            if event[1]:
-                self._metrics.connections.inc()
-                await self._handler.on_connect(identity)
-            else:
-                await self._handler.on_disconnect(identity)

@@ -25,13 +25,15 @@ from typing import Protocol, Self
 from hub.broker.mosquitto import packets
 from hub.broker.mosquitto.packets import Control, Publish
 from hub.errors import ConfigError
+from hub.retry import Backoff
+from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 Handler = Callable[[str, bytes, int], Awaitable[None]]
 
 
 _CONNECT_TIMEOUT_S = 10.0
-_RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 5.0)
+_RECONNECT = Backoff(first_s=1.0, cap_s=5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +155,11 @@ class MqttLink:
         self._waiting: dict[int, asyncio.Future[None]] = {}  # by packet id: our QoS 1 publishes, done at PUBACK
         self._unacked: dict[int, bytes] = {}  # by packet id: their packets, sent again (DUP) after a reconnect
         self._next_id = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # the messages in hand
+        self._background = Background()
         self._acks = bytearray()
         self._ping_sent: float | None = None
         self._last_sent = 0.0
-        self._runner: asyncio.Task[None] | None = None
         self._closing = False
         self._paused = False
 
@@ -166,15 +168,20 @@ class MqttLink:
         return self._conn is not None
 
     async def __aenter__(self) -> Self:
+        # Open first: messages the broker kept for the session may arrive while it is being opened.
+        await self._background.open()
         try:
             conn = await self._connect()
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"cannot reach the MQTT broker at {self._address}: {exc}") from exc
-        except TimeoutError as exc:
-            raise ConfigError(f"the MQTT broker at {self._address} did not answer the connect") from exc
-        except _Refused as exc:
-            raise ConfigError(str(exc)) from exc
-        self._runner = asyncio.get_running_loop().create_task(self._stay_connected(conn), name="mqtt-link")
+        except BaseException as exc:
+            await self._background.close()
+            if isinstance(exc, OSError | ssl.SSLError):
+                raise ConfigError(f"cannot reach the MQTT broker at {self._address}: {exc}") from exc
+            if isinstance(exc, TimeoutError):
+                raise ConfigError(f"the MQTT broker at {self._address} did not answer the connect") from exc
+            if isinstance(exc, _Refused):
+                raise ConfigError(str(exc)) from exc
+            raise
+        self._background.spawn(self._stay_connected(conn), name="mqtt-link")
         return self
 
     async def __aexit__(
@@ -190,11 +197,7 @@ class MqttLink:
             conn.write(packets.DISCONNECT_PACKET)
             if conn.transport is not None:
                 conn.transport.close()
-        if self._runner is not None:
-            self._runner.cancel()
-            await asyncio.gather(self._runner, return_exceptions=True)
-        for task in self._tasks:
-            task.cancel()
+        await self._background.close()  # the runner and any handler still running
         for future in self._waiting.values():
             future.cancel()
 
@@ -284,10 +287,10 @@ class MqttLink:
                 self._on_reconnect()
 
     async def _reconnect(self) -> _Connection:
-        attempt = 0
+        # Jittered: the hub and its replicas, having lost the same broker, must not come back in lockstep.
+        delays = _RECONNECT.delays()
         while True:
-            await asyncio.sleep(_RECONNECT_DELAYS_S[min(attempt, len(_RECONNECT_DELAYS_S) - 1)])
-            attempt += 1
+            await asyncio.sleep(next(delays))
             try:
                 return await self._connect()
             except (OSError, TimeoutError, _Refused) as exc:
@@ -311,10 +314,9 @@ class MqttLink:
     # --- reading ------------------------------------------------------------------------------
 
     def _received(self, conn: _Connection, received: list[Publish | Control]) -> None:
-        loop = asyncio.get_running_loop()
         for packet in received:
             if type(packet) is Publish:
-                task = loop.create_task(self._handle(conn, packet))
+                task = self._background.spawn(self._handle(conn, packet))
                 self._tasks.add(task)
                 task.add_done_callback(self._handled)
                 continue

@@ -10,7 +10,6 @@ file, so that file is current.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import pwd
@@ -27,6 +26,7 @@ from hub.broker.mosquitto.dynsec import config_document
 from hub.errors import ConfigError
 from hub.net import free_port, wait_listening
 from hub.store.base import DeviceSecret
+from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class ManagedMosquitto:
         self._binary = binary
         self._proc: asyncio.subprocess.Process | None = None
         self._command: list[str] = []
-        self._watch: asyncio.Task[None] | None = None
+        self._background = Background()
 
     def _write_config(self) -> Path:
         self._workdir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,8 @@ class ManagedMosquitto:
             "autosave_interval 30",
             f"max_queued_messages {_MAX_QUEUED}",
             "max_inflight_messages 1000",
-            "log_dest topic",
+            # $SYS/broker/... figures every second (clients connected, messages, load) for monitoring.
+            "sys_interval 1",
             f"log_dest file {self._workdir / 'mosquitto.log'}",
             "log_type error",
             "log_type warning",
@@ -120,7 +121,8 @@ class ManagedMosquitto:
         conf = self._write_config()
         self._command = [binary, "-c", str(conf)]
         await self._launch()
-        self._watch = asyncio.create_task(self._supervise(), name="mosquitto-supervisor")
+        await self._background.open()
+        self._background.spawn(self._supervise(), name="mosquitto-supervisor")
         return self
 
     @property
@@ -181,8 +183,5 @@ class ManagedMosquitto:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+        await self._background.close()
         await self._stop()

@@ -31,6 +31,7 @@ from hub.store.outbox import StoredBatch
 from hub.store.sqlite import outbox, telemetry, tokens
 from hub.store.sqlite.connections import Checkpointer, ConnectionPool, transaction
 from hub.store.sqlite.migrations import migrate
+from hub.tasks import Background
 
 # Interpolated into SQL (the S608 noqa below): a constant, never input.
 _DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen"
@@ -68,6 +69,7 @@ class SqliteStore:
         self._series = telemetry.SeriesCache()
         self._compactor = telemetry.Compactor()
         self._compacting: asyncio.Task[int] | None = None
+        self._background = Background()
 
     @property
     def _w(self) -> ConnectionPool:
@@ -91,13 +93,15 @@ class SqliteStore:
             await self.close()
             raise
         self._checkpointer = Checkpointer(self._path)
-        self._checkpointer.start()
+        await self._background.open()
+        self._background.spawn(self._checkpointer.run(), name="sqlite-checkpoint")
 
     async def close(self) -> None:
         if self._compacting is not None:
-            await self._compacting
+            await asyncio.wait([self._compacting])  # a merge in progress finishes: it holds the writer thread
+        await self._background.close()
         if self._checkpointer is not None:
-            await self._checkpointer.stop()
+            self._checkpointer.close()
             self._checkpointer = None
         for pool in (self._writer, self._readers):
             if pool is not None:
@@ -279,7 +283,7 @@ class SqliteStore:
         result, due = await self._w.run(write)
         if due and (self._compacting is None or self._compacting.done()):
             # After the write is acknowledged, on the same writer thread: ingest waits for it at most once.
-            self._compacting = asyncio.get_running_loop().create_task(self._w.run(self._compactor.compact))
+            self._compacting = self._background.spawn(self._w.run(self._compactor.compact), name="sqlite-compact")
         return result
 
     async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:

@@ -85,16 +85,9 @@ class Checkpointer:
     def __init__(self, path: Path, interval_s: float = 1.0) -> None:
         self._pool = ConnectionPool(path, 1, "sqlite-checkpoint")
         self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="sqlite-checkpoint")
-
-    async def stop(self) -> None:
-        """Stop checkpointing (the store's last connection to close checkpoints what is left)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+    def close(self) -> None:
+        """Release the connection, once :meth:`run` has ended (the store's last connection checkpoints the rest)."""
         self._pool.close()
 
     async def checkpoint(self) -> tuple[int, int, int]:
@@ -102,7 +95,8 @@ class Checkpointer:
         row = await self._pool.run(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
         return int(row[0]), int(row[1]), int(row[2])
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Checkpoint every ``interval_s`` until cancelled (the owner runs this as a background task)."""
         while True:
             await asyncio.sleep(self._interval_s)  # a periodic job: nothing to wait for but time
             try:

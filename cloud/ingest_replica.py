@@ -43,26 +43,31 @@ class IngestReplica(Lifetime):
     async def _start(self) -> None:
         s = self.settings
         store = open_store(s.store_url)
-        await store.open()
-        self._stack.push_async_callback(store.close)
+        await store.database.open()
+        self._stack.push_async_callback(store.database.close)
         # Streams follow the store; fieldhub up forwards them, whichever process stored the message.
         pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, streams=False)
         # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
-        presence = ReportedPresence(store, self.metrics)
+        presence = ReportedPresence(store.registry, self.metrics)
         router = InboundRouter(
             pipeline,
             presence,
-            StateService(store),
+            StateService(store.state),
             CommandBus(self.metrics, presence),
-            NodeService(store, self.metrics),
+            NodeService(store.nodes, self.metrics),
             metrics=self.metrics,
         )
         broker = MosquittoBroker(
-            broker_address(s), f"fieldhub-{s.replica_id}", router, Identities(store), self.metrics, group=s.ingest_group
+            broker_address(s),
+            f"fieldhub-{s.replica_id}",
+            router,
+            Identities(store.registry),
+            self.metrics,
+            group=s.ingest_group,
         )
         await self._stack.enter_async_context(broker)
         if s.probe_port is not None:
-            app = create_probe_app(store, self.metrics, lambda: broker.link_up)
+            app = create_probe_app(store.database, self.metrics, lambda: broker.link_up)
             self.probe_port = await serve_http(self._stack, app, s.host, s.probe_port)
             log.info("health and metrics of replica %s on %s:%d", s.replica_id, s.host, self.probe_port)
         log.info("ingest replica %s takes its share of group %r on %s", s.replica_id, s.ingest_group, s.broker)

@@ -38,8 +38,8 @@ from hub.router import InboundRouter
 from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
 from hub.store.backend import Backend
-from hub.store.base import Store
 from hub.store.factory import open_store
+from hub.store.registry import RegistryStore
 from hub.streams.factory import build_sink
 from hub.streams.forwarder import Forwarder
 
@@ -76,11 +76,12 @@ async def start_pipeline(
     """
     forwarders = []
     for url in s.stream if streams else []:
-        forwarder = Forwarder(build_sink(url), store, metrics, drain_s=s.stream_drain_s)
+        forwarder = Forwarder(build_sink(url), store.outbox, metrics, drain_s=s.stream_drain_s)
         forwarders.append(await stack.enter_async_context(forwarder))
         log.info("telemetry also goes to %s", forwarder.sink.name)
     pipeline = IngestPipeline(
-        store,
+        store.telemetry,
+        store.outbox,
         metrics,
         s.ingest.limits(),
         arrivals_of(s.replica_id),
@@ -138,37 +139,41 @@ class HubRuntime(Lifetime):
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(s.store_url)
-        await store.open()
-        self._stack.push_async_callback(store.close)
+        await store.database.open()
+        self._stack.push_async_callback(store.database.close)
 
         metrics = Metrics()
-        authenticator = DeviceAuthenticator(store, metrics)
+        authenticator = DeviceAuthenticator(store.registry, metrics)
         self._stack.callback(authenticator.close)
-        registry = DeviceRegistry(store, authenticator, s.hash_params)
+        registry = DeviceRegistry(store.registry, authenticator, s.hash_params)
         await registry.ensure_tenant(DEFAULT_TENANT, "Default")
-        users = UserDirectory(store, s.hash_params)
+        users = UserDirectory(store.identity, s.hash_params)
         admin_password = s.admin_password.get_secret_value() if s.admin_password else None
         self.generated_admin_password = await users.ensure_admin(admin_password, reset=s.demo)
         key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_key(s.data_dir / "secret.key")
 
-        live = await self._stack.enter_async_context(LiveFeed(store, metrics))
+        live = await self._stack.enter_async_context(LiveFeed(store.outbox, metrics))
         pipeline, forwarders = await start_pipeline(self._stack, s, store, metrics, streams=True)
         pipeline.add_listener(live.offer)
 
         # The embedded broker tells the hub of every session; Mosquitto does not, the devices do.
-        presence = SessionPresence(store, metrics) if s.broker == "embedded" else ReportedPresence(store, metrics)
+        presence = (
+            SessionPresence(store.registry, metrics)
+            if s.broker == "embedded"
+            else ReportedPresence(store.registry, metrics)
+        )
         if not s.external_broker:
             await presence.reset()  # the broker starts with the hub: nobody is connected yet
-        state = StateService(store)
+        state = StateService(store.state)
         commands = CommandBus(metrics, presence)
-        nodes = NodeService(store, metrics)
+        nodes = NodeService(store.nodes, metrics)
         router = InboundRouter(pipeline, presence, state, commands, nodes, metrics=metrics)
         broker: EmbeddedBroker | MosquittoBroker
         accounts: BrokerAccounts | None = None
         if s.broker == "embedded":
             broker = await self._start_embedded(authenticator, router, metrics)
         else:
-            broker, accounts = await self._start_mosquitto(store, router, metrics)
+            broker, accounts = await self._start_mosquitto(store.registry, router, metrics)
         if isinstance(presence, SessionPresence):
             presence.attach(broker)
         state.attach(broker)
@@ -192,7 +197,7 @@ class HubRuntime(Lifetime):
             forwarders=forwarders,
             nodes=nodes,
             authenticator=authenticator,
-            provisioning=Provisioning(store, registry, s.hash_params),
+            provisioning=Provisioning(store.provisioning, store.registry, registry, s.hash_params),
             mqtt_port=self.mqtt_port,
             broker_up=(lambda: broker.link_up) if isinstance(broker, MosquittoBroker) else None,
         )
@@ -214,7 +219,7 @@ class HubRuntime(Lifetime):
         return broker
 
     async def _start_mosquitto(
-        self, store: Store, router: InboundRouter, metrics: Metrics
+        self, store: RegistryStore, router: InboundRouter, metrics: Metrics
     ) -> tuple[MosquittoBroker, BrokerAccounts]:
         s = self.settings
         if s.external_broker:

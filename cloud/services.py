@@ -17,7 +17,7 @@ from hub.nodes import NodeService
 from hub.registry import DeviceRegistry
 from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
-from hub.store.base import Store
+from hub.store.backend import Backend
 from hub.streams.forwarder import Forwarder
 
 
@@ -26,7 +26,7 @@ class Services:
     """Handed to the FastAPI app through ``app.state.services``."""
 
     settings: HubSettings
-    store: Store
+    store: Backend
     metrics: Metrics
     registry: DeviceRegistry
     users: UserDirectory

@@ -18,8 +18,8 @@ from typing import Self
 
 from hub.follower import OutboxFollower
 from hub.metrics import Metrics
-from hub.store.base import Message
 from hub.store.outbox import Outbox, StoredBatch
+from hub.store.telemetry import Message
 from hub.tasks import Background
 
 

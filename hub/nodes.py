@@ -13,7 +13,7 @@ from hub.broker.base import DeviceIdentity
 from hub.ingest.pipeline import now_ms
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
-from hub.store.base import StateKind, Store
+from hub.store.nodes import NodeStore
 
 log = logging.getLogger(__name__)
 #: Log lines kept per node (the newest); older ones are dropped as new ones arrive.
@@ -24,7 +24,7 @@ _LOG_LINES = TypeAdapter(list[LogLine])
 class NodeService:
     """Validates heartbeats and stores the latest per node (older ones are of no use)."""
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+    def __init__(self, store: NodeStore, metrics: Metrics) -> None:
         self._store = store
         self._metrics = metrics
         self._log = RateLimitedLog(log)
@@ -36,7 +36,7 @@ class NodeService:
         except ValueError as exc:
             self._refuse(self._metrics.heartbeats_refused, "heartbeat", identity, exc)
             return
-        await self._store.put_state(identity.device_id, StateKind.HEARTBEAT, beat.model_dump(mode="json"), now_ms())
+        await self._store.put_heartbeat(identity.device_id, beat.model_dump(mode="json"), now_ms())
 
     async def logs(self, identity: DeviceIdentity, payload: bytes) -> None:
         """Keep an agent's log lines (one object or a list), or count and log why they were refused."""
@@ -55,10 +55,10 @@ class NodeService:
 
     async def latest(self, device_id: str) -> tuple[Heartbeat, int] | None:
         """The latest heartbeat and when the hub received it (epoch ms)."""
-        record = await self._store.get_state(device_id, StateKind.HEARTBEAT)
+        record = await self._store.get_heartbeat(device_id)
         if record is None:
             return None
-        return Heartbeat.model_validate(record.doc), record.updated
+        return Heartbeat.model_validate(record.doc), record.received
 
 
 def _parse_logs(payload: bytes) -> list[LogLine]:

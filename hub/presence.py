@@ -24,7 +24,7 @@ from contracts.topics import status_topic
 from hub.broker.base import DeviceIdentity, Publisher
 from hub.ingest.pipeline import now_ms
 from hub.metrics import Metrics
-from hub.store.base import Store
+from hub.store.registry import RegistryStore
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class Presence(Protocol):
 class SessionPresence:
     """Counts live sessions per device from the broker's own events; the first makes it online, the last offline."""
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+    def __init__(self, store: RegistryStore, metrics: Metrics) -> None:
         self._store = store
         self._metrics = metrics
         self._publisher: Publisher | None = None
@@ -98,7 +98,7 @@ class SessionPresence:
 class ReportedPresence:
     """Device status from the devices' own status messages and last wills (brokers that say nothing of sessions)."""
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
+    def __init__(self, store: RegistryStore, metrics: Metrics) -> None:
         self._store = store
         self._metrics = metrics
 

@@ -26,7 +26,7 @@ from hub.broker.base import BrokerAccounts, SessionControl
 from hub.errors import BrokerUnavailable, Conflict, InvalidInput, NotFound
 from hub.security.device_auth import DeviceAuthenticator
 from hub.security.passwords import ScryptParams, broker_hash, hash_password, new_secret
-from hub.store.base import DevicePatchRecord, DeviceQuery, Store
+from hub.store.registry import DevicePatchRecord, DeviceQuery, RegistryStore
 
 log = logging.getLogger(__name__)
 DEFAULT_TENANT = "default"
@@ -35,7 +35,7 @@ DEFAULT_TENANT = "default"
 class DeviceRegistry:
     """Registry operations; tenant visibility is checked by the caller (the API)."""
 
-    def __init__(self, store: Store, authenticator: DeviceAuthenticator, hash_params: ScryptParams) -> None:
+    def __init__(self, store: RegistryStore, authenticator: DeviceAuthenticator, hash_params: ScryptParams) -> None:
         self._store = store
         self._auth = authenticator
         self._hash_params = hash_params

@@ -13,7 +13,7 @@ from hub.broker.base import DeviceIdentity, Publisher
 from hub.errors import InvalidInput
 from hub.ingest.pipeline import now_ms
 from hub.logutil import RateLimitedLog
-from hub.store.base import StateKind, StateRecord, Store
+from hub.store.state import StateKind, StateRecord, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class StateService:
     """Stores state documents and publishes desired state retained."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StateStore) -> None:
         self._store = store
         self._publisher: Publisher | None = None
         self._log = RateLimitedLog(log)

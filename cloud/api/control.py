@@ -11,7 +11,7 @@ from cloud.api.deps import DeviceDep, ServicesDep
 from contracts.ids import ID_PATTERN
 from contracts.messages import CommandResponse
 from contracts.telemetry import to_rfc3339
-from hub.store.base import StateKind, StateRecord
+from hub.store.state import StateKind, StateRecord
 
 router = APIRouter(prefix="/api/v1/devices", tags=["control"])
 
@@ -42,8 +42,8 @@ def _doc(record: StateRecord | None) -> StateDoc | None:
 
 @router.get("/{device_id}/state", response_model=DeviceState)
 async def get_state(device: DeviceDep, services: ServicesDep) -> DeviceState:
-    desired = await services.store.get_state(device.id, StateKind.DESIRED)
-    reported = await services.store.get_state(device.id, StateKind.REPORTED)
+    desired = await services.store.state.get_state(device.id, StateKind.DESIRED)
+    reported = await services.store.state.get_state(device.id, StateKind.REPORTED)
     return DeviceState(desired=_doc(desired), reported=_doc(reported))
 
 

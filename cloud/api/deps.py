@@ -54,7 +54,7 @@ def target_tenant(principal: Principal, requested: str | None) -> str:
 
 async def visible_device(device_id: str, principal: Principal, services: Services) -> Device:
     """The device if the caller may see it; otherwise 404, never 403, so ids do not leak across tenants."""
-    device = await services.store.get_device(device_id)
+    device = await services.store.registry.get_device(device_id)
     if device is None or not principal.can_see(device.tenant):
         raise NotFound("device", device_id)
     return device

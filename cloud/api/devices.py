@@ -19,7 +19,7 @@ from contracts.devices import (
 )
 from contracts.ids import ID_PATTERN
 from hub.errors import InvalidInput, NotFound
-from hub.store.base import DeviceQuery
+from hub.store.registry import DeviceQuery
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 async def create_device(body: DeviceCreate, principal: PrincipalDep, services: ServicesDep) -> DeviceWithCredentials:
     """Register a device. The password in ``credentials`` is shown only in this answer."""
     tenant = target_tenant(principal, body.tenant)
-    if principal.tenant is None and await services.store.get_tenant(tenant) is None:
+    if principal.tenant is None and await services.store.registry.get_tenant(tenant) is None:
         raise NotFound("tenant", tenant)
     return await services.registry.create_device(body, tenant)
 

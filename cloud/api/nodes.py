@@ -15,7 +15,7 @@ from contracts.ids import ID_PATTERN
 from contracts.nodes import Node
 from contracts.telemetry import from_epoch_ms, to_rfc3339
 from hub.errors import NotFound
-from hub.store.base import DeviceQuery
+from hub.store.registry import DeviceQuery
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 
@@ -67,7 +67,7 @@ async def node_logs(
 ) -> NodeLogs:
     """The newest log lines a node (or any device) shipped on ``devices/{id}/logs``, oldest first."""
     device = await visible_device(node_id, principal, services)
-    rows = await services.store.recent_logs(device.id, limit)
+    rows = await services.store.nodes.recent_logs(device.id, limit)
     lines = [LogEntry(ts=to_rfc3339(ts), level=level, logger=name, message=text) for ts, level, name, text in rows]
     return NodeLogs(node_id=device.id, lines=lines)
 

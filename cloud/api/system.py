@@ -12,7 +12,7 @@ from cloud.api.deps import PrincipalDep, ServicesDep
 from contracts.schemas import SCHEMAS, json_schema
 from hub.errors import NotFound
 from hub.metrics import Metrics
-from hub.store.base import Store
+from hub.store.backend import Database
 from hub.streams.forwarder import Forwarder
 
 router = APIRouter(tags=["system"])
@@ -42,14 +42,14 @@ class IngestStats(BaseModel):
 
 
 async def health(
-    store: Store, response: Response, broker_up: bool | None = None, forwarders: Sequence[Forwarder] = ()
+    database: Database, response: Response, broker_up: bool | None = None, forwarders: Sequence[Forwarder] = ()
 ) -> Health:
     """``ok`` when the store answers (and the broker link, if given, is up); else ``unavailable`` with 503.
 
     A stream that is down makes it ``degraded`` but not unavailable: ingest goes on without it.
     """
     try:
-        await store.ping()
+        await database.ping()
         store_state = "ok"
     except Exception:  # noqa: BLE001 - health reports any failure as unavailable
         store_state = "down"
@@ -88,7 +88,7 @@ def exposition(metrics: Metrics) -> Response:
 @router.get("/healthz", response_model=Health, response_model_exclude_none=True)
 async def healthz(services: ServicesDep, response: Response) -> Health:
     broker_up = None if services.broker_up is None else services.broker_up()
-    return await health(services.store, response, broker_up, services.forwarders)
+    return await health(services.store.database, response, broker_up, services.forwarders)
 
 
 @router.get("/metrics", response_class=Response)

@@ -16,7 +16,7 @@ from cloud.identity.principals import Principal
 from contracts.api import LatestValue, LatestValues, TelemetryPoint, TelemetrySeries
 from contracts.telemetry import SENSOR_KEY_PATTERN, device_seq, to_rfc3339
 from hub.errors import InvalidInput
-from hub.store.base import AggFn, AggregateQuery, Message, RangeQuery
+from hub.store.telemetry import AggFn, AggregateQuery, Message, RangeQuery
 
 router = APIRouter(prefix="/api/v1/devices", tags=["telemetry"])
 KEEPALIVE_S = 15.0
@@ -49,12 +49,14 @@ async def telemetry(
     if agg is None:
         if interval is not None:
             raise InvalidInput("interval needs agg")
-        rows = await services.store.query_range(range_query)
+        rows = await services.store.telemetry.query_range(range_query)
         points = [TelemetryPoint(ts=to_rfc3339(ts), value=value) for ts, value in rows]
     else:
         if interval is None:
             raise InvalidInput("agg needs interval (e.g. interval=60s)")
-        buckets = await services.store.query_aggregate(AggregateQuery(range_query, agg, parse_interval(interval)))
+        buckets = await services.store.telemetry.query_aggregate(
+            AggregateQuery(range_query, agg, parse_interval(interval))
+        )
         points = [TelemetryPoint(ts=to_rfc3339(ts), value=value) for ts, value in buckets]
     return TelemetrySeries(
         device_id=device.id, key=key, agg=agg.value if agg else None, interval=interval, points=points
@@ -63,7 +65,7 @@ async def telemetry(
 
 @router.get("/{device_id}/latest", response_model=LatestValues)
 async def latest(device: DeviceDep, services: ServicesDep) -> LatestValues:
-    values = await services.store.latest(device.id)
+    values = await services.store.telemetry.latest(device.id)
     return LatestValues(
         device_id=device.id,
         values={k: LatestValue(ts=to_rfc3339(ts), value=v) for k, (ts, v) in values.items()},

@@ -47,13 +47,13 @@ async def create_tenant(body: TenantCreate, principal: PrincipalDep, services: S
 
 @router.get("/tenants", response_model=TenantList)
 async def list_tenants(principal: PrincipalDep, services: ServicesDep) -> TenantList:
-    tenants = await services.store.list_tenants()
+    tenants = await services.store.registry.list_tenants()
     return TenantList(items=[t for t in tenants if principal.can_see(t.id)])
 
 
 @router.get("/tenants/{tenant_id}", response_model=Tenant)
 async def get_tenant(tenant_id: str, principal: PrincipalDep, services: ServicesDep) -> Tenant:
-    tenant = await services.store.get_tenant(tenant_id)
+    tenant = await services.store.registry.get_tenant(tenant_id)
     if tenant is None or not principal.can_see(tenant.id):
         raise NotFound("tenant", tenant_id)
     return tenant
@@ -66,7 +66,7 @@ async def create_user(body: UserCreate, principal: PrincipalDep, services: Servi
     tenant = body.tenant if principal.is_platform_admin else principal.tenant
     if body.tenant is not None and body.tenant != tenant:
         raise NotFound("tenant", body.tenant)
-    if tenant is not None and await services.store.get_tenant(tenant) is None:
+    if tenant is not None and await services.store.registry.get_tenant(tenant) is None:
         raise NotFound("tenant", tenant)
     created = await services.users.create(body.username, body.password, body.role, tenant)
     return User(username=created.username, role=created.role, tenant=created.tenant)

@@ -38,7 +38,7 @@ from contracts.devices import DeviceCreate
 from hub.broker.mosquitto.link import LinkFactory, MqttLink
 from hub.broker.mosquitto.managed import ManagedMosquitto
 from hub.security.passwords import new_secret
-from hub.store.base import DeviceSecret
+from hub.store.registry import DeviceSecret
 from hub.streams.kafka import DEFAULT_TOPIC
 
 SERVICE_USER = "bench"
@@ -210,7 +210,7 @@ async def _bench_hub(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
         async with _bench_hub(Path(tmp), args, args.stream) as (hub, devices):
-            secrets = await hub.services.store.list_device_secrets()
+            secrets = await hub.services.store.registry.list_device_secrets()
             base = await baseline(secrets, devices, args)
             with _replicas(Path(tmp), hub.mqtt_port, args.replicas):
                 pipe, pipe_latency = await _measure_pipeline(hub, devices, args, None, 0)

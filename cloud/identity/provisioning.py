@@ -17,7 +17,8 @@ from hub.errors import Conflict, NotFound, Unauthorized
 from hub.ingest.pipeline import now_ms
 from hub.registry import DeviceRegistry
 from hub.security.passwords import ScryptParams, hash_password, new_secret, verify_password
-from hub.store.base import ProvisioningTokenRecord, Store
+from hub.store.provisioning import ProvisioningStore, ProvisioningTokenRecord
+from hub.store.registry import RegistryStore
 
 log = logging.getLogger(__name__)
 _REFUSED = "invalid, expired or used-up provisioning token"
@@ -38,13 +39,16 @@ def _info(record: ProvisioningTokenRecord) -> TokenInfo:
 class Provisioning:
     """Creates, lists, revokes and redeems provisioning tokens."""
 
-    def __init__(self, store: Store, registry: DeviceRegistry, params: ScryptParams) -> None:
-        self._store = store
+    def __init__(
+        self, tokens: ProvisioningStore, devices: RegistryStore, registry: DeviceRegistry, params: ScryptParams
+    ) -> None:
+        self._store = tokens
+        self._devices = devices
         self._registry = registry
         self._params = params
 
     async def create(self, body: TokenCreate, tenant: str, created_by: str) -> TokenCreated:
-        if await self._store.get_tenant(tenant) is None:
+        if await self._devices.get_tenant(tenant) is None:
             raise NotFound("tenant", tenant)
         token_id, secret = f"pt-{secrets.token_hex(6)}", new_secret()
         now = now_ms()
@@ -81,7 +85,7 @@ class Provisioning:
         if record is None or not valid:
             log.warning("refused an enrollment with token id %r", token_id[:40])
             raise Unauthorized(_REFUSED)
-        if body.id is not None and await self._store.get_device(body.id) is not None:
+        if body.id is not None and await self._devices.get_device(body.id) is not None:
             # Checked before the use is taken, so a taken id does not burn a use of the token.
             raise Conflict(f"device {body.id!r} already exists")
         if not await self._store.use_token(token_id, now_ms()):

@@ -9,7 +9,7 @@ import time
 from cloud.identity.principals import Principal, Role
 from hub.errors import InvalidInput, Unauthorized
 from hub.security.passwords import ScryptParams, hash_password, new_secret, verify_password
-from hub.store.base import Store, UserRecord
+from hub.store.identity import IdentityStore, UserRecord
 
 log = logging.getLogger(__name__)
 ADMIN = "admin"
@@ -20,7 +20,7 @@ _DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAA
 class UserDirectory:
     """Authenticates API users and manages local accounts."""
 
-    def __init__(self, store: Store, hash_params: ScryptParams) -> None:
+    def __init__(self, store: IdentityStore, hash_params: ScryptParams) -> None:
         self._store = store
         self._params = hash_params
 

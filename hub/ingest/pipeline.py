@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 from contracts.errors import RejectReason
 from contracts.telemetry import Arrivals, Limits, PayloadRejected, parse_telemetry
@@ -28,8 +28,8 @@ from hub.ingest.accepted import Accepted
 from hub.logutil import RateLimitedLog, truncate
 from hub.metrics import Metrics
 from hub.retry import Backoff
-from hub.store.base import Message, WriteResult
-from hub.store.outbox import StoredBatch
+from hub.store.outbox import Outbox, StoredBatch
+from hub.store.telemetry import TelemetryStore, WriteResult
 from hub.tasks import Background
 
 log = logging.getLogger(__name__)
@@ -44,20 +44,13 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class IngestStore(Protocol):
-    """What ingest needs of the store: writing batches, and trimming the outbox behind its consumers."""
-
-    async def write_points(self, batch: Sequence[Message]) -> WriteResult: ...
-
-    async def trim(self, older_than: int) -> int: ...
-
-
 class IngestPipeline:
     """Owns the queue, the writer and the outbox trimming; leave the ``async with`` to flush and stop."""
 
     def __init__(
         self,
-        store: IngestStore,
+        telemetry: TelemetryStore,
+        outbox: Outbox,
         metrics: Metrics,
         limits: Limits,
         arrivals: Arrivals,
@@ -68,7 +61,8 @@ class IngestPipeline:
         outbox_keep_s: float = 60.0,
         trim_every_s: float = 10.0,
     ) -> None:
-        self._store = store
+        self._telemetry = telemetry
+        self._outbox = outbox
         self._metrics = metrics
         self._limits = limits
         self._arrivals = arrivals
@@ -195,7 +189,7 @@ class IngestPipeline:
         while True:
             started = time.perf_counter()
             try:
-                result = await self._store.write_points(batch)
+                result = await self._telemetry.write_points(batch)
             except StoreUnavailable as exc:
                 delay = next(delays)
                 self._rejects.warning(
@@ -242,7 +236,7 @@ class IngestPipeline:
         while True:
             await asyncio.sleep(self._trim_every_s)  # periodic housekeeping: nothing to wait for but time
             try:
-                trimmed = await self._store.trim(now_ms() - self._outbox_keep_ms)
+                trimmed = await self._outbox.trim(now_ms() - self._outbox_keep_ms)
             except StoreUnavailable as exc:
                 self._rejects.warning("trim", "trimming the outbox failed: %s", exc.message)
                 continue

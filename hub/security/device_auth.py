@@ -21,7 +21,7 @@ from hub.broker.base import DeviceIdentity
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
 from hub.security.passwords import verify_password
-from hub.store.base import Store
+from hub.store.registry import RegistryStore
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class AuthRefused(Exception):
 class DeviceAuthenticator:
     """Checks device credentials against the store, with an invalidatable cache."""
 
-    def __init__(self, store: Store, metrics: Metrics, hash_threads: int = 2) -> None:
+    def __init__(self, store: RegistryStore, metrics: Metrics, hash_threads: int = 2) -> None:
         self._store = store
         # Own threads: a connect storm queues here instead of starving every other to_thread user.
         self._hasher = ThreadPoolExecutor(max_workers=hash_threads, thread_name_prefix="device-auth")

@@ -1,1 +1,2 @@
-"""Persistence of the registry, telemetry and state behind one interface (see ``base``)."""
+"""Persistence, one small interface per concern (registry, telemetry, outbox, state, nodes, identity,
+provisioning); a backend is a set of them on one database (see ``backend``)."""

@@ -1,12 +1,48 @@
-"""A store backend: the set of store interfaces one database provides."""
+"""A store backend: one database, and the store interface it implements for each concern.
+
+Code that keeps something takes the one interface of its concern (a registry takes a
+:class:`RegistryStore`, ingest a :class:`TelemetryStore` and the :class:`Outbox`), never the whole
+backend; only a composition root holds a :class:`Backend`. A new backend implements every
+interface, passes each one's contract suite (``tests/contract``) and registers its URL scheme in
+:mod:`hub.store.factory`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
-from hub.store.base import Store
+from hub.store.identity import IdentityStore
+from hub.store.nodes import NodeStore
 from hub.store.outbox import Outbox
+from hub.store.provisioning import ProvisioningStore
+from hub.store.registry import RegistryStore
+from hub.store.state import StateStore
+from hub.store.telemetry import TelemetryStore
 
 
-class Backend(Store, Outbox, Protocol):
-    """Everything a backend registered in :mod:`hub.store.factory` provides."""
+class Database(Protocol):
+    """The connection to the database behind every interface of a backend."""
+
+    async def open(self) -> None:
+        """Connect and bring the schema to the current version."""
+
+    async def close(self) -> None:
+        """Release connections; pending writes are complete when this returns."""
+
+    async def ping(self) -> None:
+        """Raise :class:`hub.errors.StoreUnavailable` if the store cannot serve."""
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """The store interfaces one database implements, and the database itself (open it first)."""
+
+    database: Database
+    registry: RegistryStore
+    telemetry: TelemetryStore
+    outbox: Outbox
+    state: StateStore
+    nodes: NodeStore
+    identity: IdentityStore
+    provisioning: ProvisioningStore

@@ -11,14 +11,14 @@ from hub.store.backend import Backend
 
 
 def _sqlite(url: str) -> Backend:
-    from hub.store.sqlite.adapter import SqliteStore  # noqa: PLC0415 - import the backend only when chosen
+    from hub.store.sqlite.backend import sqlite_backend  # noqa: PLC0415 - import the backend only when chosen
 
     path = urlsplit(url).path
     # sqlite:///relative.db has path "/relative.db"; sqlite:////abs.db has "//abs.db".
     path = path[1:] if path.startswith("/") else path
     if not path:
         raise ConfigError(f"store URL {url!r} names no database file (sqlite:///path/to/fieldhub.db)")
-    return SqliteStore(Path(path))
+    return sqlite_backend(Path(path))
 
 
 ADAPTERS: dict[str, Callable[[str], Backend]] = {"sqlite": _sqlite}

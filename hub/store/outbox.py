@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from hub.store.base import Message
+from hub.store.telemetry import Message
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import orjson
 
 from contracts.streams import SCHEMA_VERSION
 from contracts.telemetry import Reading, ReadingColumns, Value, device_seq
-from hub.store.base import Message
+from hub.store.telemetry import Message
 
 
 class StreamSink(Protocol):

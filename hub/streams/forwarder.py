@@ -23,8 +23,8 @@ from hub.follower import OutboxFollower
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
 from hub.retry import Backoff
-from hub.store.base import Message
 from hub.store.outbox import Outbox, StoredBatch
+from hub.store.telemetry import Message
 from hub.streams.base import StreamSink
 from hub.tasks import Background
 

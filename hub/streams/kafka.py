@@ -23,7 +23,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from hub.errors import ConfigError, SinkUnavailable
 from hub.logutil import RateLimitFilter
-from hub.store.base import Message as StoredMessage
+from hub.store.telemetry import Message as StoredMessage
 from hub.streams.base import headers, public_name, record
 
 log = logging.getLogger(__name__)

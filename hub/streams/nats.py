@@ -19,7 +19,7 @@ from nats.js.errors import Error as JetStreamError
 
 from contracts.telemetry import device_seq
 from hub.errors import SinkUnavailable
-from hub.store.base import Message
+from hub.store.telemetry import Message
 from hub.streams.base import headers, public_name, record
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import orjson
 
 from hub.broker.mosquitto.dynsec import config_document
 from hub.broker.mosquitto.managed import find_plugin
-from hub.store.base import DeviceSecret
+from hub.store.registry import DeviceSecret
 from tests.helpers.ports import free_port, wait_listening
 
 SERVICE_USER = "fieldhub-ext"

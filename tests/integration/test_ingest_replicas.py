@@ -13,7 +13,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
-from hub.store.base import RangeQuery
+from hub.store.telemetry import RangeQuery
 from tests.helpers.hub import Api, connected_device, running_hub
 from tests.helpers.mqtt import TestDevice, answer_commands
 from tests.helpers.process import start_replica
@@ -43,7 +43,7 @@ async def test_killed_replica_loses_nothing_and_stores_nothing_twice(tmp_path: P
         device = TestDevice(hub.mqtt_port, unique_id, secret)
         device.client.max_inflight_messages_set(100)
         await asyncio.to_thread(device.connect)
-        store = hub.services.store
+        store = hub.services.store.telemetry
 
         async def stored() -> list[int]:
             points = await store.query_range(RangeQuery(unique_id, "n", limit=MESSAGES * 2))

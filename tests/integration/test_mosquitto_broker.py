@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from contracts.devices import DeviceStatus
 from contracts.messages import status_payload
 from contracts.topics import status_topic
-from hub.store.base import DeviceSecret
+from hub.store.registry import DeviceSecret
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.mosquitto import SERVICE_PASSWORD, SERVICE_USER, ExternalMosquitto
 from tests.helpers.mqtt import TestDevice

@@ -13,7 +13,7 @@ import pytest
 from hub.broker.mosquitto.link import BrokerAddress, MqttLink
 from hub.errors import ConfigError
 from hub.security.passwords import broker_hash
-from hub.store.base import DeviceSecret
+from hub.store.registry import DeviceSecret
 from tests.helpers.mosquitto import SERVICE_PASSWORD, SERVICE_USER, ExternalMosquitto
 from tests.helpers.ports import free_port
 from tests.helpers.tls import self_signed

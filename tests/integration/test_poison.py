@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -15,32 +15,37 @@ from contracts.errors import RejectReason
 from contracts.telemetry import Arrivals, Limits
 from hub.ingest.pipeline import IngestPipeline
 from hub.metrics import Metrics
-from hub.store.base import Message, RangeQuery, WriteResult
-from hub.store.sqlite.adapter import SqliteStore
+from hub.store.sqlite.backend import sqlite_backend
+from hub.store.telemetry import Message, RangeQuery, TelemetryStore, WriteResult
 from tests.helpers.hub import Api, connected_device
 from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.allow_logged_exceptions]
 
 
-class FaultyStore(SqliteStore):
-    """The real SQLite store with one fault injected: any batch holding a message of ``poison`` fails.
+class FaultyTelemetry:
+    """The real SQLite telemetry store with one fault injected: any batch holding a message of ``poison`` fails.
 
     No real input makes the store fail for one message only; this stands in for such a bug.
     """
 
+    def __init__(self, real: TelemetryStore) -> None:
+        self._real = real
+
     async def write_points(self, batch: Sequence[Message]) -> WriteResult:
         if any(message.device_id == "poison" for message in batch):
             raise ValueError("a bug that this message triggers every time")
-        return await super().write_points(batch)
+        return await self._real.write_points(batch)
 
 
 async def test_the_store_failing_on_one_message_refuses_that_one_only(tmp_path: Path) -> None:
-    store = FaultyStore(tmp_path / "hub.db")
-    await store.open()
+    backend = sqlite_backend(tmp_path / "hub.db")
+    await backend.database.open()
+    store = backend.telemetry
     metrics = Metrics()
     try:
-        async with IngestPipeline(store, metrics, Limits(), Arrivals(0)) as pipeline:
+        faulty = cast("TelemetryStore", FaultyTelemetry(store))
+        async with IngestPipeline(faulty, backend.outbox, metrics, Limits(), Arrivals(0)) as pipeline:
             senders = [
                 pipeline.submit(device, "t", orjson.dumps({"values": {"v": n}, "seq": n}), stored=True)
                 for n in range(20)
@@ -54,7 +59,7 @@ async def test_the_store_failing_on_one_message_refuses_that_one_only(tmp_path: 
         assert metrics.rejections()[RejectReason.UNPROCESSABLE] == 20
         assert await store.query_range(RangeQuery("poison", "v")) == []
     finally:
-        await store.close()
+        await backend.database.close()
 
 
 async def test_messages_that_fail_every_time_are_acknowledged_and_the_device_goes_on(
@@ -85,7 +90,7 @@ async def test_messages_that_fail_every_time_are_acknowledged_and_the_device_goe
         await eventually(all_counted, within=30, what="every poison message refused and counted")
 
         async def stored() -> list[Any]:
-            points = await hub.services.store.query_range(RangeQuery(unique_id, "n", limit=100))
+            points = await hub.services.store.telemetry.query_range(RangeQuery(unique_id, "n", limit=100))
             return points if len(points) == 50 else []
 
         await eventually(stored, within=30, what="the device's telemetry stored after the poison")

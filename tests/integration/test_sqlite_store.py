@@ -11,10 +11,11 @@ import pytest
 from contracts.devices import Device, DeviceKind, Tenant
 from contracts.telemetry import Reading
 from hub.errors import ConfigError, StoreUnavailable
-from hub.store.base import DeviceReadings, RangeQuery
 from hub.store.sqlite import migrations
-from hub.store.sqlite.adapter import SqliteStore
+from hub.store.sqlite.backend import sqlite_backend
 from hub.store.sqlite.connections import Checkpointer, ConnectionPool
+from hub.store.state import StateKind
+from hub.store.telemetry import DeviceReadings, RangeQuery
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -26,9 +27,9 @@ def _pragma(path: Path, name: str) -> object:
 
 async def test_new_database_is_wal_at_the_latest_version(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "hub.db"
-    store = SqliteStore(path)
-    await store.open()
-    await store.close()
+    store = sqlite_backend(path)
+    await store.database.open()
+    await store.database.close()
     assert _pragma(path, "journal_mode") == "wal"
     assert _pragma(path, "user_version") == len(migrations.MIGRATIONS)
 
@@ -37,15 +38,15 @@ async def test_pending_migrations_apply_and_a_failing_one_leaves_the_old_version
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "hub.db"
-    store = SqliteStore(path)
-    await store.open()
-    await store.close()
+    store = sqlite_backend(path)
+    await store.database.open()
+    await store.database.close()
     current = len(migrations.MIGRATIONS)
     good = "CREATE TABLE extra_good (id INTEGER PRIMARY KEY);"
     bad = "CREATE TABLE extra_bad (id INTEGER PRIMARY KEY); INSERT INTO no_such_table VALUES (1);"
     monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, good, bad])
     with pytest.raises(StoreUnavailable, match="no such table"):
-        await SqliteStore(path).open()
+        await sqlite_backend(path).database.open()
     assert _pragma(path, "user_version") == current + 1
     with sqlite3.connect(path) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -57,14 +58,14 @@ async def test_newer_schema_is_refused_with_advice(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         conn.execute(f"PRAGMA user_version = {len(migrations.MIGRATIONS) + 5}")
     with pytest.raises(ConfigError, match="newer than this Fieldhub knows"):
-        await SqliteStore(path).open()
+        await sqlite_backend(path).database.open()
 
 
 async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "hub.db"
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreUnavailable, match="sqlite store failed"):
-        await SqliteStore(path).open()
+        await sqlite_backend(path).database.open()
 
 
 async def test_points_of_a_version_4_database_move_into_chunks(tmp_path: Path) -> None:
@@ -88,50 +89,54 @@ async def test_points_of_a_version_4_database_move_into_chunks(tmp_path: Path) -
             for i, (v, n, s) in enumerate([(0, 1.5, None), (1, 1.0, None), (2, None, "x")])
         ]
         conn.executemany("INSERT INTO points(series, ident, ts, vtype, num, txt) VALUES (?, ?, ?, ?, ?, ?)", rows)
-    store = SqliteStore(path)
-    await store.open()
+    store = sqlite_backend(path)
+    await store.database.open()
     try:
         assert _pragma(path, "user_version") == len(migrations.MIGRATIONS)
-        moved = await store.query_range(RangeQuery("d1", "seq", limit=10_000))
+        moved = await store.telemetry.query_range(RangeQuery("d1", "seq", limit=10_000))
         assert moved == [(t0 + i, float(i)) for i in range(5000)]
-        assert await store.query_range(RangeQuery("d1", "plain")) == [(t0, 1.5), (t0 + 1, True), (t0 + 2, "x")]
+        assert await store.telemetry.query_range(RangeQuery("d1", "plain")) == [
+            (t0, 1.5),
+            (t0 + 1, True),
+            (t0 + 2, "x"),
+        ]
         again = [
             DeviceReadings("d1", "t", t0, [Reading("seq", t0 + 7, 7.0, 7), Reading("plain", t0 + 2, "x", None)]),
         ]
-        result = await store.write_points(again)
+        result = await store.telemetry.write_points(again)
         assert (result.stored, result.duplicates) == (0, 2)
     finally:
-        await store.close()
+        await store.database.close()
 
 
 async def test_small_chunks_of_a_slow_series_are_merged(tmp_path: Path) -> None:
     """A device sending one reading at a time: its one-point chunks are merged, nothing lost or doubled."""
     path = tmp_path / "hub.db"
-    store = SqliteStore(path)
-    await store.open()
+    store = sqlite_backend(path)
+    await store.database.open()
     t0 = 1_763_464_000_000
     try:
-        await store.create_tenant(Tenant(id="t", name="t", created=datetime.now(UTC)))
-        await store.create_device(
+        await store.registry.create_tenant(Tenant(id="t", name="t", created=datetime.now(UTC)))
+        await store.registry.create_device(
             Device(id="d1", name="d1", tenant="t", kind=DeviceKind.DEVICE, created=datetime.now(UTC)), "h"
         )
         for i in range(300):
-            await store.write_points([DeviceReadings("d1", "t", t0 + i, [Reading("v", t0 + i, float(i), i)])])
-        again = await store.write_points([DeviceReadings("d1", "t", t0, [Reading("v", t0 + 7, 7.0, 7)])])
+            await store.telemetry.write_points([DeviceReadings("d1", "t", t0 + i, [Reading("v", t0 + i, float(i), i)])])
+        again = await store.telemetry.write_points([DeviceReadings("d1", "t", t0, [Reading("v", t0 + 7, 7.0, 7)])])
         assert (again.stored, again.duplicates) == (0, 1)
     finally:
-        await store.close()  # waits for a merge still running
+        await store.database.close()  # waits for a merge still running
     with sqlite3.connect(path) as conn:
         (rows,) = conn.execute("SELECT count(*) FROM chunks").fetchone()
     # Merged every 64 small writes: what is left is the last unmerged stretch and a few merged chunks.
     assert rows <= 64 + 4, f"{rows} chunk rows for 300 points"
-    store = SqliteStore(path)
-    await store.open()
+    store = sqlite_backend(path)
+    await store.database.open()
     try:
-        stored = await store.query_range(RangeQuery("d1", "v", limit=1000))
+        stored = await store.telemetry.query_range(RangeQuery("d1", "v", limit=1000))
         assert stored == [(t0 + i, float(i)) for i in range(300)]
     finally:
-        await store.close()
+        await store.database.close()
 
 
 async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None:
@@ -150,3 +155,33 @@ async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None
     finally:
         checkpointer.close()
         writer.close()
+
+
+async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_path: Path) -> None:
+    """Migration 7: heartbeats leave the device state table; desired and reported state stay."""
+    path = tmp_path / "hub.db"
+    store = sqlite_backend(path)
+    await store.database.open()
+    await store.database.close()
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        # Back to version 6 by hand: a heartbeat kept as device state, as version 6 did.
+        conn.executescript(
+            "DROP TABLE heartbeats; ALTER TABLE node_logs RENAME COLUMN node_id TO device_id; PRAGMA user_version = 6;"
+        )
+        conn.execute("INSERT INTO state VALUES ('gw1', 'heartbeat', '{\"cpu\": 7}', 3, 1000)")
+        conn.execute("INSERT INTO state VALUES ('gw1', 'desired', '{\"interval\": 5}', 1, 900)")
+        conn.execute(
+            "INSERT INTO node_logs(device_id, ts, level, logger, message) VALUES ('gw1', 1, 'INFO', 'a', 'up')"
+        )
+    store = sqlite_backend(path)
+    await store.database.open()
+    try:
+        beat = await store.nodes.get_heartbeat("gw1")
+        assert beat is not None and (beat.doc, beat.received) == ({"cpu": 7}, 1000)
+        desired = await store.state.get_state("gw1", StateKind.DESIRED)
+        assert desired is not None and desired.doc == {"interval": 5}
+        assert await store.nodes.recent_logs("gw1", 5) == [(1, "INFO", "a", "up")]
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM state WHERE kind = 'heartbeat'").fetchone()[0] == 0
+    finally:
+        await store.database.close()

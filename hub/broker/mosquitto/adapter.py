@@ -28,7 +28,7 @@ from hub.broker.mosquitto.link import BrokerAddress, LinkFactory, MqttLink
 from hub.errors import FieldhubError
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
-from hub.store.base import Store
+from hub.store.registry import RegistryStore
 from hub.tasks import Background
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class Identities:
     fair lock, so none overtakes another; once it is cached, no message waits at all.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: RegistryStore) -> None:
         self._store = store
         self._known: dict[str, DeviceIdentity] = {}
         # Devices being looked up: the lock their messages queue on, and how many are queued.

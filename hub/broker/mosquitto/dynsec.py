@@ -19,7 +19,7 @@ import orjson
 from contracts.topics import ROOT, device_acl
 from hub.errors import BrokerUnavailable
 from hub.security.passwords import BrokerHash, broker_hash
-from hub.store.base import DeviceSecret, Store
+from hub.store.registry import DeviceSecret, RegistryStore
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class DynsecAccounts:
             allow=("Client not found", "Role not found"),
         )
 
-    async def reconcile(self, store: Store) -> int:
+    async def reconcile(self, store: RegistryStore) -> int:
         """Bring an external broker in step with the registry; return how many devices lack a password there.
 
         Roles are rewritten, enabled flags set, and device clients the registry no longer knows are

@@ -25,7 +25,7 @@ from hub.broker.embedded import TlsListener
 from hub.broker.mosquitto.dynsec import config_document
 from hub.errors import ConfigError
 from hub.net import free_port, wait_listening
-from hub.store.base import DeviceSecret
+from hub.store.registry import DeviceSecret
 from hub.tasks import Background
 
 log = logging.getLogger(__name__)

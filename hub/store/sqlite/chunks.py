@@ -175,3 +175,21 @@ def insert(conn: sqlite3.Connection, series: int, columns: Columns) -> None:
             "INSERT INTO chunks(series, min_ts, max_ts, min_ident, max_ident, n, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (series, min(part.ts), max(part.ts), min(part.idents), max(part.idents), len(part), encode(part)),
         )
+
+
+def encode_value(value: Value) -> tuple[int, float | None, str | None]:
+    """Split a value into the (vtype, num, txt) columns."""
+    if isinstance(value, bool):
+        return 1, float(value), None
+    if isinstance(value, str):
+        return 2, None, value
+    return 0, value, None
+
+
+def decode_value(vtype: int, num: float | None, txt: str | None) -> Value:
+    """Inverse of :func:`encode_value`."""
+    if vtype == 1:
+        return bool(num)
+    if vtype == 2:
+        return txt or ""
+    return float(num or 0.0)

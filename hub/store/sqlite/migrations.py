@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 from hub.errors import ConfigError
 from hub.store.sqlite import chunks
-from hub.store.sqlite.telemetry import decode
 
 _CHUNKS = """
     CREATE TABLE chunks (
@@ -43,7 +42,7 @@ def _points_to_chunks(conn: sqlite3.Connection) -> None:
         for ts, old_ident, vtype, num, txt in rows.fetchall():
             # Version 1 identified unsequenced points by -1 - ts; chunks by ts + NO_SEQ (rising with time).
             ident = old_ident if old_ident >= 0 else chunks.ident(None, -1 - old_ident)
-            columns.append(ts, ident, decode(vtype, num, txt))
+            columns.append(ts, ident, chunks.decode_value(vtype, num, txt))
             if len(columns) == chunks.MAX_POINTS:
                 chunks.insert(conn, series, columns)
                 columns = chunks.Columns()
@@ -160,6 +159,17 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         position INTEGER NOT NULL,
         updated INTEGER NOT NULL
     );
+    """,
+    # 7: heartbeats get a table of their own (they had been kept as a third kind of device state)
+    """
+    CREATE TABLE heartbeats (
+        node_id TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        received INTEGER NOT NULL
+    );
+    INSERT INTO heartbeats(node_id, doc, received) SELECT device_id, doc, updated FROM state WHERE kind = 'heartbeat';
+    DELETE FROM state WHERE kind = 'heartbeat';
+    ALTER TABLE node_logs RENAME COLUMN device_id TO node_id;
     """,
 ]
 

@@ -1,4 +1,4 @@
-"""Outbox statements of the SQLite store: one row per stored batch, its messages as packed columns.
+"""The outbox of the SQLite store: one row per stored batch, its messages as packed columns.
 
 A batch is one blob, ``[[device_id, tenant, received, keys, stamps, values, seqs], ...]`` in JSON:
 the reading columns ingest already holds go in as lists, with no per-reading work on the write path.
@@ -7,13 +7,15 @@ the reading columns ingest already holds go in as lists, with no per-reading wor
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 
 import orjson
 
 from contracts.telemetry import ReadingColumns
-from hub.store.base import DeviceReadings, Message
 from hub.store.outbox import StoredBatch
+from hub.store.sqlite.database import SqliteDatabase
+from hub.store.telemetry import DeviceReadings, Message
 
 
 def encode(batch: Sequence[Message]) -> bytes:
@@ -87,3 +89,33 @@ def trim(conn: sqlite3.Connection, older_than: int) -> int:
     bound = "AND position <= ?" if passed is not None else ""
     args = (older_than, passed) if passed is not None else (older_than,)
     return conn.execute(f"DELETE FROM outbox WHERE created < ? {bound}", args).rowcount  # noqa: S608 - fixed fragment
+
+
+def _now() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SqliteOutbox:
+    """:class:`hub.store.outbox.Outbox` on the ``outbox`` and ``outbox_cursors`` tables."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def head(self) -> int:
+        return await self._db.readers.run(head)
+
+    async def since(self, position: int, limit: int) -> list[StoredBatch]:
+        return await self._db.readers.run(lambda c: since(c, position, limit))
+
+    async def oldest_after(self, position: int) -> int | None:
+        return await self._db.readers.run(lambda c: oldest_after(c, position))
+
+    async def get_cursor(self, name: str) -> int | None:
+        return await self._db.readers.run(lambda c: get_cursor(c, name))
+
+    async def set_cursor(self, name: str, position: int) -> None:
+        now = _now()
+        await self._db.writer.run(lambda c: set_cursor(c, name, position, now))
+
+    async def trim(self, older_than: int) -> int:
+        return await self._db.writer.run(lambda c: trim(c, older_than))

@@ -1,16 +1,19 @@
-"""Telemetry statements of the SQLite store: chunked point writes, range and bucket queries."""
+"""Telemetry of the SQLite store: chunked point writes, range and bucket queries (:class:`SqliteTelemetry`)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from itertools import groupby
 
 from contracts.telemetry import ReadingColumns, Value
-from hub.store.base import AggFn, AggregateQuery, Message, RangeQuery, WriteResult
 from hub.store.sqlite import chunks, outbox
 from hub.store.sqlite.connections import transaction
+from hub.store.sqlite.database import SqliteDatabase
+from hub.store.telemetry import AggFn, AggregateQuery, Message, RangeQuery, WriteResult
 
 _AGG: dict[AggFn, Callable[[list[float]], float]] = {
     AggFn.AVG: lambda values: math.fsum(values) / len(values),
@@ -18,24 +21,6 @@ _AGG: dict[AggFn, Callable[[list[float]], float]] = {
     AggFn.MAX: max,
     AggFn.SUM: math.fsum,
 }
-
-
-def encode(value: Value) -> tuple[int, float | None, str | None]:
-    """Split a value into the (vtype, num, txt) columns."""
-    if isinstance(value, bool):
-        return 1, float(value), None
-    if isinstance(value, str):
-        return 2, None, value
-    return 0, value, None
-
-
-def decode(vtype: int, num: float | None, txt: str | None) -> Value:
-    """Inverse of :func:`encode`."""
-    if vtype == 1:
-        return bool(num)
-    if vtype == 2:
-        return txt or ""
-    return float(num or 0.0)
 
 
 class SeriesCache:
@@ -117,7 +102,7 @@ def _newest(columns: chunks.Columns) -> tuple[int, int, float | None, str | None
     """The latest-value row of a chunk: its newest point (the first of equal timestamps)."""
     newest = columns.ts.index(max(columns.ts))
     texts = columns.text_positions() if columns.vtypes[newest] == chunks.STRING else {}
-    return (columns.ts[newest], *encode(columns.value(newest, texts)))
+    return (columns.ts[newest], *chunks.encode_value(columns.value(newest, texts)))
 
 
 def _insert(conn: sqlite3.Connection, series: int, columns: chunks.Columns) -> int:
@@ -265,7 +250,7 @@ def latest(conn: sqlite3.Connection, device_id: str) -> dict[str, tuple[int, Val
         "WHERE s.device_id = ? ORDER BY s.key",
         (device_id,),
     ).fetchall()
-    return {key: (ts, decode(vtype, num, txt)) for key, ts, vtype, num, txt in rows}
+    return {key: (ts, chunks.decode_value(vtype, num, txt)) for key, ts, vtype, num, txt in rows}
 
 
 def delete_device_data(conn: sqlite3.Connection, device_id: str) -> None:
@@ -274,3 +259,45 @@ def delete_device_data(conn: sqlite3.Connection, device_id: str) -> None:
     conn.executemany("DELETE FROM chunks WHERE series = ?", [(i,) for i in ids])
     conn.executemany("DELETE FROM latest WHERE series = ?", [(i,) for i in ids])
     conn.execute("DELETE FROM series WHERE device_id = ?", (device_id,))
+
+
+class SqliteTelemetry:
+    """Points in chunks, latest values and the outbox append, on the database's writer thread."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+        self._series = SeriesCache()
+        self._compactor = Compactor()
+        self._compacting: asyncio.Task[int] | None = None
+        db.on_close(self._merged)
+
+    async def _merged(self) -> None:
+        if self._compacting is not None:
+            await asyncio.wait([self._compacting])  # a merge in progress finishes: it holds the writer thread
+
+    def forget_device(self, device_id: str) -> None:
+        """The device's series are gone (call on the writer thread, inside the delete)."""
+        self._series.forget_device(device_id)
+
+    async def write_points(self, batch: Sequence[Message]) -> WriteResult:
+        now = time.time_ns() // 1_000_000
+
+        def write(conn: sqlite3.Connection) -> tuple[WriteResult, bool]:
+            result = write_points(conn, self._series, batch, self._compactor, now)
+            return result, self._compactor.due()
+
+        result, due = await self._db.writer.run(write)
+        if due and (self._compacting is None or self._compacting.done()):
+            # After the write is acknowledged, on the same writer thread: ingest waits for it at most once.
+            compact = self._db.writer.run(self._compactor.compact)
+            self._compacting = self._db.background.spawn(compact, name="sqlite-compact")
+        return result
+
+    async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:
+        return await self._db.readers.run(lambda c: query_range(c, query))
+
+    async def query_aggregate(self, query: AggregateQuery) -> list[tuple[int, float]]:
+        return await self._db.readers.run(lambda c: query_aggregate(c, query))
+
+    async def latest(self, device_id: str) -> dict[str, tuple[int, Value]]:
+        return await self._db.readers.run(lambda c: latest(c, device_id))

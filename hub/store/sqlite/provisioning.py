@@ -1,4 +1,4 @@
-"""Provisioning-token statements of the SQLite store."""
+"""Provisioning-token statements of the SQLite store (:class:`hub.store.provisioning.ProvisioningStore`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from hub.store.base import ProvisioningTokenRecord
+from hub.store.provisioning import ProvisioningTokenRecord
+from hub.store.sqlite.database import SqliteDatabase
 
 _COLUMNS = "id, tenant, secret_hash, expires, uses_left, labels, created_by, created"
 
@@ -59,3 +60,25 @@ def use(conn: sqlite3.Connection, token_id: str, now: int) -> bool:
 
 def delete(conn: sqlite3.Connection, token_id: str) -> bool:
     return conn.execute("DELETE FROM provisioning_tokens WHERE id = ?", (token_id,)).rowcount == 1
+
+
+class SqliteProvisioning:
+    """Enrollment tokens in the ``provisioning_tokens`` table."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def create_token(self, token: ProvisioningTokenRecord) -> None:
+        await self._db.create(lambda conn: insert(conn, token), "provisioning token", token.id)
+
+    async def get_token(self, token_id: str) -> ProvisioningTokenRecord | None:
+        return await self._db.readers.run(lambda c: get(c, token_id))
+
+    async def list_tokens(self, tenant: str | None) -> list[ProvisioningTokenRecord]:
+        return await self._db.readers.run(lambda c: list_for(c, tenant))
+
+    async def use_token(self, token_id: str, now: int) -> bool:
+        return await self._db.writer.run(lambda c: use(c, token_id, now))
+
+    async def delete_token(self, token_id: str) -> bool:
+        return await self._db.writer.run(lambda c: delete(c, token_id))

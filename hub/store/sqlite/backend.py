@@ -1,0 +1,31 @@
+"""The embedded backend: every store interface on one SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.store.backend import Backend
+from hub.store.sqlite.database import SqliteDatabase
+from hub.store.sqlite.identity import SqliteIdentity
+from hub.store.sqlite.nodes import SqliteNodes
+from hub.store.sqlite.outbox import SqliteOutbox
+from hub.store.sqlite.provisioning import SqliteProvisioning
+from hub.store.sqlite.registry import SqliteRegistry
+from hub.store.sqlite.state import SqliteState
+from hub.store.sqlite.telemetry import SqliteTelemetry
+
+
+def sqlite_backend(path: Path) -> Backend:
+    """The backend on the database file at ``path`` (not yet open)."""
+    db = SqliteDatabase(path)
+    telemetry = SqliteTelemetry(db)
+    return Backend(
+        database=db,
+        registry=SqliteRegistry(db, telemetry),
+        telemetry=telemetry,
+        outbox=SqliteOutbox(db),
+        state=SqliteState(db),
+        nodes=SqliteNodes(db),
+        identity=SqliteIdentity(db),
+        provisioning=SqliteProvisioning(db),
+    )

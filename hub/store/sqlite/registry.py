@@ -1,0 +1,197 @@
+"""Registry statements of the SQLite store: tenants and devices (:class:`hub.store.registry.RegistryStore`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from contracts.devices import Device, DeviceKind, DeviceStatus, Tenant
+from contracts.telemetry import from_epoch_ms, to_epoch_ms
+from hub.store.registry import DevicePatchRecord, DeviceQuery, DeviceSecret
+from hub.store.sqlite import telemetry
+from hub.store.sqlite.connections import transaction
+from hub.store.sqlite.database import SqliteDatabase
+
+# Interpolated into SQL (the S608 noqa below): a constant, never input.
+_DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen"
+_SECRET_COLUMNS = "id, tenant, secret_hash, enabled, broker_hash"  # noqa: S105 - column names
+
+
+def _secret(row: tuple[Any, ...]) -> DeviceSecret:
+    return DeviceSecret(row[0], row[1], row[2], bool(row[3]), row[4])
+
+
+def _device(row: tuple[Any, ...]) -> Device:
+    device_id, tenant, name, kind, labels, enabled, status, created, last_seen = row
+    return Device(
+        id=device_id,
+        tenant=tenant,
+        name=name,
+        kind=DeviceKind(kind),
+        labels=orjson.loads(labels),
+        enabled=bool(enabled),
+        status=DeviceStatus(status),
+        created=from_epoch_ms(created),
+        last_seen=None if last_seen is None else from_epoch_ms(last_seen),
+    )
+
+
+class SqliteRegistry:
+    """Tenants and devices in the ``tenants`` and ``devices`` tables."""
+
+    def __init__(self, db: SqliteDatabase, series: telemetry.SqliteTelemetry) -> None:
+        self._db = db
+        # A deleted device's series ids must leave the writer's cache with its rows.
+        self._telemetry = series
+
+    # tenants
+    async def create_tenant(self, tenant: Tenant) -> None:
+        await self._db.insert(
+            "INSERT INTO tenants(id, name, created) VALUES (?, ?, ?)",
+            (tenant.id, tenant.name, to_epoch_ms(tenant.created)),
+            "tenant",
+        )
+
+    async def get_tenant(self, tenant_id: str) -> Tenant | None:
+        row = await self._db.readers.run(
+            lambda c: c.execute("SELECT id, name, created FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+        )
+        return None if row is None else Tenant(id=row[0], name=row[1], created=from_epoch_ms(row[2]))
+
+    async def list_tenants(self) -> list[Tenant]:
+        rows = await self._db.readers.run(
+            lambda c: c.execute("SELECT id, name, created FROM tenants ORDER BY id").fetchall()
+        )
+        return [Tenant(id=i, name=n, created=from_epoch_ms(c)) for i, n, c in rows]
+
+    # devices
+    async def create_device(self, device: Device, secret_hash: str, broker_hash: str | None = None) -> None:
+        await self._db.insert(
+            f"INSERT INTO devices({_DEVICE_COLUMNS}, secret_hash, broker_hash) VALUES ({', '.join('?' * 11)})",  # noqa: S608
+            (
+                device.id,
+                device.tenant,
+                device.name,
+                device.kind.value,
+                orjson.dumps(device.labels).decode(),
+                int(device.enabled),
+                device.status.value,
+                to_epoch_ms(device.created),
+                None,
+                secret_hash,
+                broker_hash,
+            ),
+            "device",
+        )
+
+    async def get_device(self, device_id: str) -> Device | None:
+        row = await self._db.readers.run(
+            lambda c: c.execute(f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE id = ?", (device_id,)).fetchone()  # noqa: S608
+        )
+        return None if row is None else _device(row)
+
+    async def list_devices(self, query: DeviceQuery) -> tuple[list[Device], int]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if query.tenant is not None:
+            clauses.append("tenant = ?")
+            args.append(query.tenant)
+        if query.status is not None:
+            clauses.append("status = ?")
+            args.append(query.status.value)
+        if query.kind is not None:
+            clauses.append("kind = ?")
+            args.append(query.kind.value)
+        if query.label is not None:
+            clauses.append("json_extract(labels, '$.\"' || ? || '\"') = ?")
+            args.extend(query.label)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+        def run(conn: sqlite3.Connection) -> tuple[list[Device], int]:
+            (total,) = conn.execute(f"SELECT count(*) FROM devices {where}", args).fetchone()  # noqa: S608
+            rows = conn.execute(
+                f"SELECT {_DEVICE_COLUMNS} FROM devices {where} ORDER BY id LIMIT ? OFFSET ?",  # noqa: S608
+                [*args, query.limit, query.offset],
+            ).fetchall()
+            return [_device(r) for r in rows], int(total)
+
+        return await self._db.readers.run(run)
+
+    async def update_device(self, device_id: str, patch: DevicePatchRecord) -> Device | None:
+        sets: list[str] = []
+        args: list[Any] = []
+        if patch.name is not None:
+            sets.append("name = ?")
+            args.append(patch.name)
+        if patch.labels is not None:
+            sets.append("labels = ?")
+            args.append(orjson.dumps(patch.labels).decode())
+        if patch.enabled is not None:
+            sets.append("enabled = ?")
+            args.append(int(patch.enabled))
+
+        def run(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
+            if sets:
+                conn.execute(f"UPDATE devices SET {', '.join(sets)} WHERE id = ?", [*args, device_id])  # noqa: S608
+            row: tuple[Any, ...] | None = conn.execute(
+                f"SELECT {_DEVICE_COLUMNS} FROM devices WHERE id = ?",  # noqa: S608
+                (device_id,),
+            ).fetchone()
+            return row
+
+        row = await self._db.writer.run(run)
+        return None if row is None else _device(row)
+
+    async def delete_device(self, device_id: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            with transaction(conn):
+                deleted = conn.execute("DELETE FROM devices WHERE id = ?", (device_id,)).rowcount > 0
+                telemetry.delete_device_data(conn, device_id)
+                conn.execute("DELETE FROM state WHERE device_id = ?", (device_id,))
+                conn.execute("DELETE FROM heartbeats WHERE node_id = ?", (device_id,))
+                conn.execute("DELETE FROM node_logs WHERE node_id = ?", (device_id,))
+            self._telemetry.forget_device(device_id)
+            return deleted
+
+        return await self._db.writer.run(run)
+
+    async def get_device_secret(self, device_id: str) -> DeviceSecret | None:
+        row = await self._db.readers.run(
+            lambda c: c.execute(
+                f"SELECT {_SECRET_COLUMNS} FROM devices WHERE id = ?",  # noqa: S608
+                (device_id,),
+            ).fetchone()
+        )
+        return None if row is None else _secret(row)
+
+    async def set_device_secret(self, device_id: str, secret_hash: str, broker_hash: str | None = None) -> bool:
+        return await self._db.writer.run(
+            lambda c: (
+                c.execute(
+                    "UPDATE devices SET secret_hash = ?, broker_hash = ? WHERE id = ?",
+                    (secret_hash, broker_hash, device_id),
+                ).rowcount
+                > 0
+            )
+        )
+
+    async def list_device_secrets(self) -> list[DeviceSecret]:
+        rows = await self._db.readers.run(
+            lambda c: c.execute(f"SELECT {_SECRET_COLUMNS} FROM devices ORDER BY id").fetchall()  # noqa: S608
+        )
+        return [_secret(row) for row in rows]
+
+    async def set_status(self, device_id: str, status: DeviceStatus, ts: int) -> None:
+        if status is DeviceStatus.ONLINE:
+            sql = "UPDATE devices SET status = ?, last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?"
+            args: tuple[Any, ...] = (status.value, ts, device_id)
+        else:
+            sql, args = "UPDATE devices SET status = ? WHERE id = ?", (status.value, device_id)
+        await self._db.writer.run(lambda c: c.execute(sql, args))
+
+    async def reset_statuses(self) -> None:
+        await self._db.writer.run(
+            lambda c: c.execute("UPDATE devices SET status = 'offline' WHERE status != 'offline'")
+        )

@@ -1,0 +1,102 @@
+"""The telemetry store: batches of readings in, raw points, aggregates and latest values out.
+
+Timestamps are epoch milliseconds (UTC). No SQL or driver type crosses this boundary.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+from contracts.telemetry import Reading, Value
+
+
+class Message(Protocol):
+    """One telemetry message as ingest accepted it: what the store writes and the outbox hands on.
+
+    Ingest hands its parsed readings over unchanged: building an object per point on the way
+    to the store cost a fifth of the batched ingest path. A reading's ``seq`` identifies
+    redeliveries (see :class:`contracts.telemetry.Reading`).
+    """
+
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def tenant(self) -> str: ...
+    @property
+    def received(self) -> int:
+        """Hub receive time, epoch milliseconds (the device's last seen)."""
+
+    @property
+    def readings(self) -> Sequence[Reading]: ...
+
+
+class DeviceReadings(NamedTuple):
+    """A :class:`Message` as a plain tuple (read back from the outbox, or built by hand)."""
+
+    device_id: str
+    tenant: str
+    received: int
+    readings: Sequence[Reading]
+
+
+class AggFn(enum.StrEnum):
+    """Aggregations over numeric values (booleans count as 0/1; count counts every point)."""
+
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    SUM = "sum"
+    COUNT = "count"
+
+
+@dataclass(frozen=True, slots=True)
+class RangeQuery:
+    """Points of one key of one device in ``[start, end)``."""
+
+    device_id: str
+    key: str
+    start: int | None = None
+    end: int | None = None
+    limit: int = 1000
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateQuery:
+    """Buckets of ``interval_ms`` (aligned to the epoch) over a range."""
+
+    range: RangeQuery
+    fn: AggFn
+    interval_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """Outcome of a batch write; ``position`` is the batch's place in the outbox (see :mod:`hub.store.outbox`)."""
+
+    stored: int
+    duplicates: int
+    position: int
+
+
+class TelemetryStore(Protocol):
+    """Points of every series. Implementations are async and safe to share."""
+
+    async def write_points(self, batch: Sequence[Message]) -> WriteResult:
+        """Store a batch atomically, dropping duplicates, and update latest values and last seen.
+
+        The batch is appended to the outbox in the same transaction, whole (duplicates too: the
+        streams are at least once), so what was stored and what is forwarded never differ.
+        """
+
+    async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:
+        """Raw points ``(ts, value)`` in time order."""
+
+    async def query_aggregate(self, query: AggregateQuery) -> list[tuple[int, float]]:
+        """Buckets ``(bucket_start, aggregate)`` in time order; empty buckets are absent."""
+
+    async def latest(self, device_id: str) -> dict[str, tuple[int, Value]]:
+        """Latest ``(ts, value)`` per key of a device."""

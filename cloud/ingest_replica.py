@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 
 from cloud.api.probes import create_probe_app
+from cloud.brokers import broker_address
 from cloud.http_server import serve_http
 from cloud.lifetime import Lifetime
-from cloud.runtime import broker_address, start_pipeline
+from cloud.runtime import start_pipeline
 from cloud.settings import HubSettings
+from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
 from hub.commands import CommandBus
 from hub.errors import ConfigError
@@ -49,11 +51,12 @@ class IngestReplica(Lifetime):
         pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, streams=False)
         # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
         presence = ReportedPresence(store.registry, self.metrics)
+        downlink = Downlink()
         router = InboundRouter(
             pipeline,
             presence,
-            StateService(store.state),
-            CommandBus(self.metrics, presence),
+            StateService(store.state, downlink),
+            CommandBus(self.metrics, presence, downlink),
             NodeService(store.nodes, self.metrics),
             metrics=self.metrics,
         )
@@ -66,6 +69,7 @@ class IngestReplica(Lifetime):
             group=s.ingest_group,
         )
         await self._stack.enter_async_context(broker)
+        downlink.connect(broker)
         if s.probe_port is not None:
             app = create_probe_app(store.database, self.metrics, lambda: broker.link_up)
             self.probe_port = await serve_http(self._stack, app, s.host, s.probe_port)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from contextlib import AsyncExitStack
-from urllib.parse import urlsplit
 
 from cloud.api.app import create_app
+from cloud.brokers import BROKERS, BrokerContext
 from cloud.http_server import serve_http
+from cloud.identity.providers import SignIn
 from cloud.identity.provisioning import Provisioning
 from cloud.identity.tokens import TokenService, load_or_create_key
 from cloud.identity.users import UserDirectory
@@ -20,13 +21,8 @@ from cloud.lifetime import Lifetime
 from cloud.services import Services
 from cloud.settings import HubSettings
 from contracts.telemetry import Arrivals
-from hub.broker.base import BrokerAccounts
-from hub.broker.bridge import AmqttBridge
-from hub.broker.embedded import EmbeddedBroker, TlsListener
-from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
-from hub.broker.mosquitto.dynsec import DynsecAccounts
-from hub.broker.mosquitto.link import BrokerAddress, LinkFactory, MqttLink
-from hub.broker.mosquitto.managed import ManagedMosquitto
+from hub.broker.downlink import Downlink
+from hub.broker.mosquitto.link import LinkFactory, MqttLink
 from hub.commands import CommandBus
 from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
@@ -39,25 +35,10 @@ from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
 from hub.store.backend import Backend
 from hub.store.factory import open_store
-from hub.store.registry import RegistryStore
 from hub.streams.factory import build_sink
 from hub.streams.forwarder import Forwarder
 
 log = logging.getLogger(__name__)
-
-
-def broker_address(settings: HubSettings) -> BrokerAddress:
-    """The external broker of ``settings`` (mqtt[s]://host:port) with the hub's account."""
-    parts = urlsplit(settings.broker)
-    assert parts.hostname is not None and parts.port is not None and settings.broker_password is not None
-    return BrokerAddress(
-        parts.hostname,
-        parts.port,
-        settings.broker_username,
-        settings.broker_password.get_secret_value(),
-        tls=parts.scheme == "mqtts",
-        ca_file=str(settings.broker_ca_file) if settings.broker_ca_file else None,
-    )
 
 
 def arrivals_of(replica_id: str) -> Arrivals:
@@ -145,8 +126,6 @@ class HubRuntime(Lifetime):
         metrics = Metrics()
         authenticator = DeviceAuthenticator(store.registry, metrics)
         self._stack.callback(authenticator.close)
-        registry = DeviceRegistry(store.registry, authenticator, s.hash_params)
-        await registry.ensure_tenant(DEFAULT_TENANT, "Default")
         users = UserDirectory(store.identity, s.hash_params)
         admin_password = s.admin_password.get_secret_value() if s.admin_password else None
         self.generated_admin_password = await users.ensure_admin(admin_password, reset=s.demo)
@@ -156,29 +135,27 @@ class HubRuntime(Lifetime):
         pipeline, forwarders = await start_pipeline(self._stack, s, store, metrics, streams=True)
         pipeline.add_listener(live.offer)
 
+        downlink = Downlink()
+        kind = BROKERS.build(s.broker)
         # The embedded broker tells the hub of every session; Mosquitto does not, the devices do.
         presence = (
-            SessionPresence(store.registry, metrics)
-            if s.broker == "embedded"
+            SessionPresence(store.registry, metrics, downlink)
+            if kind.sees_sessions
             else ReportedPresence(store.registry, metrics)
         )
-        if not s.external_broker:
-            await presence.reset()  # the broker starts with the hub: nobody is connected yet
-        state = StateService(store.state)
-        commands = CommandBus(metrics, presence)
+        if kind.starts_with_hub:
+            await presence.reset()  # nobody is connected to a broker that starts now
+        state = StateService(store.state, downlink)
+        commands = CommandBus(metrics, presence, downlink)
         nodes = NodeService(store.nodes, metrics)
         router = InboundRouter(pipeline, presence, state, commands, nodes, metrics=metrics)
-        broker: EmbeddedBroker | MosquittoBroker
-        accounts: BrokerAccounts | None = None
-        if s.broker == "embedded":
-            broker = await self._start_embedded(authenticator, router, metrics)
-        else:
-            broker, accounts = await self._start_mosquitto(store.registry, router, metrics)
-        if isinstance(presence, SessionPresence):
-            presence.attach(broker)
-        state.attach(broker)
-        commands.attach(broker)
-        registry.attach(broker, accounts)
+        started = await kind.start(
+            BrokerContext(s, self._stack, store.registry, router, authenticator, metrics, self._link)
+        )
+        self._ports = started.ports
+        downlink.connect(started.broker)
+        registry = DeviceRegistry(store.registry, authenticator, s.hash_params, started.broker, started.accounts)
+        await registry.ensure_tenant(DEFAULT_TENANT, "Default")
         republished = await state.republish()
         if republished:
             log.info("republished desired state of %d device(s)", republished)
@@ -189,6 +166,7 @@ class HubRuntime(Lifetime):
             metrics=metrics,
             registry=registry,
             users=users,
+            sign_in=SignIn([users]),
             tokens=TokenService(key, s.token_ttl_s),
             state=state,
             commands=commands,
@@ -199,67 +177,9 @@ class HubRuntime(Lifetime):
             authenticator=authenticator,
             provisioning=Provisioning(store.provisioning, store.registry, registry, s.hash_params),
             mqtt_port=self.mqtt_port,
-            broker_up=(lambda: broker.link_up) if isinstance(broker, MosquittoBroker) else None,
+            broker_up=started.link_up,
         )
         await self._start_http()
-
-    def _tls(self) -> TlsListener | None:
-        s = self.settings
-        if s.mqtts_port is not None and s.tls_cert_file is not None and s.tls_key_file is not None:
-            return TlsListener(s.mqtts_port, s.tls_cert_file, s.tls_key_file)
-        return None
-
-    async def _start_embedded(
-        self, authenticator: DeviceAuthenticator, router: InboundRouter, metrics: Metrics
-    ) -> EmbeddedBroker:
-        s = self.settings
-        bridge = AmqttBridge(authenticator, router, metrics)
-        broker = await self._stack.enter_async_context(EmbeddedBroker(bridge, s.host, s.mqtt_port, tls=self._tls()))
-        self._ports = (broker.port, broker.tls_port)
-        return broker
-
-    async def _start_mosquitto(
-        self, store: RegistryStore, router: InboundRouter, metrics: Metrics
-    ) -> tuple[MosquittoBroker, BrokerAccounts]:
-        s = self.settings
-        if s.external_broker:
-            address = broker_address(s)
-            self._ports = (address.port, None)
-        else:
-            password = load_or_create_key(s.data_dir / "mosquitto" / "service.secret")
-            managed = await self._stack.enter_async_context(
-                ManagedMosquitto(
-                    s.data_dir / "mosquitto",
-                    s.host,
-                    s.mqtt_port,
-                    service_user=s.broker_username,
-                    service_password=password,
-                    devices=await store.list_device_secrets(),
-                    tls=self._tls(),
-                    binary=s.mosquitto_binary,
-                )
-            )
-            self._ports = (managed.port, managed.tls_port)
-            address = BrokerAddress(s.local_host, managed.port, s.broker_username, password)
-        broker = MosquittoBroker(
-            address,
-            f"fieldhub-{s.replica_id}",
-            router,
-            Identities(store),
-            metrics,
-            group=s.ingest_group,
-            serves_api=True,
-            administer=True,
-            # A managed broker only restarts with the hub; an external one may lose or miss changes.
-            resync=(lambda: accounts.reconcile(store)) if s.external_broker else None,
-            link=self._link,
-        )
-        await self._stack.enter_async_context(broker)
-        accounts = DynsecAccounts(broker.control)
-        if s.external_broker:
-            # A managed broker starts from the registry; an external one is brought in step now.
-            await accounts.reconcile(store)
-        return broker, accounts
 
     async def _start_http(self) -> None:
         self._http_port = await serve_http(

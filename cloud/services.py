@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cloud.identity.providers import SignIn
 from cloud.identity.provisioning import Provisioning
 from cloud.identity.tokens import TokenService
 from cloud.identity.users import UserDirectory
@@ -30,6 +31,8 @@ class Services:
     metrics: Metrics
     registry: DeviceRegistry
     users: UserDirectory
+    #: Every identity provider in turn (local users today).
+    sign_in: SignIn
     tokens: TokenService
     state: StateService
     commands: CommandBus

@@ -20,7 +20,8 @@ from pydantic_settings import (
 from contracts.telemetry import Limits
 from hub.errors import ConfigError
 from hub.security.passwords import ScryptParams
-from hub.streams.factory import SCHEMES as STREAM_SCHEMES
+from hub.store.factory import STORES
+from hub.streams.factory import SINKS
 
 MIN_SCRYPT_N = 2**14
 _WEAK_PASSWORDS = {"admin", "password", "fieldhub", "changeme", "secret"}
@@ -103,10 +104,23 @@ class HubSettings(BaseSettings):
     @classmethod
     def _known_streams(cls, urls: list[str]) -> list[str]:
         for url in urls:
-            parts = urlsplit(url)
-            if parts.scheme not in STREAM_SCHEMES or not parts.hostname:
-                raise ValueError(f"{url!r}: use {' or '.join(s + '://host:port' for s in STREAM_SCHEMES)}")
+            if not urlsplit(url).hostname:
+                raise ValueError(f"{url!r} names no host")
+            try:
+                SINKS.check(url)
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
         return urls
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                STORES.check(url)
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
+        return url
 
     @field_validator("broker")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Any
 from contracts.messages import CommandRequest, CommandResponse
 from contracts.topics import command_topic
 from hub.broker.base import DeviceIdentity, Publisher
-from hub.errors import CommandTimeout, DeviceOffline, StoreUnavailable
+from hub.errors import CommandTimeout, DeviceOffline
 from hub.ingest.pipeline import now_ms
 from hub.metrics import Metrics
 from hub.presence import Presence
@@ -21,15 +21,11 @@ log = logging.getLogger(__name__)
 class CommandBus:
     """Pending command requests of this process, resolved by device responses."""
 
-    def __init__(self, metrics: Metrics, presence: Presence) -> None:
+    def __init__(self, metrics: Metrics, presence: Presence, publisher: Publisher) -> None:
         self._metrics = metrics
         self._presence = presence
-        self._pending: dict[str, tuple[str, asyncio.Future[CommandResponse]]] = {}
-        self._publisher: Publisher | None = None
-
-    def attach(self, publisher: Publisher) -> None:
-        """Send through ``publisher`` (the broker, built after this)."""
         self._publisher = publisher
+        self._pending: dict[str, tuple[str, asyncio.Future[CommandResponse]]] = {}
 
     async def request(self, device_id: str, name: str, params: dict[str, Any], timeout_s: float) -> CommandResponse:
         """Send a command and wait for the answer.
@@ -38,9 +34,6 @@ class CommandBus:
             DeviceOffline: the device has no live session.
             CommandTimeout: no answer within ``timeout_s``.
         """
-        publisher = self._publisher
-        if publisher is None:
-            raise StoreUnavailable("the broker is not running")
         if not await self._presence.is_online(device_id):
             self._metrics.commands.labels("offline").inc()
             raise DeviceOffline(f"device {device_id!r} is not connected")
@@ -51,7 +44,7 @@ class CommandBus:
             id=correlation, name=name, params=params, ts=now_ms(), timeout_ms=int(timeout_s * 1000)
         )
         try:
-            await publisher.publish(command_topic(device_id, name), request.model_dump_json().encode(), qos=1)
+            await self._publisher.publish(command_topic(device_id, name), request.model_dump_json().encode(), qos=1)
             async with asyncio.timeout(timeout_s):
                 response = await future
         except TimeoutError:

@@ -48,15 +48,11 @@ class Presence(Protocol):
 class SessionPresence:
     """Counts live sessions per device from the broker's own events; the first makes it online, the last offline."""
 
-    def __init__(self, store: RegistryStore, metrics: Metrics) -> None:
+    def __init__(self, store: RegistryStore, metrics: Metrics, publisher: Publisher) -> None:
         self._store = store
         self._metrics = metrics
-        self._publisher: Publisher | None = None
-        self._sessions: dict[str, int] = {}
-
-    def attach(self, publisher: Publisher) -> None:
-        """Publish retained status through ``publisher`` (the broker, built after this) from now on."""
         self._publisher = publisher
+        self._sessions: dict[str, int] = {}
 
     async def reset(self) -> None:
         """At broker start nobody is connected: mark every device offline."""
@@ -90,9 +86,8 @@ class SessionPresence:
     async def _set(self, device_id: str, status: DeviceStatus) -> None:
         ts = now_ms()
         await self._store.set_status(device_id, status, ts)
-        if self._publisher is not None:
-            body = orjson.dumps({"status": status.value, "ts": ts})
-            await self._publisher.publish(status_topic(device_id), body, qos=1, retain=True)
+        body = orjson.dumps({"status": status.value, "ts": ts})
+        await self._publisher.publish(status_topic(device_id), body, qos=1, retain=True)
 
 
 class ReportedPresence:

@@ -35,15 +35,19 @@ DEFAULT_TENANT = "default"
 class DeviceRegistry:
     """Registry operations; tenant visibility is checked by the caller (the API)."""
 
-    def __init__(self, store: RegistryStore, authenticator: DeviceAuthenticator, hash_params: ScryptParams) -> None:
+    def __init__(
+        self,
+        store: RegistryStore,
+        authenticator: DeviceAuthenticator,
+        hash_params: ScryptParams,
+        sessions: SessionControl,
+        accounts: BrokerAccounts | None = None,
+    ) -> None:
+        """``sessions`` closes a changed device's live sessions; ``accounts`` (a broker that checks
+        credentials itself) is kept in step with every change."""
         self._store = store
         self._auth = authenticator
         self._hash_params = hash_params
-        self._sessions: SessionControl | None = None
-        self._accounts: BrokerAccounts | None = None
-
-    def attach(self, sessions: SessionControl, accounts: BrokerAccounts | None = None) -> None:
-        """Close live sessions through ``sessions``, and keep ``accounts`` in step, from now on."""
         self._sessions = sessions
         self._accounts = accounts
 
@@ -145,7 +149,6 @@ class DeviceRegistry:
 
     async def _revoke(self, device_id: str) -> None:
         self._auth.invalidate(device_id)
-        if self._sessions is not None:
-            closed = await self._sessions.disconnect_device(device_id)
-            if closed:
-                log.info("closed %d live session(s) of device %s", closed, device_id)
+        closed = await self._sessions.disconnect_device(device_id)
+        if closed:
+            log.info("closed %d live session(s) of device %s", closed, device_id)

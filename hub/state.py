@@ -21,14 +21,10 @@ log = logging.getLogger(__name__)
 class StateService:
     """Stores state documents and publishes desired state retained."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, publisher: Publisher) -> None:
         self._store = store
-        self._publisher: Publisher | None = None
-        self._log = RateLimitedLog(log)
-
-    def attach(self, publisher: Publisher) -> None:
-        """Publish through ``publisher`` from now on."""
         self._publisher = publisher
+        self._log = RateLimitedLog(log)
 
     async def set_desired(self, device_id: str, doc: dict[str, Any]) -> StateRecord:
         """Replace the desired state and publish it retained."""
@@ -58,8 +54,6 @@ class StateService:
         await self._store.put_state(identity.device_id, StateKind.REPORTED, doc, now_ms())
 
     async def _publish(self, device_id: str, record: StateRecord) -> None:
-        if self._publisher is None:
-            return
         message = DesiredState(version=record.version, state=record.doc, ts=record.updated)
         await self._publisher.publish(
             state_desired_topic(device_id), message.model_dump_json().encode(), qos=1, retain=True

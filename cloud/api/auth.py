@@ -23,7 +23,7 @@ class Me(BaseModel):
 @router.post("/token", response_model=Token)
 async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep) -> Token:
     """OAuth2 password flow: form fields ``username`` and ``password``."""
-    principal = await services.users.authenticate(form.username, form.password)
+    principal = await services.sign_in.authenticate(form.username, form.password)
     return Token(access_token=services.tokens.issue(principal), expires_in=services.tokens.ttl_s)
 
 

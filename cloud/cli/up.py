@@ -14,6 +14,16 @@ from cloud.cli.foreground import run_until_stopped
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from cloud.brokers import BROKERS  # noqa: PLC0415 - hub dependencies load only for this command
+    from hub.store.factory import STORES  # noqa: PLC0415
+    from hub.streams.factory import SINKS  # noqa: PLC0415
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "backends (docs/configuration.md):\n" + "\n".join(
+        f"  {registry.kind:<7} {example:<38} {summary}"
+        for registry in (BROKERS, STORES, SINKS)
+        for _, example, summary in registry.table()
+    )
     parser.add_argument("--data-dir", type=Path, help="where the database and keys live (default ./data)")
     parser.add_argument("--host", help="address both listeners bind to (default 127.0.0.1)")
     parser.add_argument("--mqtt-port", type=int, help="MQTT port (default 1883; 0 picks a free one)")
@@ -23,13 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream",
         action="append",
         metavar="URL",
-        help="also write telemetry to this stream (nats://host:port or kafka://host:port); repeatable",
+        help=f"also forward stored telemetry to this stream, repeatable: {' or '.join(SINKS.names())} (see below)",
     )
     parser.add_argument(
         "--broker",
         metavar="BROKER",
-        help="embedded (default), mosquitto (a managed child process) or mqtt[s]://host:port (external Mosquitto "
-        "with dynamic security; its account from FIELDHUB_BROKER_USERNAME / FIELDHUB_BROKER_PASSWORD)",
+        help=f"the MQTT broker: {', '.join(BROKERS.names())} (see below; default embedded). An external "
+        "Mosquitto's account comes from FIELDHUB_BROKER_USERNAME / FIELDHUB_BROKER_PASSWORD",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help=f"the store: {', '.join(STORES.names())} (see below; default sqlite:///<data-dir>/fieldhub.db)",
     )
     parser.add_argument(
         "--demo", action="store_true", default=None, help="demo tenant and simulated devices; relaxes security checks"
@@ -49,6 +64,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
         demo=args.demo,
         stream=args.stream,
         broker=args.broker,
+        store=args.store,
     )
     logs.configure(settings.log_level)
     async with HubRuntime(settings) as hub:

@@ -7,7 +7,7 @@ import logging
 import time
 
 from cloud.identity.principals import Principal, Role
-from hub.errors import InvalidInput, Unauthorized
+from hub.errors import InvalidInput
 from hub.security.passwords import ScryptParams, hash_password, new_secret, verify_password
 from hub.store.identity import IdentityStore, UserRecord
 
@@ -18,18 +18,20 @@ _DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAA
 
 
 class UserDirectory:
-    """Authenticates API users and manages local accounts."""
+    """The local users: an identity provider (see :mod:`cloud.identity.providers`), and their accounts."""
+
+    name = "local"
 
     def __init__(self, store: IdentityStore, hash_params: ScryptParams) -> None:
         self._store = store
         self._params = hash_params
 
-    async def authenticate(self, username: str, password: str) -> Principal:
+    async def authenticate(self, username: str, password: str) -> Principal | None:
         record = await self._store.get_user(username[:128])
         encoded = record.password_hash if record is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, password, encoded)
         if record is None or not ok:
-            raise Unauthorized("wrong username or password")
+            return None
         return Principal(record.username, Role(record.role), record.tenant)
 
     async def create(self, username: str, password: str, role: Role, tenant: str | None) -> Principal:

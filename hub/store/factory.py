@@ -1,15 +1,18 @@
-"""Pick a store adapter by URL scheme; adapters register here by name."""
+"""Store backends by URL scheme (``store`` / ``FIELDHUB_STORE``); a backend registers here by name."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from hub.backends import BackendRegistry
 from hub.errors import ConfigError
 from hub.store.backend import Backend
 
+STORES: BackendRegistry[Backend] = BackendRegistry("store")
 
+
+@STORES.register("sqlite", "one SQLite file, WAL; the embedded default", "sqlite:///path/to/fieldhub.db")
 def _sqlite(url: str) -> Backend:
     from hub.store.sqlite.backend import sqlite_backend  # noqa: PLC0415 - import the backend only when chosen
 
@@ -21,13 +24,6 @@ def _sqlite(url: str) -> Backend:
     return sqlite_backend(Path(path))
 
 
-ADAPTERS: dict[str, Callable[[str], Backend]] = {"sqlite": _sqlite}
-
-
 def open_store(url: str) -> Backend:
     """Build (not yet open) the store named by ``url``, e.g. ``sqlite:///data/fieldhub.db``."""
-    scheme = urlsplit(url).scheme
-    factory = ADAPTERS.get(scheme)
-    if factory is None:
-        raise ConfigError(f"unknown store {scheme!r} in {url!r}; known: {', '.join(sorted(ADAPTERS))}")
-    return factory(url)
+    return STORES.build(url)

@@ -1,24 +1,37 @@
-"""Stream sinks by URL scheme, as ``--stream`` / ``FIELDHUB_STREAM`` name them."""
+"""Stream sinks by URL scheme, as ``--stream`` / ``FIELDHUB_STREAM`` name them; a sink registers here by name."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from hub.backends import BackendRegistry
 from hub.errors import ConfigError
 from hub.streams.base import StreamSink
 
-SCHEMES = ("nats", "kafka")
+SINKS: BackendRegistry[StreamSink] = BackendRegistry("stream")
+
+
+def _needs_host(url: str) -> None:
+    if not urlsplit(url).hostname:
+        raise ConfigError(f"stream {url!r} names no host")
+
+
+@SINKS.register("nats", "NATS JetStream, a stream per tenant", "nats://host:4222")
+def _nats(url: str) -> StreamSink:
+    _needs_host(url)
+    from hub.streams.nats import NatsSink  # noqa: PLC0415 - nats-py loads only when a NATS stream is used
+
+    return NatsSink(url)
+
+
+@SINKS.register("kafka", "any Kafka-protocol broker, a topic per tenant", "kafka://host:9092[?topic=pattern]")
+def _kafka(url: str) -> StreamSink:
+    _needs_host(url)
+    from hub.streams.kafka import KafkaSink  # noqa: PLC0415 - librdkafka loads only when Kafka is used
+
+    return KafkaSink(url)
 
 
 def build_sink(url: str) -> StreamSink:
     """A sink for ``url`` (not yet connected)."""
-    scheme = urlsplit(url).scheme
-    if scheme == "nats":
-        from hub.streams.nats import NatsSink  # noqa: PLC0415 - nats-py loads only when a NATS stream is used
-
-        return NatsSink(url)
-    if scheme == "kafka":
-        from hub.streams.kafka import KafkaSink  # noqa: PLC0415 - librdkafka loads only when Kafka is used
-
-        return KafkaSink(url)
-    raise ConfigError(f"unsupported stream {url!r}: use nats://host:port or kafka://host:port")
+    return SINKS.build(url)

@@ -1,0 +1,55 @@
+"""Backends by name: every kind's registry builds what is registered and refuses the rest, naming what is known."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloud.brokers import BROKERS
+from cloud.cli.main import build_parser
+from cloud.settings import load_settings
+from hub.backends import BackendRegistry
+from hub.errors import ConfigError
+from hub.store.factory import STORES
+from hub.streams.factory import SINKS
+
+REGISTRIES = (BROKERS, STORES, SINKS)
+DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"
+
+
+def test_a_registry_builds_by_scheme_or_name_and_refuses_the_unknown() -> None:
+    things: BackendRegistry[str] = BackendRegistry("thing")
+
+    @things.register("tcp", "over TCP", "tcp://host:1")
+    def _tcp(url: str) -> str:
+        return f"tcp thing at {url}"
+
+    @things.register("local", "in the process", "local")
+    def _local(url: str) -> str:
+        return "local thing"
+
+    assert things.build("tcp://h:1") == "tcp thing at tcp://h:1"
+    assert things.build("local") == "local thing"
+    assert things.names() == ["local", "tcp"]
+    with pytest.raises(ConfigError, match=r"unknown thing 'udp://h:1': use one of tcp://host:1, local"):
+        things.build("udp://h:1")
+    with pytest.raises(ValueError, match="registered twice"):
+        things.register("tcp", "again", "tcp://x")(_tcp)
+
+
+def test_every_backend_is_listed_by_fieldhub_up_help_and_in_the_configuration_docs() -> None:
+    parser = build_parser("up")
+    up = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["up"]  # type: ignore[union-attr]
+    help_text = up.format_help()
+    docs = DOCS.read_text()
+    for registry in REGISTRIES:
+        for name, example, summary in registry.table():
+            assert example in help_text and summary in help_text, (registry.kind, name)
+            assert f"`{example}`" in docs, f"docs/configuration.md does not list the {registry.kind} {name}"
+
+
+def test_an_unknown_store_is_refused_by_the_settings() -> None:
+    with pytest.raises(ConfigError, match=r"unknown store 'mongodb://h/x': use one of sqlite:///path/to/fieldhub.db"):
+        load_settings(demo=True, store="mongodb://h/x")
+    assert load_settings(demo=True, store="sqlite:///tmp/x.db").store_url == "sqlite:///tmp/x.db"

@@ -154,10 +154,6 @@ def _managed(_url: str) -> BrokerKind:
 
 
 @BROKERS.register("mqtt", "an external Mosquitto 2 with dynamic security", "mqtt://host:1883")
-def _external(_url: str) -> BrokerKind:
-    return BrokerKind(sees_sessions=False, starts_with_hub=False, start=_start_external)
-
-
 @BROKERS.register("mqtts", "the same over TLS (broker_ca_file to verify it)", "mqtts://host:8883")
-def _external_tls(_url: str) -> BrokerKind:
+def _external(_url: str) -> BrokerKind:
     return BrokerKind(sees_sessions=False, starts_with_hub=False, start=_start_external)

@@ -21,6 +21,7 @@ from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
 from hub.commands import CommandBus
 from hub.errors import ConfigError
+from hub.follower import Followers
 from hub.metrics import Metrics
 from hub.nodes import NodeService
 from hub.presence import ReportedPresence
@@ -48,7 +49,8 @@ class IngestReplica(Lifetime):
         await store.database.open()
         self._stack.push_async_callback(store.database.close)
         # Streams follow the store; fieldhub up forwards them, whichever process stored the message.
-        pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, streams=False)
+        followers = Followers(store.outbox)
+        pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, followers, streams=False)
         # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
         presence = ReportedPresence(store.registry, self.metrics)
         downlink = Downlink()

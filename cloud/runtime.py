@@ -24,6 +24,7 @@ from contracts.telemetry import Arrivals
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.link import LinkFactory, MqttLink
 from hub.commands import CommandBus
+from hub.follower import Followers
 from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
 from hub.metrics import Metrics
@@ -48,7 +49,7 @@ def arrivals_of(replica_id: str) -> Arrivals:
 
 
 async def start_pipeline(
-    stack: AsyncExitStack, s: HubSettings, store: Backend, metrics: Metrics, *, streams: bool
+    stack: AsyncExitStack, s: HubSettings, store: Backend, metrics: Metrics, followers: Followers, *, streams: bool
 ) -> tuple[IngestPipeline, list[Forwarder]]:
     """The ingest pipeline writing to ``store`` and, with ``streams``, a forwarder per configured stream.
 
@@ -58,6 +59,7 @@ async def start_pipeline(
     forwarders = []
     for url in s.stream if streams else []:
         forwarder = Forwarder(build_sink(url), store.outbox, metrics, drain_s=s.stream_drain_s)
+        followers.join()
         forwarders.append(await stack.enter_async_context(forwarder))
         log.info("telemetry also goes to %s", forwarder.sink.name)
     pipeline = IngestPipeline(
@@ -66,9 +68,11 @@ async def start_pipeline(
         metrics,
         s.ingest.limits(),
         arrivals_of(s.replica_id),
+        followers=followers,
         queue_size=s.ingest.queue_size,
         max_batch_points=s.ingest.max_batch_points,
         outbox_keep_s=s.ingest.outbox_keep_s,
+        cursor_expiry_s=s.ingest.outbox_cursor_expiry_s,
     )
     for forwarder in forwarders:
         pipeline.add_listener(forwarder.offer)
@@ -131,8 +135,9 @@ class HubRuntime(Lifetime):
         self.generated_admin_password = await users.ensure_admin(admin_password, reset=s.demo)
         key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_key(s.data_dir / "secret.key")
 
-        live = await self._stack.enter_async_context(LiveFeed(store.outbox, metrics))
-        pipeline, forwarders = await start_pipeline(self._stack, s, store, metrics, streams=True)
+        followers = Followers(store.outbox)
+        live = await self._stack.enter_async_context(LiveFeed(store.outbox, followers, s.replica_id, metrics))
+        pipeline, forwarders = await start_pipeline(self._stack, s, store, metrics, followers, streams=True)
         pipeline.add_listener(live.offer)
 
         downlink = Downlink()

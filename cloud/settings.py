@@ -40,6 +40,9 @@ class IngestSettings(BaseModel):
     outbox_keep_s: float = Field(
         default=60.0, ge=1, description="How long stored batches stay in the outbox once every stream has them"
     )
+    outbox_cursor_expiry_s: float = Field(
+        default=7 * 86400.0, ge=60, description="A stream's cursor no process saved for this long is dropped"
+    )
 
     def limits(self) -> Limits:
         return Limits(self.max_payload_bytes, self.max_values, int(self.max_future_s * 1000))

@@ -1,4 +1,4 @@
-"""Stable error codes shared by the HTTP API, MQTT ingest and the CLI."""
+"""The one error hierarchy's base and the stable codes shared by the HTTP API, MQTT ingest, the agent and the CLI."""
 
 from __future__ import annotations
 
@@ -44,3 +44,23 @@ class AuthRefusal(enum.StrEnum):
     CLIENT_ID = "client_id"
     ACL_PUBLISH = "acl_publish"
     ACL_SUBSCRIBE = "acl_subscribe"
+
+
+class FieldhubError(Exception):
+    """Base of every error Fieldhub raises on purpose, in every package (hub, cloud, agent, drivers).
+
+    Attributes:
+        code: the stable code put in API answers (``cloud/api/errors.py`` maps it to an HTTP status).
+        reason: a finer, counted cause where there is one (a :class:`RejectReason` or :class:`AuthRefusal`).
+        message: a human explanation that never contains a secret.
+        retryable: whether the same operation may succeed later (a server that is away), rather than fail
+            every time; only such an error leaves an MQTT message unacknowledged, to be delivered again.
+    """
+
+    code: ErrorCode = ErrorCode.INTERNAL
+    retryable: bool = False
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason

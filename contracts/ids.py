@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
+from contracts.errors import ErrorCode, FieldhubError
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _ID_RE = re.compile(ID_PATTERN)
 
@@ -18,8 +20,10 @@ _ID_RE = re.compile(ID_PATTERN)
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
-class InvalidIdentifier(ValueError):
-    """Raised when a string is not a valid identifier."""
+class InvalidIdentifier(FieldhubError, ValueError):
+    """Raised when a string is not a valid identifier (a ValueError too, as pydantic validators expect)."""
+
+    code = ErrorCode.INVALID_REQUEST
 
 
 def is_valid_id(value: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Annotated, Any, NamedTuple, overload
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts.errors import RejectReason
+from contracts.errors import ErrorCode, FieldhubError, RejectReason
 
 SENSOR_KEY_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}$"
 _KEY_RE = re.compile(SENSOR_KEY_PATTERN)
@@ -190,12 +190,14 @@ class Limits:
     max_future_ms: int = 10 * 60 * 1000
 
 
-class PayloadRejected(ValueError):
+class PayloadRejected(FieldhubError, ValueError):
     """A message refused by the parser, with a counted reason and a human detail."""
 
+    code = ErrorCode.INVALID_REQUEST
+
     def __init__(self, reason: RejectReason, detail: str) -> None:
-        super().__init__(f"{reason.value}: {detail}")
-        self.reason = reason
+        super().__init__(f"{reason.value}: {detail}", reason=reason.value)
+        self.reason: RejectReason = reason
         self.detail = detail
 
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from contracts.errors import ErrorCode, FieldhubError
 from contracts.ids import check_id, is_valid_id
 
 ROOT = "devices"
 
 
-class InvalidTopic(ValueError):
+class InvalidTopic(FieldhubError, ValueError):
     """Raised for a topic or topic filter outside the Fieldhub scheme."""
+
+    code = ErrorCode.INVALID_REQUEST
 
 
 class TopicKind(enum.Enum):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from contracts.errors import ErrorCode, FieldhubError
 from contracts.telemetry import Value
 
 
@@ -30,20 +31,21 @@ class Sample:
     ts: int | None = None
 
 
-class DriverError(Exception):
+class DriverError(FieldhubError):
     """Base of every error a driver raises; ``message`` is fit to show an operator."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class DriverConfigError(DriverError):
     """Options that cannot work (unknown key, wrong type, missing device path); raised before opening."""
 
+    code = ErrorCode.INVALID_REQUEST
+
 
 class DriverUnavailable(DriverError):
     """The hardware is absent or went away (USB adapter unplugged); the agent retries with backoff."""
+
+    code = ErrorCode.UNAVAILABLE
+    retryable = True
 
 
 class NotWritable(DriverError):

@@ -14,18 +14,17 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from contracts.errors import ErrorCode, FieldhubError
 from contracts.ids import Identifier
 from device_drivers.base import DriverConfigError
 from device_drivers.registry import create_driver
 from device_drivers.sensor import SensorSpec
 
 
-class ConfigError(Exception):
+class ConfigError(FieldhubError):
     """A config the agent refuses; ``message`` says where and what."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = ErrorCode.INVALID_REQUEST
 
 
 class _Section(BaseModel):

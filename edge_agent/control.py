@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from contracts.errors import ErrorCode, FieldhubError
 from contracts.messages import CommandRequest, CommandResponse, DesiredState
 from contracts.topics import InvalidTopic, TopicKind, command_response_topic, parse_topic, state_reported_topic
 from device_drivers.base import DriverError
@@ -36,8 +37,10 @@ class AgentDesired(BaseModel):
     sensors: dict[str, SensorDesired] = Field(default_factory=dict)
 
 
-class CommandFailed(Exception):
+class CommandFailed(FieldhubError):
     """A command that cannot be carried out; the message goes back to the caller."""
+
+    code = ErrorCode.INVALID_REQUEST
 
 
 class Control:

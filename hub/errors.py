@@ -1,25 +1,13 @@
-"""One error hierarchy for the hub and the cloud; adapters translate library errors into it."""
+"""The hub's and the cloud's errors, under the one base of :mod:`contracts.errors`.
+
+Adapters translate library errors into these (``raise StoreUnavailable(...) from exc``).
+"""
 
 from __future__ import annotations
 
-from contracts.errors import ErrorCode
+from contracts.errors import ErrorCode, FieldhubError
 
-
-class FieldhubError(Exception):
-    """Base of every error Fieldhub raises on purpose.
-
-    Attributes:
-        code: the stable code put in API answers.
-        message: a human explanation that never contains a secret.
-    """
-
-    code: ErrorCode = ErrorCode.INTERNAL
-    #: Whether the same operation may succeed later (a server that is away), rather than fail every time.
-    retryable: bool = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+__all__ = ["FieldhubError"]
 
 
 class NotFound(FieldhubError):

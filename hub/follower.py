@@ -9,8 +9,10 @@ batch once, in store order.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 
+from hub.errors import StoreUnavailable
 from hub.store.outbox import Outbox, StoredBatch
 
 
@@ -64,3 +66,58 @@ class OutboxFollower:
     def done(self, position: int) -> None:
         """Everything up to ``position`` is handled."""
         self.position = max(self.position, position)
+
+
+class Followers:
+    """Whether the outbox is followed, so that ingest appends to it only then.
+
+    Appending every stored batch costs a sixth of batched ingest; nobody reads it without a stream
+    configured or a live subscriber. Followers of this process count at once; those of other
+    processes are read from the store every ``refresh_s`` (their durable cursors, and the leases
+    passing followers renew while they follow). A passing follower's first lease waits
+    ``refresh_s`` and a little more before it reads, so that every process appends by then.
+    """
+
+    def __init__(self, outbox: Outbox, *, lease_s: float = 10.0, refresh_s: float = 1.0) -> None:
+        self._outbox = outbox
+        self._lease_ms = int(lease_s * 1000)
+        self.refresh_s = refresh_s
+        self._local = 0
+        self._leases: set[str] = set()
+        self._remote = True  # until the first look says otherwise: never miss a batch at start
+
+    @property
+    def wanted(self) -> bool:
+        return self._local > 0 or self._remote
+
+    def join(self) -> None:
+        """A follower in this process (a stream forwarder, which its durable cursor makes known elsewhere)."""
+        self._local += 1
+
+    async def lease(self, name: str) -> None:
+        """A passing follower in this process: known at once here, and to the others once they look."""
+        self._local += 1
+        self._leases.add(name)
+        await self._outbox.lease(name, now_ms() + self._lease_ms)
+        await asyncio.sleep(self.refresh_s * 1.5)  # the other processes' next look: then they append
+
+    async def release(self, name: str) -> None:
+        self._local -= 1
+        self._leases.discard(name)
+        await self._outbox.release(name)
+
+    async def run(self) -> None:
+        """Renew this process's leases and look for other processes' followers, until cancelled."""
+        while True:
+            now = now_ms()
+            try:
+                for name in list(self._leases):
+                    await self._outbox.lease(name, now + self._lease_ms)
+                self._remote = await self._outbox.followed(now)
+            except StoreUnavailable:
+                self._remote = True  # when in doubt, append: a batch left out is lost to every follower
+            await asyncio.sleep(self.refresh_s)  # a periodic look: nothing to wait for but time
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
-from hub.follower import OutboxFollower
+from hub.follower import Followers, OutboxFollower
 from hub.metrics import Metrics
 from hub.store.outbox import Outbox, StoredBatch
 from hub.store.telemetry import Message
@@ -26,12 +26,18 @@ from hub.tasks import Background
 class LiveFeed:
     """Per-device subscriber queues fed from the outbox; ``async with`` runs the follower."""
 
-    def __init__(self, outbox: Outbox, metrics: Metrics, queue_size: int = 1000) -> None:
+    def __init__(
+        self, outbox: Outbox, followers: Followers, process: str, metrics: Metrics, queue_size: int = 1000
+    ) -> None:
         self._outbox = outbox
+        self._followers = followers
+        # This process's lease on the outbox while it has subscribers.
+        self._lease = f"live:{process}"
         self._metrics = metrics
         self._queue_size = queue_size
         self._subscribers: dict[str, set[asyncio.Queue[Message]]] = {}
         self._listening = asyncio.Event()
+        self._starting = asyncio.Lock()  # the first subscribers take the lease once
         self._follower: OutboxFollower | None = None
         self._background = Background()
 
@@ -49,9 +55,12 @@ class LiveFeed:
     async def subscribe(self, device_id: str) -> AsyncIterator[asyncio.Queue[Message]]:
         """Receive every message of ``device_id`` stored while the block runs."""
         queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=self._queue_size)
-        if self._follower is None:
-            # Read before the caller goes on: it sees everything stored after it subscribed.
-            self._follower = OutboxFollower(self._outbox, await self._outbox.head())
+        async with self._starting:
+            if self._follower is None:
+                # Ingest appends to the outbox only while followed: from the lease on, every process does.
+                await self._followers.lease(self._lease)
+                # Read before the caller goes on: it sees everything stored after it subscribed.
+                self._follower = OutboxFollower(self._outbox, await self._outbox.head())
         self._subscribers.setdefault(device_id, set()).add(queue)
         self._listening.set()
         try:
@@ -71,7 +80,9 @@ class LiveFeed:
         while True:
             follower = self._follower
             if follower is None or not self._subscribers:
-                self._follower = None
+                if follower is not None:
+                    self._follower = None
+                    await self._followers.release(self._lease)
                 self._listening.clear()
                 await self._listening.wait()
                 continue

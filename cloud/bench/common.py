@@ -7,7 +7,7 @@ import asyncio
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cloud.settings import HubSettings, load_settings
 from hub.ingest.pipeline import IngestPipeline, now_ms
 from hub.security.passwords import new_secret
-from hub.store.outbox import StoredBatch
+from hub.store.telemetry import Message
 
 STALL_S = 15.0
 #: Messages sent in a run's first second are its warm-up (connections, first lookups), reported apart.
@@ -78,15 +78,15 @@ def latencies(pipeline: IngestPipeline) -> Iterator[list[tuple[int, int]]]:
     """Collect (sent, device-to-stored latency) in ms, from each message's first reading, while inside."""
     collected: list[tuple[int, int]] = []
 
-    def measure(batch: StoredBatch) -> None:
+    def measure(batch: Sequence[Message]) -> None:
         stored_at = now_ms()
-        collected.extend((sent, stored_at - sent) for sent in (item.readings[0].ts for item in batch.messages))
+        collected.extend((sent, stored_at - sent) for sent in (item.readings[0].ts for item in batch))
 
-    pipeline.add_listener(measure)
+    pipeline.add_observer(measure)
     try:
         yield collected
     finally:
-        pipeline.remove_listener(measure)
+        pipeline.remove_observer(measure)
 
 
 def _p50_p99(values: list[int]) -> tuple[float | None, float | None]:

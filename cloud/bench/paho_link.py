@@ -131,7 +131,10 @@ class PahoLink:
         if self._tasks and exc is None:
             # Handlers still running will ack; a message whose ack is lost comes back next time.
             await asyncio.wait(self._tasks, timeout=_CONNECT_TIMEOUT_S)
-        await self._background.close()  # the runner and any handler still running
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()  # the runner
         if self._client.socket() is not None:
             self._lost.clear()
             self._client.disconnect()  # paho closes the socket once the DISCONNECT is written
@@ -274,7 +277,7 @@ class PahoLink:
         self._lost.set()
 
     def _message(self, client: mqtt.Client, _: Any, message: mqtt.MQTTMessage) -> None:
-        task = self._background.spawn(self._handle(message, self._generation))
+        task = self._loop.create_task(self._handle(message, self._generation))  # owned as MqttLink owns its own
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

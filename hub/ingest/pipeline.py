@@ -17,25 +17,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
 from contracts.errors import RejectReason
 from contracts.telemetry import Arrivals, Limits, PayloadRejected, parse_telemetry
 from hub.errors import StoreUnavailable
+from hub.follower import Followers
 from hub.ingest.accepted import Accepted
 from hub.logutil import RateLimitedLog, truncate
 from hub.metrics import Metrics
 from hub.retry import Backoff
 from hub.store.outbox import Outbox, StoredBatch
-from hub.store.telemetry import TelemetryStore, WriteResult
+from hub.store.telemetry import Message, TelemetryStore, WriteResult
 from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 
 
 Listener = Callable[[StoredBatch], None]
+Observer = Callable[[Sequence[Message]], None]
 _STOP = object()
 
 
@@ -55,14 +57,18 @@ class IngestPipeline:
         limits: Limits,
         arrivals: Arrivals,
         *,
+        followers: Followers,
         queue_size: int = 10_000,
         max_batch_points: int = 20_000,
         backoff: Backoff | None = None,
         outbox_keep_s: float = 60.0,
+        cursor_expiry_s: float = 7 * 86400.0,
         trim_every_s: float = 10.0,
     ) -> None:
         self._telemetry = telemetry
         self._outbox = outbox
+        self._followers = followers
+        self._cursor_expiry_ms = int(cursor_expiry_s * 1000)
         self._metrics = metrics
         self._limits = limits
         self._arrivals = arrivals
@@ -75,23 +81,29 @@ class IngestPipeline:
         self._outbox_keep_ms = int(outbox_keep_s * 1000)
         self._trim_every_s = trim_every_s
         self._listeners: list[Listener] = []
+        self._observers: list[Observer] = []
         self._rejects = RateLimitedLog(log)
         self._background = Background()
         self._writing: asyncio.Task[None] | None = None
         self._closed = False
 
     def add_listener(self, listener: Listener) -> None:
-        """Call ``listener`` with every batch once it is stored (it must not block)."""
+        """Call ``listener`` with every batch appended to the outbox, once stored (it must not block)."""
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Listener) -> None:
-        """Stop calling ``listener``."""
-        self._listeners.remove(listener)
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer`` with the messages of every stored batch, in the outbox or not (it must not block)."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        """Stop calling ``observer``."""
+        self._observers.remove(observer)
 
     async def __aenter__(self) -> Self:
         await self._background.open()
         self._writing = self._background.spawn(self._writer(), name="ingest-writer")
         self._background.spawn(self._trimmer(), name="outbox-trimmer")
+        self._background.spawn(self._followers.run(), name="outbox-followers")
         return self
 
     async def __aexit__(
@@ -181,7 +193,7 @@ class IngestPipeline:
         self._metrics.points.inc(points)
         self._metrics.stored.inc(result.stored)
         self._metrics.duplicates.inc(result.duplicates)
-        self._finish(batch, StoredBatch(result.position, now_ms(), batch))
+        self._finish(batch, None if result.position is None else StoredBatch(result.position, now_ms(), batch))
 
     async def _store_batch(self, batch: list[Accepted]) -> WriteResult:
         """Write until the store takes it, waiting longer after each time it was unavailable."""
@@ -189,7 +201,7 @@ class IngestPipeline:
         while True:
             started = time.perf_counter()
             try:
-                result = await self._telemetry.write_points(batch)
+                result = await self._telemetry.write_points(batch, outbox=self._followers.wanted)
             except StoreUnavailable as exc:
                 delay = next(delays)
                 self._rejects.warning(
@@ -216,13 +228,19 @@ class IngestPipeline:
         )
         self._release([item])
 
-    def _finish(self, batch: list[Accepted], stored: StoredBatch) -> None:
-        """The batch is stored: hand it to the listeners, then release its senders."""
-        for listener in self._listeners:
+    def _finish(self, batch: list[Accepted], stored: StoredBatch | None) -> None:
+        """The batch is stored: hand it to the listeners (if it went to the outbox), then release its senders."""
+        if stored is not None:
+            for listener in self._listeners:
+                try:
+                    listener(stored)
+                except Exception:
+                    log.exception("ingest listener %r failed", listener)
+        for observer in self._observers:
             try:
-                listener(stored)
+                observer(batch)
             except Exception:
-                log.exception("ingest listener %r failed", listener)
+                log.exception("ingest observer %r failed", observer)
         self._release(batch)
 
     def _release(self, batch: list[Accepted]) -> None:
@@ -236,7 +254,8 @@ class IngestPipeline:
         while True:
             await asyncio.sleep(self._trim_every_s)  # periodic housekeeping: nothing to wait for but time
             try:
-                trimmed = await self._outbox.trim(now_ms() - self._outbox_keep_ms)
+                now = now_ms()
+                trimmed = await self._outbox.trim(now - self._outbox_keep_ms, now - self._cursor_expiry_ms)
             except StoreUnavailable as exc:
                 self._rejects.warning("trim", "trimming the outbox failed: %s", exc.message)
                 continue

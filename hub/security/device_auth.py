@@ -15,7 +15,7 @@ import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 
-from contracts.errors import AuthRefusal
+from contracts.errors import AuthRefusal, ErrorCode, FieldhubError
 from contracts.ids import is_valid_id
 from hub.broker.base import DeviceIdentity
 from hub.logutil import RateLimitedLog
@@ -26,12 +26,14 @@ from hub.store.registry import RegistryStore
 log = logging.getLogger(__name__)
 
 
-class AuthRefused(Exception):
+class AuthRefused(FieldhubError):
     """The broker must refuse this connection; ``reason`` is counted."""
 
+    code = ErrorCode.UNAUTHORIZED
+
     def __init__(self, reason: AuthRefusal) -> None:
-        super().__init__(reason.value)
-        self.reason = reason
+        super().__init__(f"connection refused: {reason.value}", reason=reason.value)
+        self.reason: AuthRefusal = reason
 
 
 class DeviceAuthenticator:

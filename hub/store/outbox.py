@@ -6,6 +6,10 @@ consumer never holds ingest back. A batch's position is given when it is written
 transaction as its points) and rises in commit order across every process writing to the store.
 Durable consumers (stream sinks) keep their position as a named cursor in the store; the outbox
 keeps a batch until every cursor has passed it and it is older than the retention.
+
+Appending costs a sixth of batched ingest, so ingest appends only while the outbox is followed: by a
+durable cursor (for good, until it goes idle for longer than its expiry) or by a passing follower's
+lease (a live feed with subscribers, renewed while it has them).
 """
 
 from __future__ import annotations
@@ -44,5 +48,18 @@ class Outbox(Protocol):
     async def set_cursor(self, name: str, position: int) -> None:
         """Save the position of consumer ``name`` (everything up to it is handled)."""
 
-    async def trim(self, older_than: int) -> int:
-        """Delete batches written before ``older_than`` (epoch ms) that every cursor has passed; return how many."""
+    async def trim(self, older_than: int, cursors_idle_since: int) -> int:
+        """Delete batches written before ``older_than`` (epoch ms) that every cursor has passed; return how many.
+
+        Cursors not saved since ``cursors_idle_since`` (a stream no process forwards any more) are dropped
+        first, so they no longer hold batches back nor keep the outbox followed.
+        """
+
+    async def lease(self, follower: str, until: int) -> None:
+        """``follower`` reads the outbox until ``until`` (epoch ms), unless it renews the lease."""
+
+    async def release(self, follower: str) -> None:
+        """``follower`` stopped reading the outbox."""
+
+    async def followed(self, now: int) -> bool:
+        """Whether any cursor exists or any lease runs past ``now``: then ingest appends to the outbox."""

@@ -75,21 +75,22 @@ class AggregateQuery:
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """Outcome of a batch write; ``position`` is the batch's place in the outbox (see :mod:`hub.store.outbox`)."""
+    """Outcome of a batch write; ``position`` is the batch's place in the outbox (see :mod:`hub.store.outbox`),
+    ``None`` when it was not appended."""
 
     stored: int
     duplicates: int
-    position: int
+    position: int | None
 
 
 class TelemetryStore(Protocol):
     """Points of every series. Implementations are async and safe to share."""
 
-    async def write_points(self, batch: Sequence[Message]) -> WriteResult:
+    async def write_points(self, batch: Sequence[Message], *, outbox: bool = True) -> WriteResult:
         """Store a batch atomically, dropping duplicates, and update latest values and last seen.
 
-        The batch is appended to the outbox in the same transaction, whole (duplicates too: the
-        streams are at least once), so what was stored and what is forwarded never differ.
+        With ``outbox``, the batch is appended to the outbox in the same transaction, whole (duplicates
+        too: the streams are at least once), so what was stored and what is forwarded never differ.
         """
 
     async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:

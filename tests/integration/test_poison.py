@@ -13,6 +13,7 @@ import pytest
 from cloud.runtime import HubRuntime
 from contracts.errors import RejectReason
 from contracts.telemetry import Arrivals, Limits
+from hub.follower import Followers
 from hub.ingest.pipeline import IngestPipeline
 from hub.metrics import Metrics
 from hub.store.sqlite.backend import sqlite_backend
@@ -32,10 +33,10 @@ class FaultyTelemetry:
     def __init__(self, real: TelemetryStore) -> None:
         self._real = real
 
-    async def write_points(self, batch: Sequence[Message]) -> WriteResult:
+    async def write_points(self, batch: Sequence[Message], *, outbox: bool = True) -> WriteResult:
         if any(message.device_id == "poison" for message in batch):
             raise ValueError("a bug that this message triggers every time")
-        return await self._real.write_points(batch)
+        return await self._real.write_points(batch, outbox=outbox)
 
 
 async def test_the_store_failing_on_one_message_refuses_that_one_only(tmp_path: Path) -> None:
@@ -45,7 +46,10 @@ async def test_the_store_failing_on_one_message_refuses_that_one_only(tmp_path: 
     metrics = Metrics()
     try:
         faulty = cast("TelemetryStore", FaultyTelemetry(store))
-        async with IngestPipeline(faulty, backend.outbox, metrics, Limits(), Arrivals(0)) as pipeline:
+        followers = Followers(backend.outbox)
+        async with IngestPipeline(
+            faulty, backend.outbox, metrics, Limits(), Arrivals(0), followers=followers
+        ) as pipeline:
             senders = [
                 pipeline.submit(device, "t", orjson.dumps({"values": {"v": n}, "seq": n}), stored=True)
                 for n in range(20)

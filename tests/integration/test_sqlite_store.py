@@ -166,7 +166,8 @@ async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_pa
     with sqlite3.connect(path, isolation_level=None) as conn:
         # Back to version 6 by hand: a heartbeat kept as device state, as version 6 did.
         conn.executescript(
-            "DROP TABLE heartbeats; ALTER TABLE node_logs RENAME COLUMN node_id TO device_id; PRAGMA user_version = 6;"
+            "DROP TABLE heartbeats; DROP TABLE outbox_followers;"
+            " ALTER TABLE node_logs RENAME COLUMN node_id TO device_id; PRAGMA user_version = 6;"
         )
         conn.execute("INSERT INTO state VALUES ('gw1', 'heartbeat', '{\"cpu\": 7}', 3, 1000)")
         conn.execute("INSERT INTO state VALUES ('gw1', 'desired', '{\"interval\": 5}', 1, 900)")

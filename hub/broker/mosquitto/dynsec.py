@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from contracts.errors import ErrorCode, FieldhubError
 from contracts.topics import ROOT, device_acl
 from hub.errors import BrokerUnavailable
 from hub.security.passwords import BrokerHash, broker_hash
@@ -99,8 +100,10 @@ def config_document(service_user: str, service_password: str, devices: Iterable[
     return {"clients": clients, "groups": [], "roles": roles, "defaultACLAccess": access}
 
 
-class DynsecError(Exception):
+class DynsecError(FieldhubError):
     """The plugin refused a command; ``message`` is its own error text."""
+
+    code = ErrorCode.CONFLICT
 
 
 class DynsecControl:

@@ -197,7 +197,10 @@ class MqttLink:
             conn.write(packets.DISCONNECT_PACKET)
             if conn.transport is not None:
                 conn.transport.close()
-        await self._background.close()  # the runner and any handler still running
+        for task in self._tasks:
+            task.cancel()  # handlers still running after the wait: their messages come back next time
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()  # the runner
         for future in self._waiting.values():
             future.cancel()
 
@@ -314,9 +317,12 @@ class MqttLink:
     # --- reading ------------------------------------------------------------------------------
 
     def _received(self, conn: _Connection, received: list[Publish | Control]) -> None:
+        loop = asyncio.get_running_loop()
         for packet in received:
             if type(packet) is Publish:
-                task = self._background.spawn(self._handle(conn, packet))
+                # The link owns these (it waits for or cancels them on the way out); a TaskGroup's
+                # bookkeeping cost 6 µs a message here, a seventh of the single-reading ingest path.
+                task = loop.create_task(self._handle(conn, packet))
                 self._tasks.add(task)
                 task.add_done_callback(self._handled)
                 continue

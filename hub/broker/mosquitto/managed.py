@@ -25,6 +25,7 @@ from hub.broker.embedded import TlsListener
 from hub.broker.mosquitto.dynsec import config_document
 from hub.errors import ConfigError
 from hub.net import free_port, wait_listening
+from hub.retry import Backoff
 from hub.store.registry import DeviceSecret
 from hub.tasks import Background
 
@@ -35,7 +36,7 @@ _PLUGIN = "mosquitto_dynamic_security.so"
 _PLUGIN_DIRS = (("/usr/lib", f"*-linux-gnu/{_PLUGIN}"), ("/usr/lib", _PLUGIN), ("/usr/local/lib", _PLUGIN))
 _START_TIMEOUT_S = 10.0
 _STOP_TIMEOUT_S = 10.0
-_RESTART_MAX_S = 30.0
+_RESTART = Backoff(first_s=1.0, cap_s=30.0)
 #: Messages the broker queues per client while it is slow or away (its default, 1000, drops the rest).
 _MAX_QUEUED = 1_000_000
 
@@ -143,19 +144,19 @@ class ManagedMosquitto:
         log.info("managed Mosquitto (pid %d) listening on %s:%d", self._proc.pid, self._host, self.port)
 
     async def _supervise(self) -> None:
-        delay = 1.0
+        delays = _RESTART.delays()
         while True:
             assert self._proc is not None
             code = await self._proc.wait()
-            log.error("managed Mosquitto exited with %s; starting it again in %.0f s", code, delay)
+            delay = next(delays)
+            log.error("managed Mosquitto exited with %s; starting it again in %.1f s", code, delay)
             await asyncio.sleep(delay)  # backoff between restarts of a broker that keeps failing
             try:
                 await self._launch()
             except ConfigError as exc:
                 log.error("managed Mosquitto did not come back: %s", exc.message)  # noqa: TRY400 - no traceback
-                delay = min(delay * 2, _RESTART_MAX_S)
                 continue
-            delay = 1.0
+            delays = _RESTART.delays()
 
     async def _wait_listening(self) -> None:
         proc = self._proc

@@ -9,6 +9,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from contracts.errors import FieldhubError
+
 CONNACK, PUBLISH, PUBACK, SUBACK, PINGRESP = 2, 3, 4, 9, 13
 PINGREQ_PACKET = b"\xc0\x00"
 DISCONNECT_PACKET = b"\xe0\x00"
@@ -26,8 +28,10 @@ REFUSALS = {
 }
 
 
-class ProtocolError(Exception):
-    """The broker sent bytes that are not MQTT 3.1.1."""
+class ProtocolError(FieldhubError):
+    """The broker sent bytes that are not MQTT 3.1.1 (the link drops the connection and connects again)."""
+
+    retryable = True
 
 
 @dataclass(frozen=True, slots=True)

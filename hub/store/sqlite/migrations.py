@@ -171,6 +171,13 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     DELETE FROM state WHERE kind = 'heartbeat';
     ALTER TABLE node_logs RENAME COLUMN device_id TO node_id;
     """,
+    # 8: leases of the outbox's passing followers (live feeds); ingest appends to the outbox only when followed
+    """
+    CREATE TABLE outbox_followers (
+        name TEXT PRIMARY KEY,
+        until INTEGER NOT NULL
+    );
+    """,
 ]
 
 

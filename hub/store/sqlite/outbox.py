@@ -1,46 +1,53 @@
-"""The outbox of the SQLite store: one row per stored batch, its messages as packed columns.
+"""The outbox of the SQLite store: one row per stored batch, its messages in one JSON blob.
 
-A batch is one blob, ``[[device_id, tenant, received, keys, stamps, values, seqs], ...]`` in JSON:
-the reading columns ingest already holds go in as lists, with no per-reading work on the write path.
+A message is ``[device_id, tenant, received, 1, keys, stamps, values, seqs]`` when ingest holds its
+readings as columns (batches), or ``[device_id, tenant, received, 0, [[key, ts, value, seq], ...]]``
+when it holds a short list of readings: either way what ingest already has goes in as it is, with no
+per-reading work on the write path (turning one-reading messages into columns cost 2.5 µs each).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
-from contracts.telemetry import ReadingColumns
+from contracts.telemetry import Reading, ReadingColumns
 from hub.store.outbox import StoredBatch
+from hub.store.sqlite.connections import transaction
 from hub.store.sqlite.database import SqliteDatabase
 from hub.store.telemetry import DeviceReadings, Message
 
+log = logging.getLogger(__name__)
+
+_COLUMNS, _ROWS = 1, 0
+
 
 def encode(batch: Sequence[Message]) -> bytes:
-    rows = []
-    for message in batch:
-        columns = ReadingColumns.of(message.readings)
-        rows.append(
-            (
-                message.device_id,
-                message.tenant,
-                message.received,
-                columns.keys,
-                columns.stamps,
-                columns.values,
-                columns.seqs,
-            )
-        )
-    return orjson.dumps(rows)
+    rows: list[tuple[Any, ...]] = []
+    for m in batch:
+        r = m.readings
+        if isinstance(r, ReadingColumns):
+            rows.append((m.device_id, m.tenant, m.received, _COLUMNS, r.keys, r.stamps, r.values, r.seqs))
+        else:
+            rows.append((m.device_id, m.tenant, m.received, _ROWS, r))
+    # Readings are named tuples, which orjson leaves to ``default``: as plain tuples they are arrays.
+    return orjson.dumps(rows, default=tuple)
 
 
 def decode(blob: bytes) -> list[Message]:
-    return [
-        DeviceReadings(device_id, tenant, received, ReadingColumns(keys, stamps, values, seqs))
-        for device_id, tenant, received, keys, stamps, values, seqs in orjson.loads(blob)
-    ]
+    messages: list[Message] = []
+    for device_id, tenant, received, layout, *readings in orjson.loads(blob):
+        if layout == _COLUMNS:
+            keys, stamps, values, seqs = readings
+            messages.append(DeviceReadings(device_id, tenant, received, ReadingColumns(keys, stamps, values, seqs)))
+        else:
+            messages.append(DeviceReadings(device_id, tenant, received, [Reading(*r) for r in readings[0]]))
+    return messages
 
 
 def append(conn: sqlite3.Connection, batch: Sequence[Message], now: int) -> int:
@@ -84,7 +91,16 @@ def set_cursor(conn: sqlite3.Connection, name: str, position: int, now: int) -> 
     )
 
 
-def trim(conn: sqlite3.Connection, older_than: int) -> int:
+def trim(conn: sqlite3.Connection, older_than: int, cursors_idle_since: int) -> int:
+    with transaction(conn):
+        idle = conn.execute("DELETE FROM outbox_cursors WHERE updated < ? RETURNING name", (cursors_idle_since,))
+        for (name,) in idle.fetchall():
+            log.warning("dropped the outbox cursor of %s: no process has forwarded that stream for long", name)
+        conn.execute("DELETE FROM outbox_followers WHERE until < ?", (_now(),))
+        return _trim_batches(conn, older_than)
+
+
+def _trim_batches(conn: sqlite3.Connection, older_than: int) -> int:
     (passed,) = conn.execute("SELECT min(position) FROM outbox_cursors").fetchone()
     bound = "AND position <= ?" if passed is not None else ""
     args = (older_than, passed) if passed is not None else (older_than,)
@@ -117,5 +133,28 @@ class SqliteOutbox:
         now = _now()
         await self._db.writer.run(lambda c: set_cursor(c, name, position, now))
 
-    async def trim(self, older_than: int) -> int:
-        return await self._db.writer.run(lambda c: trim(c, older_than))
+    async def trim(self, older_than: int, cursors_idle_since: int) -> int:
+        return await self._db.writer.run(lambda c: trim(c, older_than, cursors_idle_since))
+
+    async def lease(self, follower: str, until: int) -> None:
+        await self._db.writer.run(
+            lambda c: c.execute(
+                "INSERT INTO outbox_followers(name, until) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET until = excluded.until",
+                (follower, until),
+            )
+        )
+
+    async def release(self, follower: str) -> None:
+        await self._db.writer.run(lambda c: c.execute("DELETE FROM outbox_followers WHERE name = ?", (follower,)))
+
+    async def followed(self, now: int) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM outbox_cursors) "
+                "OR EXISTS (SELECT 1 FROM outbox_followers WHERE until > ?)",
+                (now,),
+            ).fetchone()
+            return bool(row[0])
+
+        return await self._db.readers.run(run)

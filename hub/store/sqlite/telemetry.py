@@ -47,7 +47,13 @@ class SeriesCache:
 
 
 def write_points(
-    conn: sqlite3.Connection, cache: SeriesCache, batch: Sequence[Message], compactor: Compactor, now: int
+    conn: sqlite3.Connection,
+    cache: SeriesCache,
+    batch: Sequence[Message],
+    compactor: Compactor,
+    now: int,
+    *,
+    to_outbox: bool,
 ) -> WriteResult:
     """Store a batch in one transaction as one chunk per series, and append it to the outbox.
 
@@ -79,7 +85,7 @@ def write_points(
                 "UPDATE devices SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?",
                 [(ts, device_id) for device_id, ts in seen.items()],
             )
-            position = outbox.append(conn, batch, now)
+            position = outbox.append(conn, batch, now) if to_outbox else None
     except BaseException:
         # Series created in the rolled-back transaction are gone; their cached ids would be reused.
         cache.clear()
@@ -279,11 +285,11 @@ class SqliteTelemetry:
         """The device's series are gone (call on the writer thread, inside the delete)."""
         self._series.forget_device(device_id)
 
-    async def write_points(self, batch: Sequence[Message]) -> WriteResult:
+    async def write_points(self, batch: Sequence[Message], *, outbox: bool = True) -> WriteResult:
         now = time.time_ns() // 1_000_000
 
         def write(conn: sqlite3.Connection) -> tuple[WriteResult, bool]:
-            result = write_points(conn, self._series, batch, self._compactor, now)
+            result = write_points(conn, self._series, batch, self._compactor, now, to_outbox=outbox)
             return result, self._compactor.due()
 
         result, due = await self._db.writer.run(write)

@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from contracts.errors import AuthRefusal
 from contracts.topics import ROOT, TopicKind
@@ -49,37 +49,56 @@ class Identities:
 
     A device's messages must reach ingest in the order the broker delivered them (arrival order
     decides the order of readings the hub stamps, and of each device's records in the streams).
-    While a device's identity is being looked up, its next messages queue behind the lookup on a
-    fair lock, so none overtakes another; once it is cached, no message waits at all.
+    While a device's identity is being looked up, its next messages wait for the same lookup and
+    resume in their order; a message arriving while those still wait to resume yields once, so it
+    cannot overtake them. Once every waiter has passed, no message waits at all.
     """
 
     def __init__(self, store: RegistryStore) -> None:
         self._store = store
         self._known: dict[str, DeviceIdentity] = {}
-        # Devices being looked up: the lock their messages queue on, and how many are queued.
-        self._lookups: dict[str, tuple[asyncio.Lock, int]] = {}
+        # Devices being looked up (or whose waiters have not all resumed): the lookup's result, and how many wait.
+        self._lookups: dict[str, list[Any]] = {}
 
     async def resolve(self, device_id: str) -> DeviceIdentity | None:
         known = self._known.get(device_id)
-        if known is not None and device_id not in self._lookups:
+        entry = self._lookups.get(device_id)
+        if known is not None and entry is None:
             return known  # the usual case, without a wait
-        lock, users = self._lookups.get(device_id, (asyncio.Lock(), 0))
-        self._lookups[device_id] = (lock, users + 1)
+        if entry is None:
+            return await self._look_up(device_id)
+        result: asyncio.Future[DeviceIdentity | None] = entry[0]
+        entry[1] += 1
         try:
-            async with lock:
-                known = self._known.get(device_id)
-                if known is None:
-                    record = await self._store.get_device_secret(device_id)
-                    if record is None:
-                        return None  # it may be registered later: not cached
-                    known = self._known[device_id] = DeviceIdentity(device_id, record.tenant)
-                return known
+            if result.done():
+                await asyncio.sleep(0)  # behind the waiters woken before this message arrived
+            return await result
         finally:
-            lock, users = self._lookups[device_id]
-            if users == 1:
-                del self._lookups[device_id]
-            else:
-                self._lookups[device_id] = (lock, users - 1)
+            self._passed(device_id, entry)
+
+    async def _look_up(self, device_id: str) -> DeviceIdentity | None:
+        """The first message of a device not known: look it up, and let the ones behind it wait for that."""
+        result: asyncio.Future[DeviceIdentity | None] = asyncio.get_running_loop().create_future()
+        entry: list[Any] = [result, 1]
+        self._lookups[device_id] = entry
+        try:
+            record = await self._store.get_device_secret(device_id)
+        except BaseException as exc:
+            result.set_exception(exc)
+            result.exception()  # retrieved here: the waiters raise it themselves
+            raise
+        finally:
+            self._passed(device_id, entry)
+        identity = None if record is None else DeviceIdentity(device_id, record.tenant)
+        if identity is not None:
+            self._known[device_id] = identity  # unknown devices are not cached: they may be registered later
+        result.set_result(identity)
+        return identity
+
+    def _passed(self, device_id: str, entry: list[Any]) -> None:
+        entry[1] -= 1
+        if entry[1] == 0 and self._lookups.get(device_id) is entry:
+            del self._lookups[device_id]
 
     def forget(self, device_id: str) -> None:
         self._known.pop(device_id, None)

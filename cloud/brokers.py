@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from cloud.identity.tokens import load_or_create_key
-from cloud.settings import HubSettings
+from cloud.settings import HubSettings, ProcessSettings
 from hub.backends import BackendRegistry
 from hub.broker.base import BrokerAccounts, InboundHandler
 from hub.broker.bridge import AmqttBridge
@@ -66,17 +66,18 @@ def tls_listener(s: HubSettings) -> TlsListener | None:
     return None
 
 
-def broker_address(settings: HubSettings) -> BrokerAddress:
+def broker_address(settings: ProcessSettings) -> BrokerAddress:
     """The external broker of ``settings`` (mqtt[s]://host:port) with the hub's account."""
     parts = urlsplit(settings.broker)
-    assert parts.hostname is not None and parts.port is not None and settings.broker_password is not None
+    account = settings.mosquitto
+    assert parts.hostname is not None and parts.port is not None and account.password is not None
     return BrokerAddress(
         parts.hostname,
         parts.port,
-        settings.broker_username,
-        settings.broker_password.get_secret_value(),
+        account.username,
+        account.password.get_secret_value(),
         tls=parts.scheme == "mqtts",
-        ca_file=str(settings.broker_ca_file) if settings.broker_ca_file else None,
+        ca_file=str(account.ca_file) if account.ca_file else None,
     )
 
 
@@ -95,14 +96,14 @@ async def _start_managed(ctx: BrokerContext) -> StartedBroker:
             s.data_dir / "mosquitto",
             s.host,
             s.mqtt_port,
-            service_user=s.broker_username,
+            service_user=s.mosquitto.username,
             service_password=password,
             devices=await ctx.devices.list_device_secrets(),
             tls=tls_listener(s),
-            binary=s.mosquitto_binary,
+            binary=s.mosquitto.binary,
         )
     )
-    address = BrokerAddress(s.local_host, managed.port, s.broker_username, password)
+    address = BrokerAddress(s.local_host, managed.port, s.mosquitto.username, password)
     # A managed broker starts from the registry's accounts and restarts only with the hub.
     broker, accounts = await _link_to_mosquitto(ctx, address, resync=False)
     return StartedBroker(broker, accounts, (managed.port, managed.tls_port), lambda: broker.link_up)
@@ -132,7 +133,7 @@ async def _link_to_mosquitto(
         ctx.router,
         Identities(ctx.devices),
         ctx.metrics,
-        group=s.ingest_group,
+        group=s.mosquitto.group,
         serves_api=True,
         administer=True,
         resync=reconcile if resync else None,
@@ -154,6 +155,6 @@ def _managed(_url: str) -> BrokerKind:
 
 
 @BROKERS.register("mqtt", "an external Mosquitto 2 with dynamic security", "mqtt://host:1883")
-@BROKERS.register("mqtts", "the same over TLS (broker_ca_file to verify it)", "mqtts://host:8883")
+@BROKERS.register("mqtts", "the same over TLS (mosquitto.ca_file to verify it)", "mqtts://host:8883")
 def _external(_url: str) -> BrokerKind:
     return BrokerKind(sees_sessions=False, starts_with_hub=False, start=_start_external)

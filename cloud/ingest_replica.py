@@ -16,7 +16,7 @@ from cloud.brokers import broker_address
 from cloud.http_server import serve_http
 from cloud.lifetime import Lifetime
 from cloud.runtime import start_pipeline
-from cloud.settings import HubSettings
+from cloud.settings import ReplicaSettings
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
 from hub.commands import CommandBus
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class IngestReplica(Lifetime):
     """Store, pipeline and this replica's broker session; ``async with`` runs them."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: ReplicaSettings) -> None:
         if not settings.external_broker:
             raise ConfigError("an ingest replica reads from an external broker: give --broker mqtt://host:port")
         super().__init__()
@@ -50,7 +50,7 @@ class IngestReplica(Lifetime):
         self._stack.push_async_callback(store.database.close)
         # Streams follow the store; fieldhub up forwards them, whichever process stored the message.
         followers = Followers(store.outbox)
-        pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, followers, streams=False)
+        pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, followers)
         # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
         presence = ReportedPresence(store.registry, self.metrics)
         downlink = Downlink()
@@ -68,7 +68,7 @@ class IngestReplica(Lifetime):
             router,
             Identities(store.registry),
             self.metrics,
-            group=s.ingest_group,
+            group=s.mosquitto.group,
         )
         await self._stack.enter_async_context(broker)
         downlink.connect(broker)
@@ -76,7 +76,7 @@ class IngestReplica(Lifetime):
             app = create_probe_app(store.database, self.metrics, lambda: broker.link_up)
             self.probe_port = await serve_http(self._stack, app, s.host, s.probe_port)
             log.info("health and metrics of replica %s on %s:%d", s.replica_id, s.host, self.probe_port)
-        log.info("ingest replica %s takes its share of group %r on %s", s.replica_id, s.ingest_group, s.broker)
+        log.info("ingest replica %s takes its share of group %r on %s", s.replica_id, s.mosquitto.group, s.broker)
 
 
 def replica_command(data_dir: Path, broker_port: int, replica_id: str) -> tuple[list[str], dict[str, str]]:
@@ -84,5 +84,5 @@ def replica_command(data_dir: Path, broker_port: int, replica_id: str) -> tuple[
     command = [sys.executable, "-m", "cloud.cli.main", "serve", "--role", "ingest"]
     command += ["--broker", f"mqtt://127.0.0.1:{broker_port}", "--replica-id", replica_id, "--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDHUB_")}
-    env["FIELDHUB_BROKER_PASSWORD_FILE"] = str(data_dir / "mosquitto" / "service.secret")
+    env["FIELDHUB_MOSQUITTO__PASSWORD_FILE"] = str(data_dir / "mosquitto" / "service.secret")
     return command, env

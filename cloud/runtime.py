@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 from cloud.api.app import create_app
@@ -19,7 +20,7 @@ from cloud.identity.tokens import TokenService, load_or_create_key
 from cloud.identity.users import UserDirectory
 from cloud.lifetime import Lifetime
 from cloud.services import Services
-from cloud.settings import HubSettings
+from cloud.settings import HubSettings, ProcessSettings
 from contracts.telemetry import Arrivals
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.link import LinkFactory, MqttLink
@@ -49,16 +50,23 @@ def arrivals_of(replica_id: str) -> Arrivals:
 
 
 async def start_pipeline(
-    stack: AsyncExitStack, s: HubSettings, store: Backend, metrics: Metrics, followers: Followers, *, streams: bool
+    stack: AsyncExitStack,
+    s: ProcessSettings,
+    store: Backend,
+    metrics: Metrics,
+    followers: Followers,
+    *,
+    streams: Sequence[str] = (),
+    drain_s: float = 0.0,
 ) -> tuple[IngestPipeline, list[Forwarder]]:
-    """The ingest pipeline writing to ``store`` and, with ``streams``, a forwarder per configured stream.
+    """The ingest pipeline writing to ``store``, and a forwarder per stream of ``streams``.
 
     Forwarders start before the pipeline, so on the way out they stop after it: they get to send
-    what the pipeline flushed to the store at the end.
+    what the pipeline flushed to the store at the end (within ``drain_s``).
     """
     forwarders = []
-    for url in s.stream if streams else []:
-        forwarder = Forwarder(build_sink(url), store.outbox, metrics, drain_s=s.stream_drain_s)
+    for url in streams:
+        forwarder = Forwarder(build_sink(url), store.outbox, metrics, drain_s=drain_s)
         followers.join()
         forwarders.append(await stack.enter_async_context(forwarder))
         log.info("telemetry also goes to %s", forwarder.sink.name)
@@ -137,7 +145,9 @@ class HubRuntime(Lifetime):
 
         followers = Followers(store.outbox)
         live = await self._stack.enter_async_context(LiveFeed(store.outbox, followers, s.replica_id, metrics))
-        pipeline, forwarders = await start_pipeline(self._stack, s, store, metrics, followers, streams=True)
+        pipeline, forwarders = await start_pipeline(
+            self._stack, s, store, metrics, followers, streams=s.stream, drain_s=s.stream_drain_s
+        )
         pipeline.add_listener(live.offer)
 
         downlink = Downlink()

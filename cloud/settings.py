@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -24,6 +24,7 @@ from hub.store.factory import STORES
 from hub.streams.factory import SINKS
 
 MIN_SCRYPT_N = 2**14
+S = TypeVar("S", bound="ProcessSettings")
 _WEAK_PASSWORDS = {"admin", "password", "fieldhub", "changeme", "secret"}
 
 
@@ -48,19 +49,116 @@ class IngestSettings(BaseModel):
         return Limits(self.max_payload_bytes, self.max_values, int(self.max_future_s * 1000))
 
 
-class HubSettings(BaseSettings):
-    """Everything ``fieldhub up`` can be told; see docs/configuration.md."""
+class MosquittoSettings(BaseModel):
+    """The ``[mosquitto]`` section: the hub's account on Mosquitto, and how a managed one runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(default="fieldhub", min_length=1, description="The hub's account on Mosquitto")
+    password: SecretStr | None = Field(default=None, description="Its password (an external Mosquitto)")
+    password_file: Path | None = Field(
+        default=None, description="Or a file holding it (a managed broker's is <data_dir>/mosquitto/service.secret)"
+    )
+    ca_file: Path | None = Field(default=None, description="CA bundle to verify an mqtts:// external broker")
+    binary: str = Field(default="mosquitto", description="The executable a managed broker runs")
+    group: str = Field(
+        default="fieldhub", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="The shared subscription ingest splits"
+    )
+
+
+class ProcessSettings(BaseSettings):
+    """What every hub process is told (``fieldhub up`` and ``fieldhub serve``); see docs/configuration.md."""
 
     model_config = SettingsConfigDict(env_prefix="FIELDHUB_", env_nested_delimiter="__", extra="forbid")
 
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
+    store: str | None = Field(default=None, description="Store URL; default sqlite:///<data_dir>/fieldhub.db")
+    broker: str = Field(
+        default="embedded",
+        description="embedded (amqtt), mosquitto (a managed child) or mqtt[s]://host:port (external Mosquitto)",
+    )
+    mosquitto: MosquittoSettings = MosquittoSettings()
+    replica_id: str = Field(
+        default="hub", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Names this process's broker session"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    ingest: IngestSettings = IngestSettings()
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, url: str | None) -> str | None:
+        if url is not None:
+            try:
+                STORES.check(url)
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
+        return url
+
+    @field_validator("broker")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if value in ("embedded", "mosquitto"):
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or parts.port is None:
+            raise ValueError(f"{value!r}: use embedded, mosquitto or mqtt://host:port (mqtts:// for TLS)")
+        if parts.username or parts.password:
+            raise ValueError("put the broker account in mosquitto.username and mosquitto.password, not in the URL")
+        return value
+
+    @property
+    def external_broker(self) -> bool:
+        return self.broker not in ("embedded", "mosquitto")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+    @model_validator(mode="after")
+    def _read_broker_password(self) -> Self:
+        section = self.mosquitto
+        if not self.external_broker or section.password is not None:
+            return self
+        path = section.password_file
+        if path is None:
+            raise ValueError(f"broker {self.broker} needs mosquitto.password or mosquitto.password_file")
+        try:
+            section.password = SecretStr(path.read_text().strip())
+        except OSError as exc:
+            raise ValueError(f"cannot read mosquitto.password_file {path}: {exc.strerror}") from exc
+        return self
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///{self.data_dir / 'fieldhub.db'}"
+
+    @property
+    def local_host(self) -> str:
+        """Where this machine reaches the hub's own listeners (``host``, or loopback for a wildcard)."""
+        try:
+            if ipaddress.ip_address(self.host).is_unspecified:
+                return "127.0.0.1"
+        except ValueError:
+            pass
+        return self.host
+
+
+class HubSettings(ProcessSettings):
+    """Everything ``fieldhub up`` can be told; see docs/configuration.md."""
+
     mqtt_port: int = Field(default=1883, ge=0, le=65535)
     http_port: int = Field(default=8080, ge=0, le=65535)
     mqtts_port: int | None = Field(default=None, ge=0, le=65535, description="MQTT over TLS; needs tls_cert_file")
     tls_cert_file: Path | None = Field(default=None, description="PEM certificate chain of the MQTT TLS listener")
     tls_key_file: Path | None = Field(default=None, description="PEM private key of the MQTT TLS listener")
-    store: str | None = Field(default=None, description="Store URL; default sqlite:///<data_dir>/fieldhub.db")
     admin_password: SecretStr | None = None
     secret_key: SecretStr | None = Field(default=None, description="Token signing key; generated in data_dir if unset")
     token_ttl_s: int = Field(default=3600, ge=60, le=7 * 86400)
@@ -68,29 +166,9 @@ class HubSettings(BaseSettings):
     broker_hook_token: SecretStr | None = Field(
         default=None, description="Enables /api/v1/broker/auth and /authz for external brokers (bearer token)"
     )
-    broker: str = Field(
-        default="embedded",
-        description="embedded (amqtt), mosquitto (a managed child) or mqtt[s]://host:port (external Mosquitto)",
-    )
-    broker_username: str = Field(default="fieldhub", min_length=1, description="The hub's account on Mosquitto")
-    broker_password: SecretStr | None = Field(default=None, description="Its password (external Mosquitto only)")
-    broker_password_file: Path | None = Field(
-        default=None, description="Or a file holding it (a managed broker's is <data_dir>/mosquitto/service.secret)"
-    )
-    broker_ca_file: Path | None = Field(default=None, description="CA bundle for mqtts:// external brokers")
-    ingest_group: str = Field(default="fieldhub", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Shared subscription")
-    replica_id: str = Field(
-        default="hub", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Names this process's broker session"
-    )
-    mosquitto_binary: str = "mosquitto"
-    probe_port: int | None = Field(
-        default=None, ge=0, le=65535, description="An ingest replica's /healthz and /metrics (on host)"
-    )
     command_timeout_s: float = Field(default=10.0, gt=0, le=300)
     public_url: str | None = None
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     demo: bool = False
-    ingest: IngestSettings = IngestSettings()
     stream_drain_s: float = Field(
         default=5.0, ge=0, le=60, description="At shutdown, how long streams may take to catch up before the hub exits"
     )
@@ -115,63 +193,14 @@ class HubSettings(BaseSettings):
                 raise ValueError(exc.message) from None
         return urls
 
-    @field_validator("store")
-    @classmethod
-    def _known_store(cls, url: str | None) -> str | None:
-        if url is not None:
-            try:
-                STORES.check(url)
-            except ConfigError as exc:
-                raise ValueError(exc.message) from None
-        return url
-
-    @field_validator("broker")
-    @classmethod
-    def _known_broker(cls, value: str) -> str:
-        if value in ("embedded", "mosquitto"):
-            return value
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or parts.port is None:
-            raise ValueError(f"{value!r}: use embedded, mosquitto or mqtt://host:port (mqtts:// for TLS)")
-        if parts.username or parts.password:
-            raise ValueError("put the broker account in broker_username and broker_password, not in the URL")
-        return value
-
-    @property
-    def external_broker(self) -> bool:
-        return self.broker not in ("embedded", "mosquitto")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
-
-    def _read_broker_password(self) -> None:
-        if not self.external_broker or self.broker_password is not None:
-            return
-        path = self.broker_password_file
-        if path is None:
-            raise ValueError(f"broker {self.broker} needs broker_password or broker_password_file")
-        try:
-            self.broker_password = SecretStr(path.read_text().strip())
-        except OSError as exc:
-            raise ValueError(f"cannot read broker_password_file {path}: {exc.strerror}") from exc
-
     @model_validator(mode="after")
-    def _refuse_insecure(self) -> HubSettings:
+    def _refuse_insecure(self) -> Self:
         if self.scrypt_n & (self.scrypt_n - 1):
             raise ValueError("scrypt_n must be a power of two")
         if self.mqtts_port is not None:
             for name, path in (("tls_cert_file", self.tls_cert_file), ("tls_key_file", self.tls_key_file)):
                 if path is None or not path.is_file():
                     raise ValueError(f"mqtts_port needs {name} to name a readable PEM file (got {path})")
-        self._read_broker_password()
         if self.demo:
             return self
         problems = []
@@ -190,28 +219,20 @@ class HubSettings(BaseSettings):
         return self
 
     @property
-    def store_url(self) -> str:
-        return self.store or f"sqlite:///{self.data_dir / 'fieldhub.db'}"
-
-    @property
     def hash_params(self) -> ScryptParams:
         return ScryptParams(n=self.scrypt_n)
-
-    @property
-    def local_host(self) -> str:
-        """Where this machine reaches the hub's own listeners (``host``, or loopback for a wildcard)."""
-        try:
-            if ipaddress.ip_address(self.host).is_unspecified:
-                return "127.0.0.1"
-        except ValueError:
-            pass
-        return self.host
 
     def http_url(self, port: int) -> str:
         """The URL people should open (public_url when set)."""
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"http://{self.local_host}:{port}"
+
+
+class ReplicaSettings(ProcessSettings):
+    """Everything ``fieldhub serve --role ingest`` can be told: what every process is, and its probe."""
+
+    probe_port: int | None = Field(default=None, ge=0, le=65535, description="/healthz and /metrics (on host)")
 
 
 def _describe(exc: ValidationError, source: str) -> str:
@@ -223,12 +244,21 @@ def _describe(exc: ValidationError, source: str) -> str:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> HubSettings:
-    """Build settings from a TOML file, the environment and ``overrides``.
+    """The settings of ``fieldhub up`` from a TOML file, the environment and ``overrides``.
 
     Raises:
         ConfigError: naming the file and each wrong key, before anything starts.
     """
-    cls: type[HubSettings] = HubSettings
+    return _load(HubSettings, config_file, overrides)
+
+
+def load_replica_settings(config_file: Path | None = None, **overrides: Any) -> ReplicaSettings:
+    """The settings of ``fieldhub serve --role ingest``, from the same sources."""
+    return _load(ReplicaSettings, config_file, overrides)
+
+
+def _load(kind: type[S], config_file: Path | None, overrides: dict[str, Any]) -> S:
+    cls: type[S] = kind
     source = "FIELDHUB_* environment and command line"
     if config_file is not None:
         try:
@@ -238,8 +268,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> HubSetti
             raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from exc
-        config = SettingsConfigDict(**{**HubSettings.model_config, "toml_file": config_file})
-        cls = type("FileHubSettings", (HubSettings,), {"model_config": config})
+        config = SettingsConfigDict(**{**kind.model_config, "toml_file": config_file})
+        cls = type(f"File{kind.__name__}", (kind,), {"model_config": config})
         source = f"{config_file}, environment and command line"
     try:
         return cls(**{k: v for k, v in overrides.items() if v is not None})

@@ -156,7 +156,7 @@ def _connected_clients(hub: HubRuntime) -> Iterator[Callable[[], int]]:
     password = (hub.settings.data_dir / "mosquitto" / "service.secret").read_text().strip()
     count = [-1]
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sys-{new_secret()[:8]}")
-    client.username_pw_set(hub.settings.broker_username, password)
+    client.username_pw_set(hub.settings.mosquitto.username, password)
     client.on_connect = lambda c, *_: c.subscribe(CONNECTED_TOPIC, qos=0)
     client.on_message = lambda _c, _u, message: count.__setitem__(0, int(message.payload))
     client.connect(hub.settings.local_host, hub.mqtt_port)

@@ -24,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
     from cloud.ingest_replica import IngestReplica  # noqa: PLC0415 - hub dependencies load only for this command
-    from cloud.settings import load_settings  # noqa: PLC0415
+    from cloud.settings import load_replica_settings  # noqa: PLC0415
 
-    settings = load_settings(
+    settings = load_replica_settings(
         args.config,
         data_dir=args.data_dir,
         broker=args.broker,

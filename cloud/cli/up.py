@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--broker",
         metavar="BROKER",
         help=f"the MQTT broker: {', '.join(BROKERS.names())} (see below; default embedded). An external "
-        "Mosquitto's account comes from FIELDHUB_BROKER_USERNAME / FIELDHUB_BROKER_PASSWORD",
+        "Mosquitto's account comes from FIELDHUB_MOSQUITTO__USERNAME / FIELDHUB_MOSQUITTO__PASSWORD",
     )
     parser.add_argument(
         "--store",

@@ -190,7 +190,7 @@ def test_output_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
 def test_broker_settings_are_refused_before_starting(tmp_path: Path) -> None:
     data = str(tmp_path / "d")
     cases = [
-        (("up", "--broker", "mqtt://127.0.0.1:1883"), "needs broker_password or broker_password_file"),
+        (("up", "--broker", "mqtt://127.0.0.1:1883"), "needs mosquitto.password or mosquitto.password_file"),
         (("up", "--broker", "mqtt://fieldhub:secret@127.0.0.1:1883"), "not in the URL"),
         (("up", "--broker", "rabbit"), "use embedded, mosquitto or mqtt://host:port"),
         (("serve", "--role", "ingest"), "an ingest replica reads from an external broker"),
@@ -199,9 +199,9 @@ def test_broker_settings_are_refused_before_starting(tmp_path: Path) -> None:
         done = fieldhub(*args, "--data-dir", data)
         assert done.returncode == 2, done.stderr
         assert message in done.stderr and "Traceback" not in done.stderr
-        assert "secret" not in done.stderr.replace("broker_password", "")
+        assert "secret" not in done.stderr.replace("mosquitto.password", "")
     missing = fieldhub(
-        "up", "--broker", "mosquitto", "--data-dir", data, env=cli_env(FIELDHUB_MOSQUITTO_BINARY="no-such-mosquitto")
+        "up", "--broker", "mosquitto", "--data-dir", data, env=cli_env(FIELDHUB_MOSQUITTO__BINARY="no-such-mosquitto")
     )
     assert missing.returncode == 2 and "'no-such-mosquitto' not found" in missing.stderr
 
@@ -212,7 +212,7 @@ def test_external_broker_with_a_wrong_password_is_a_clear_error(tmp_path: Path) 
     try:
         done = fieldhub(
             *("up", "--broker", f"mqtt://127.0.0.1:{broker.port}", "--data-dir", str(tmp_path / "d")),
-            env=cli_env(FIELDHUB_BROKER_USERNAME=SERVICE_USER, FIELDHUB_BROKER_PASSWORD="not-the-password"),
+            env=cli_env(FIELDHUB_MOSQUITTO__USERNAME=SERVICE_USER, FIELDHUB_MOSQUITTO__PASSWORD="not-the-password"),
         )
     finally:
         broker.stop()

@@ -30,8 +30,7 @@ pytestmark = pytest.mark.timeout(90)
 def external(broker: ExternalMosquitto) -> dict[str, Any]:
     return {
         "broker": f"mqtt://127.0.0.1:{broker.port}",
-        "broker_username": SERVICE_USER,
-        "broker_password": SERVICE_PASSWORD,
+        "mosquitto": {"username": SERVICE_USER, "password": SERVICE_PASSWORD},
     }
 
 

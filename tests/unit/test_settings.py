@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.settings import load_settings
+from cloud.settings import load_replica_settings, load_settings
 from hub.errors import ConfigError
 
 STRONG = "a-strong-admin-password"
@@ -114,3 +114,16 @@ def test_streams_from_env_flags_and_refusals(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("FIELDHUB_STREAM", "not a url")
     with pytest.raises(ConfigError, match="stream"):
         load_settings(demo=True)
+
+
+def test_each_process_has_its_settings_and_backends_their_sections(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIELDHUB_MOSQUITTO__USERNAME", "hub-account")
+    monkeypatch.setenv("FIELDHUB_MOSQUITTO__PASSWORD", "a-secret")
+    replica = load_replica_settings(broker="mqtt://10.0.0.5:1883", replica_id="r1", probe_port=0)
+    assert (replica.mosquitto.username, replica.replica_id, replica.probe_port) == ("hub-account", "r1", 0)
+    assert replica.mosquitto.password is not None and replica.mosquitto.password.get_secret_value() == "a-secret"
+    # What only fieldhub up uses is refused by a replica, by name.
+    with pytest.raises(ConfigError, match="admin_password: Extra inputs are not permitted"):
+        load_replica_settings(admin_password="x" * 20)
+    with pytest.raises(ConfigError, match=r"mosquitto\.bogus: Extra inputs are not permitted"):
+        load_settings(demo=True, mosquitto={"bogus": 1})

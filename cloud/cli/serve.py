@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broker", metavar="URL", help="the external Mosquitto, mqtt[s]://host:port")
     parser.add_argument("--replica-id", help="names this replica's broker session; keep it across restarts")
     parser.add_argument("--data-dir", type=Path, help="the hub's data directory (default ./data)")
-    parser.add_argument("--config", type=Path, help="TOML config file (the same keys as fieldhub up)")
+    parser.add_argument(
+        "--config", type=Path, help="TOML config file (the keys every hub process takes; see docs/configuration.md)"
+    )
     parser.add_argument("--probe-port", type=int, help="serve /healthz and /metrics here (0 picks a free port)")
 
 

@@ -63,10 +63,6 @@ class BackendRegistry(Generic[T]):
         """The backend named by ``url`` (not yet started)."""
         return self._known[self.key(self.check(url))].build(url)
 
-    def describe(self) -> str:
-        """One line per backend, for ``--help``: ``example  summary``."""
-        return "; ".join(f"{r.example} ({r.summary})" for r in sorted(self._known.values(), key=lambda r: r.name))
-
     def table(self) -> list[tuple[str, str, str]]:
         """(name, example, summary) of every backend, for the docs."""
         return [(r.name, r.example, r.summary) for r in sorted(self._known.values(), key=lambda r: r.name)]

@@ -10,8 +10,8 @@ from typing import Any
 from contracts.messages import CommandRequest, CommandResponse
 from contracts.topics import command_topic
 from hub.broker.base import DeviceIdentity, Publisher
+from hub.clock import now_ms
 from hub.errors import CommandTimeout, DeviceOffline
-from hub.ingest.pipeline import now_ms
 from hub.metrics import Metrics
 from hub.presence import Presence
 

@@ -9,9 +9,9 @@ batch once, in store order.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 
+from hub.clock import now_ms
 from hub.errors import StoreUnavailable
 from hub.store.outbox import Outbox, StoredBatch
 
@@ -117,7 +117,3 @@ class Followers:
             except StoreUnavailable:
                 self._remote = True  # when in doubt, append: a batch left out is lost to every follower
             await asyncio.sleep(self.refresh_s)  # a periodic look: nothing to wait for but time
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000

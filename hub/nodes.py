@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 
 from contracts.nodes import MAX_HEARTBEAT_BYTES, MAX_LOG_BYTES, Heartbeat, LogLine
 from hub.broker.base import DeviceIdentity
-from hub.ingest.pipeline import now_ms
+from hub.clock import now_ms
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
 from hub.store.nodes import NodeStore

@@ -22,7 +22,7 @@ from contracts.devices import DeviceStatus
 from contracts.messages import StatusMessage
 from contracts.topics import status_topic
 from hub.broker.base import DeviceIdentity, Publisher
-from hub.ingest.pipeline import now_ms
+from hub.clock import now_ms
 from hub.metrics import Metrics
 from hub.store.registry import RegistryStore
 

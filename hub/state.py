@@ -10,8 +10,8 @@ import orjson
 from contracts.messages import MAX_STATE_BYTES, DesiredState
 from contracts.topics import state_desired_topic
 from hub.broker.base import DeviceIdentity, Publisher
+from hub.clock import now_ms
 from hub.errors import InvalidInput
-from hub.ingest.pipeline import now_ms
 from hub.logutil import RateLimitedLog
 from hub.store.state import StateKind, StateRecord, StateStore
 

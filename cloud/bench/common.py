@@ -16,7 +16,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud.settings import HubSettings, load_settings
-from hub.ingest.pipeline import IngestPipeline, now_ms
+from hub.clock import now_ms
+from hub.ingest.pipeline import IngestPipeline
 from hub.security.passwords import new_secret
 from hub.store.telemetry import Message
 

@@ -13,8 +13,8 @@ import secrets
 from contracts.devices import DeviceCreate, DeviceKind
 from contracts.provisioning import Enrolled, EnrollRequest, TokenCreate, TokenCreated, TokenInfo
 from contracts.telemetry import from_epoch_ms
+from hub.clock import now_ms
 from hub.errors import Conflict, NotFound, Unauthorized
-from hub.ingest.pipeline import now_ms
 from hub.registry import DeviceRegistry
 from hub.security.passwords import ScryptParams, hash_password, new_secret, verify_password
 from hub.store.provisioning import ProvisioningStore, ProvisioningTokenRecord

@@ -23,6 +23,7 @@ from typing import Self
 
 from contracts.errors import RejectReason
 from contracts.telemetry import Arrivals, Limits, PayloadRejected, parse_telemetry
+from hub.clock import now_ms
 from hub.errors import StoreUnavailable
 from hub.follower import Followers
 from hub.ingest.accepted import Accepted
@@ -39,11 +40,6 @@ log = logging.getLogger(__name__)
 Listener = Callable[[StoredBatch], None]
 Observer = Callable[[Sequence[Message]], None]
 _STOP = object()
-
-
-def now_ms() -> int:
-    """Hub time in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 class IngestPipeline:

@@ -18,6 +18,7 @@ from functools import partial
 from types import TracebackType
 from typing import Self
 
+from hub.clock import now_ms
 from hub.errors import SinkUnavailable, StoreUnavailable
 from hub.follower import OutboxFollower
 from hub.logutil import RateLimitedLog
@@ -29,10 +30,6 @@ from hub.streams.base import StreamSink
 from hub.tasks import Background
 
 log = logging.getLogger(__name__)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +66,6 @@ class Forwarder:
         self._save_every_s = save_every_s
         self._drain_s = drain_s
         self._follower: OutboxFollower | None = None
-        self._saved = -1
         self._saved_at = 0.0
         self._up = False
         self._down_since: float | None = None
@@ -89,7 +85,7 @@ class Forwarder:
             cursor = await self._outbox.head()
             await self._outbox.set_cursor(self.sink.name, cursor)
             log.info("stream %s starts at outbox position %d", self.sink.name, cursor)
-        self._saved, self._saved_at = cursor, time.monotonic()
+        self._saved_at = time.monotonic()
         self._follower = OutboxFollower(self._outbox, cursor)
         await self._background.open()
         self._background.spawn(self._run(), name=f"forward {self.sink.name}")
@@ -185,7 +181,7 @@ class Forwarder:
         except StoreUnavailable as exc:
             self._errors.warning("cursor", "saving the cursor of stream %s failed: %s", self.sink.name, exc.message)
             return
-        self._saved, self._saved_at = position, time.monotonic()
+        self._saved_at = time.monotonic()
 
     async def status(self) -> SinkStatus:
         """The sink's state and lag, also set on its gauges."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from contracts.telemetry import Reading, ReadingColumns
+from hub.clock import now_ms
 from hub.store.outbox import StoredBatch
 from hub.store.sqlite.connections import transaction
 from hub.store.sqlite.database import SqliteDatabase
@@ -96,7 +96,7 @@ def trim(conn: sqlite3.Connection, older_than: int, cursors_idle_since: int) -> 
         idle = conn.execute("DELETE FROM outbox_cursors WHERE updated < ? RETURNING name", (cursors_idle_since,))
         for (name,) in idle.fetchall():
             log.warning("dropped the outbox cursor of %s: no process has forwarded that stream for long", name)
-        conn.execute("DELETE FROM outbox_followers WHERE until < ?", (_now(),))
+        conn.execute("DELETE FROM outbox_followers WHERE until < ?", (now_ms(),))
         return _trim_batches(conn, older_than)
 
 
@@ -105,10 +105,6 @@ def _trim_batches(conn: sqlite3.Connection, older_than: int) -> int:
     bound = "AND position <= ?" if passed is not None else ""
     args = (older_than, passed) if passed is not None else (older_than,)
     return conn.execute(f"DELETE FROM outbox WHERE created < ? {bound}", args).rowcount  # noqa: S608 - fixed fragment
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class SqliteOutbox:
@@ -130,7 +126,7 @@ class SqliteOutbox:
         return await self._db.readers.run(lambda c: get_cursor(c, name))
 
     async def set_cursor(self, name: str, position: int) -> None:
-        now = _now()
+        now = now_ms()
         await self._db.writer.run(lambda c: set_cursor(c, name, position, now))
 
     async def trim(self, older_than: int, cursors_idle_since: int) -> int:

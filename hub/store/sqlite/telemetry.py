@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from itertools import groupby
 
 from contracts.telemetry import ReadingColumns, Value
+from hub.clock import now_ms
 from hub.store.sqlite import chunks, outbox
 from hub.store.sqlite.connections import transaction
 from hub.store.sqlite.database import SqliteDatabase
@@ -286,7 +286,7 @@ class SqliteTelemetry:
         self._series.forget_device(device_id)
 
     async def write_points(self, batch: Sequence[Message], *, outbox: bool = True) -> WriteResult:
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
 
         def write(conn: sqlite3.Connection) -> tuple[WriteResult, bool]:
             result = write_points(conn, self._series, batch, self._compactor, now, to_outbox=outbox)

@@ -14,10 +14,11 @@ from urllib.parse import urlsplit
 
 from cloud.identity.tokens import load_or_create_key
 from cloud.settings import HubSettings, ProcessSettings
+from contracts.errors import AuthRefusal
 from hub.backends import BackendRegistry
-from hub.broker.base import BrokerAccounts, InboundHandler
+from hub.broker.base import BrokerAccounts, InboundHandler, TlsListener
 from hub.broker.bridge import AmqttBridge
-from hub.broker.embedded import EmbeddedBroker, TlsListener
+from hub.broker.embedded import EmbeddedBroker
 from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
 from hub.broker.mosquitto.dynsec import DynsecAccounts
 from hub.broker.mosquitto.link import BrokerAddress, LinkFactory
@@ -84,7 +85,9 @@ def broker_address(settings: ProcessSettings) -> BrokerAddress:
 async def _start_embedded(ctx: BrokerContext) -> StartedBroker:
     s = ctx.settings
     bridge = AmqttBridge(ctx.authenticator, ctx.router, ctx.metrics)
-    broker = await ctx.stack.enter_async_context(EmbeddedBroker(bridge, s.host, s.mqtt_port, tls=tls_listener(s)))
+    broker = await ctx.stack.enter_async_context(
+        EmbeddedBroker(bridge, s.host, s.mqtt_port, ctx.metrics, s.embedded.limits(s.ingest), tls=tls_listener(s))
+    )
     return StartedBroker(broker, None, (broker.port, broker.tls_port), None)
 
 
@@ -101,6 +104,7 @@ async def _start_managed(ctx: BrokerContext) -> StartedBroker:
             devices=await ctx.devices.list_device_secrets(),
             tls=tls_listener(s),
             binary=s.mosquitto.binary,
+            refused=ctx.metrics.auth_refused_by[AuthRefusal.BROKER].inc,
         )
     )
     address = BrokerAddress(s.local_host, managed.port, s.mosquitto.username, password)

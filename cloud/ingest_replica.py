@@ -22,6 +22,7 @@ from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
 from hub.commands import CommandBus
 from hub.errors import ConfigError
 from hub.follower import Followers
+from hub.logutil import bounded_accept_errors
 from hub.metrics import Metrics
 from hub.nodes import NodeService
 from hub.presence import ReportedPresence
@@ -45,6 +46,7 @@ class IngestReplica(Lifetime):
 
     async def _start(self) -> None:
         s = self.settings
+        self._stack.enter_context(bounded_accept_errors())
         store = open_store(s.store_url)
         await store.database.open()
         self._stack.push_async_callback(store.database.close)

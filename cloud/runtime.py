@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 from cloud.api.app import create_app
+from cloud.api.probes import create_probe_app
 from cloud.brokers import BROKERS, BrokerContext
 from cloud.http_server import serve_http
 from cloud.identity.providers import SignIn
@@ -28,6 +29,7 @@ from hub.commands import CommandBus
 from hub.follower import Followers
 from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
+from hub.logutil import bounded_accept_errors
 from hub.metrics import Metrics
 from hub.nodes import NodeService
 from hub.presence import ReportedPresence, SessionPresence
@@ -96,6 +98,7 @@ class HubRuntime(Lifetime):
         self.settings = settings
         self._link = link
         self.generated_admin_password: str | None = None
+        self.probe_port: int | None = None
         self._services: Services | None = None
         self._ports: tuple[int, int | None] | None = None
         self._http_port: int | None = None
@@ -130,6 +133,7 @@ class HubRuntime(Lifetime):
 
     async def _start(self) -> None:
         s = self.settings
+        self._stack.enter_context(bounded_accept_errors())
         s.data_dir.mkdir(parents=True, exist_ok=True)
         store = open_store(s.store_url)
         await store.database.open()
@@ -182,7 +186,7 @@ class HubRuntime(Lifetime):
             registry=registry,
             users=users,
             sign_in=SignIn([users]),
-            tokens=TokenService(key, s.token_ttl_s),
+            tokens=TokenService(key, s.token_ttl_s, store.identity),
             state=state,
             commands=commands,
             live=live,
@@ -201,8 +205,14 @@ class HubRuntime(Lifetime):
             self._stack, create_app(self.services), self.settings.host, self.settings.http_port
         )
         log.info("HTTP API on %s (docs at /docs)", self.url)
+        s, services = self.settings, self.services
+        if s.probe_port is not None:
+            probe = create_probe_app(services.store.database, services.metrics, services.broker_up, services.forwarders)
+            self.probe_port = await serve_http(self._stack, probe, s.host, s.probe_port)
+            log.info("health and metrics without a token on %s:%d", s.host, self.probe_port)
 
     def _stopped(self) -> None:
         self._services = None
         self._ports = None
         self._http_port = None
+        self.probe_port = None

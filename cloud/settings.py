@@ -18,6 +18,7 @@ from pydantic_settings import (
 )
 
 from contracts.telemetry import Limits
+from hub.broker.gate import GateLimits
 from hub.errors import ConfigError
 from hub.security.passwords import ScryptParams
 from hub.store.factory import STORES
@@ -66,6 +67,25 @@ class MosquittoSettings(BaseModel):
     )
 
 
+class EmbeddedBrokerSettings(BaseModel):
+    """The ``[embedded]`` section: what a client may ask of the embedded broker (see hub/broker/gate.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=300, description="A connection sends a valid CONNECT (and ends a TLS handshake) by then"
+    )
+    max_connections: int = Field(
+        default=10_000, ge=1, description="Connections in all; lowered to fit the open-file limit (ulimit -n)"
+    )
+    max_connections_per_address: int = Field(default=1_000, ge=1, description="Connections from one client address")
+
+    def limits(self, ingest: IngestSettings) -> GateLimits:
+        # Room for the topic and header beside the largest payload ingest takes.
+        packet = ingest.max_payload_bytes + 64 * 1024
+        return GateLimits(self.connect_timeout_s, self.max_connections, self.max_connections_per_address, packet)
+
+
 class ProcessSettings(BaseSettings):
     """What every hub process is told (``fieldhub up`` and ``fieldhub serve``); see docs/configuration.md."""
 
@@ -84,6 +104,9 @@ class ProcessSettings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     ingest: IngestSettings = IngestSettings()
+    probe_port: int | None = Field(
+        default=None, ge=0, le=65535, description="/healthz and /metrics without a token, on host (0: a free port)"
+    )
 
     @field_validator("store")
     @classmethod
@@ -163,10 +186,14 @@ class HubSettings(ProcessSettings):
     secret_key: SecretStr | None = Field(default=None, description="Token signing key; generated in data_dir if unset")
     token_ttl_s: int = Field(default=3600, ge=60, le=7 * 86400)
     scrypt_n: int = Field(default=MIN_SCRYPT_N, ge=2, description="scrypt work factor (power of two)")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="A bearer token for /metrics on the API listener (platform admins need none)"
+    )
     broker_hook_token: SecretStr | None = Field(
         default=None, description="Enables /api/v1/broker/auth and /authz for external brokers (bearer token)"
     )
     command_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    embedded: EmbeddedBrokerSettings = EmbeddedBrokerSettings()
     public_url: str | None = None
     demo: bool = False
     stream_drain_s: float = Field(
@@ -210,8 +237,10 @@ class HubSettings(ProcessSettings):
                 problems.append("admin_password must have at least 12 characters and not be a common word")
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             problems.append("secret_key must have at least 32 characters")
-        if self.broker_hook_token is not None and len(self.broker_hook_token.get_secret_value()) < 32:
-            problems.append("broker_hook_token must have at least 32 characters")
+        for name in ("broker_hook_token", "metrics_token"):
+            token = getattr(self, name)
+            if token is not None and len(token.get_secret_value()) < 32:
+                problems.append(f"{name} must have at least 32 characters")
         if self.scrypt_n < MIN_SCRYPT_N:
             problems.append(f"scrypt_n below {MIN_SCRYPT_N} is only allowed with --demo")
         if problems:
@@ -230,9 +259,10 @@ class HubSettings(ProcessSettings):
 
 
 class ReplicaSettings(ProcessSettings):
-    """Everything ``fieldhub serve --role ingest`` can be told: what every process is, and its probe."""
+    """Everything ``fieldhub serve --role ingest`` can be told: what every process is.
 
-    probe_port: int | None = Field(default=None, ge=0, le=65535, description="/healthz and /metrics (on host)")
+    ``fieldhub up``'s own keys are refused by name.
+    """
 
 
 def _describe(exc: ValidationError, source: str) -> str:

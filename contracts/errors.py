@@ -44,6 +44,18 @@ class AuthRefusal(enum.StrEnum):
     CLIENT_ID = "client_id"
     ACL_PUBLISH = "acl_publish"
     ACL_SUBSCRIBE = "acl_subscribe"
+    #: A managed Mosquitto refused the connection; it does not say which of the reasons above applied.
+    BROKER = "broker"
+
+
+class ConnectionDrop(enum.StrEnum):
+    """Why the embedded broker closed a connection before or without an answer; each is counted."""
+
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    TOO_MANY_FROM_ADDRESS = "too_many_from_address"
+    CONNECT_TIMEOUT = "connect_timeout"
+    UNSUPPORTED_PROTOCOL = "unsupported_protocol"
+    PROTOCOL_ERROR = "protocol_error"
 
 
 class FieldhubError(Exception):

@@ -31,6 +31,8 @@ MAX_STRING_VALUE = 256
 MAX_SEQ = 2**63 - 1
 #: Readings stamped before this instant are refused: a clock that was never set.
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+#: The last instant RFC 3339 (four-digit years) can write; the end of the range a query may name.
+MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 Value = bool | float | str
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

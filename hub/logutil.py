@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+log = logging.getLogger(__name__)
+_ACCEPT_FAILED = "socket.accept() out of system resource"
 
 
 class RateLimit:
@@ -67,3 +74,29 @@ class RateLimitFilter(logging.Filter):
             record.msg = msg + " (%d similar suppressed)"
             record.args = (*record.args, suppressed)
         return passed
+
+
+@contextmanager
+def bounded_accept_errors(interval_s: float = 10.0) -> Iterator[None]:
+    """Log the event loop's failed ``accept()`` calls (out of open files) at most once per interval.
+
+    asyncio retries a second later and reports every failure with a traceback, so a listener
+    held at the open-file limit would write a traceback a second for as long as it lasts.
+    """
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    bounded = RateLimitedLog(log, interval_s)
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") == _ACCEPT_FAILED:
+            bounded.warning("accept", "cannot accept connections: %s", context.get("exception"))
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handle)
+    try:
+        yield
+    finally:
+        loop.set_exception_handler(previous)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from contracts.errors import AuthRefusal, RejectReason
+from contracts.errors import AuthRefusal, ConnectionDrop, RejectReason
 
 
 class Metrics:
@@ -37,6 +37,18 @@ class Metrics:
             "fieldhub_mqtt_qos0_dropped", "QoS 0 messages dropped because the hub was saturated", registry=r
         )
         self.connections = Counter("fieldhub_mqtt_connections", "Accepted device connections", registry=r)
+        self.connections_open = Gauge(
+            "fieldhub_mqtt_connections_open", "Connections to the embedded broker, admitted or not yet", registry=r
+        )
+        self.connections_dropped = Counter(
+            "fieldhub_mqtt_connections_dropped",
+            "Connections the embedded broker closed for a limit or a protocol violation, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.connections_dropped_by = {
+            reason: self.connections_dropped.labels(reason.value) for reason in ConnectionDrop
+        }
         self.online = Gauge("fieldhub_devices_online", "Devices connected to the broker now", registry=r)
         self.queue_depth = Gauge("fieldhub_ingest_queue_depth", "Messages waiting for the store", registry=r)
         self.write_seconds = Histogram(
@@ -75,7 +87,9 @@ class Metrics:
         )
         self.api_errors = Counter("fieldhub_api_errors", "HTTP API error answers, by error code", ["code"], registry=r)
 
-    def _by_reason(self, name: str, reasons: type[RejectReason] | type[AuthRefusal]) -> dict[str, int]:
+    def _by_reason(
+        self, name: str, reasons: type[RejectReason] | type[AuthRefusal] | type[ConnectionDrop]
+    ) -> dict[str, int]:
         return {
             reason.value: int(self.registry.get_sample_value(name, {"reason": reason.value}) or 0) for reason in reasons
         }
@@ -87,6 +101,10 @@ class Metrics:
     def refusals(self) -> dict[str, int]:
         """Broker refusal counts by reason, for the API."""
         return self._by_reason("fieldhub_mqtt_refused_total", AuthRefusal)
+
+    def drops(self) -> dict[str, int]:
+        """Connections closed by the embedded broker, by reason, for the API."""
+        return self._by_reason("fieldhub_mqtt_connections_dropped_total", ConnectionDrop)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

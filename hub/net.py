@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 from collections.abc import Callable
 
@@ -14,6 +15,23 @@ def free_port(host: str) -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something listens on ``host:port`` already, so that a server started there could not bind.
+
+    Binds the way servers do (``SO_REUSEADDR``): only a listener refuses that, not connections that
+    are closing. Other failures (an address not on this machine, a privileged port) are the server's
+    to report.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+        return False
 
 
 async def wait_listening(host: str, port: int, exited: Callable[[], bool], timeout_s: float) -> bool:

@@ -7,12 +7,11 @@ authenticator, refusal counters and ACL rules as the embedded broker.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header
 
-from cloud.api.deps import ServicesDep
+from cloud.api.deps import ServicesDep, same_secret
 from contracts.broker_hooks import AclRule, AuthRequest, AuthResponse, AuthzRequest, AuthzResponse
 from contracts.errors import AuthRefusal
 from contracts.topics import client_id_allowed, device_acl, device_may_publish, device_may_subscribe
@@ -24,8 +23,7 @@ async def require_hook_token(services: ServicesDep, authorization: Annotated[str
     expected = services.settings.broker_hook_token
     if expected is None:
         raise NotFound("route", "/api/v1/broker")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+    if not same_secret((authorization or "").removeprefix("Bearer ").strip(), expected):
         raise Unauthorized("missing or wrong broker hook token")
 
 

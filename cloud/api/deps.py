@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
+from pydantic import SecretStr
 
 from cloud.identity.principals import Principal
+from cloud.identity.tokens import TokenSession
 from cloud.services import Services
 from contracts.devices import Device
 from contracts.ids import ID_PATTERN
@@ -25,18 +28,34 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_principal(services: ServicesDep, token: Annotated[str | None, Depends(_bearer)]) -> Principal:
+BearerDep = Annotated[str | None, Depends(_bearer)]
+
+
+def same_secret(given: str | None, expected: SecretStr) -> bool:
+    """Whether ``given`` is the configured secret, compared in constant time."""
+    return hmac.compare_digest((given or "").encode(), expected.get_secret_value().encode())
+
+
+async def get_session(services: ServicesDep, token: BearerDep) -> TokenSession:
+    """The caller's token, checked against the store on every request (revoked or stale tokens get 401)."""
     if not token:
         raise Unauthorized("missing bearer token; get one from POST /api/v1/auth/token")
-    return services.tokens.verify(token)
+    return await services.tokens.authenticate(token)
 
 
-def get_stream_principal(
+SessionDep = Annotated[TokenSession, Depends(get_session)]
+
+
+async def get_principal(session: SessionDep) -> Principal:
+    return session.principal
+
+
+async def get_stream_session(
     services: ServicesDep,
-    token: Annotated[str | None, Depends(_bearer)],
+    token: BearerDep,
     access_token: Annotated[str | None, Query(description="For EventSource clients that cannot set headers")] = None,
-) -> Principal:
-    return get_principal(services, token or access_token)
+) -> TokenSession:
+    return await get_session(services, token or access_token)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from cloud.api.deps import DeviceDep, PrincipalDep, ServicesDep, target_tenant
+from cloud.api.params import Offset
 from contracts.api import DevicePage
 from contracts.devices import (
     Credentials,
@@ -43,7 +44,7 @@ async def list_devices(
     status: DeviceStatus | None = None,
     kind: DeviceKind | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DevicePage:
     scope = tenant if principal.tenant is None else target_tenant(principal, tenant)
     label_filter = None

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from cloud.api.deps import PrincipalDep, ServicesDep, target_tenant, visible_device
+from cloud.api.params import Offset
 from cloud.services import Services
 from contracts.api import Page
 from contracts.devices import Device, DeviceKind, DeviceStatus
@@ -40,7 +41,7 @@ async def list_nodes(
     tenant: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     status: DeviceStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> NodePage:
     """Gateways with their latest heartbeat, ordered by id."""
     scope = tenant if principal.tenant is None else target_tenant(principal, tenant)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from cloud.api.deps import PrincipalDep, ServicesDep
+from cloud.api.deps import BearerDep, PrincipalDep, ServicesDep, get_session, same_secret
 from contracts.schemas import SCHEMAS, json_schema
 from hub.errors import NotFound
 from hub.metrics import Metrics
@@ -39,6 +39,9 @@ class IngestStats(BaseModel):
     duplicates: int
     rejected: dict[str, int]
     refused: dict[str, int]
+    dropped: dict[str, int] = Field(
+        description="Connections the embedded broker closed for a limit or a protocol violation, by reason"
+    )
 
 
 async def health(
@@ -91,12 +94,25 @@ async def healthz(services: ServicesDep, response: Response) -> Health:
     return await health(services.store.database, response, broker_up, services.forwarders)
 
 
-@router.get("/metrics", response_class=Response)
+async def current_exposition(metrics: Metrics, forwarders: Sequence[Forwarder]) -> Response:
+    """:func:`exposition` with the streams' lag gauges read from the store now."""
+    if forwarders:
+        await stream_health(forwarders)
+    return exposition(metrics)
+
+
+async def require_metrics_reader(services: ServicesDep, token: BearerDep) -> None:
+    """A scraper with ``metrics_token``, or a platform admin; the probe listener needs neither."""
+    expected = services.settings.metrics_token
+    if expected is not None and same_secret(token, expected):
+        return
+    (await get_session(services, token)).principal.require_platform_admin()
+
+
+@router.get("/metrics", response_class=Response, dependencies=[Depends(require_metrics_reader)])
 async def metrics(services: ServicesDep) -> Response:
-    """Prometheus text format."""
-    if services.forwarders:
-        await stream_health(services.forwarders)  # the lag gauges are read from the store now
-    return exposition(services.metrics)
+    """Prometheus text format (a bearer: ``metrics_token`` or a platform admin's token)."""
+    return await current_exposition(services.metrics, services.forwarders)
 
 
 @router.get("/api/v1/ingest/stats", response_model=IngestStats)
@@ -112,6 +128,7 @@ async def ingest_stats(principal: PrincipalDep, services: ServicesDep) -> Ingest
         duplicates=int(value("fieldhub_store_points_duplicate_total") or 0),
         rejected=m.rejections(),
         refused=m.refusals(),
+        dropped=m.drops(),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
@@ -10,9 +11,9 @@ import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from cloud.api.deps import DeviceDep, DeviceId, ServicesDep, get_stream_principal, visible_device
+from cloud.api.deps import DeviceDep, DeviceId, ServicesDep, get_stream_session, visible_device
 from cloud.api.params import parse_interval, parse_time
-from cloud.identity.principals import Principal
+from cloud.identity.tokens import SessionWatch, TokenSession
 from contracts.api import LatestValue, LatestValues, TelemetryPoint, TelemetrySeries
 from contracts.telemetry import SENSOR_KEY_PATTERN, device_seq, to_rfc3339
 from hub.errors import InvalidInput
@@ -28,8 +29,8 @@ async def telemetry(
     device: DeviceDep,
     services: ServicesDep,
     key: Annotated[str, Query(pattern=SENSOR_KEY_PATTERN)],
-    start: Annotated[str | None, Query(description="RFC 3339 or epoch ms, inclusive")] = None,
-    end: Annotated[str | None, Query(description="RFC 3339 or epoch ms, exclusive")] = None,
+    start: Annotated[str | None, Query(description="RFC 3339 or epoch ms, 2000-01-01 to 9999-12-31, inclusive")] = None,
+    end: Annotated[str | None, Query(description="RFC 3339 or epoch ms, 2000-01-01 to 9999-12-31, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
     order: Literal["asc", "desc"] = "asc",
     agg: AggFn | None = None,
@@ -82,24 +83,45 @@ def _event(item: Message) -> bytes:
     return b"event: telemetry\ndata: " + orjson.dumps(body) + b"\n\n"
 
 
+def _end(reason: str) -> bytes:
+    return b"event: end\ndata: " + orjson.dumps({"reason": reason}) + b"\n\n"
+
+
 @router.get("/{device_id}/live", response_class=StreamingResponse)
 async def live(
-    device_id: DeviceId, services: ServicesDep, principal: Annotated[Principal, Depends(get_stream_principal)]
+    device_id: DeviceId, services: ServicesDep, session: Annotated[TokenSession, Depends(get_stream_session)]
 ) -> StreamingResponse:
-    """Server-Sent Events: one ``telemetry`` event per stored message of the device."""
-    device = await visible_device(device_id, principal, services)
+    """Server-Sent Events: one ``telemetry`` event per stored message of the device.
+
+    The stream ends with an ``end`` event (``{"reason": "token_expired" | "revoked" | "unavailable"}``)
+    once its token expires or is revoked, checked before every event and keep-alive.
+    """
+    device = await visible_device(device_id, session.principal, services)
 
     async def events() -> AsyncIterator[bytes]:
+        watch = SessionWatch(services.tokens, session)
         async with services.live.subscribe(device.id) as queue:
             yield b": connected\n\n"
+            keepalive_at = time.monotonic() + KEEPALIVE_S
             while True:
+                item = None
                 try:
-                    async with asyncio.timeout(KEEPALIVE_S):
+                    async with asyncio.timeout(min(keepalive_at - time.monotonic(), watch.due_in())):
                         item = await queue.get()
                 except TimeoutError:
+                    pass
+                reason = await watch.reason_to_end()
+                if reason is not None:
+                    yield _end(reason)
+                    return
+                if item is not None:
+                    watch.sent()
+                    yield _event(item)
+                elif time.monotonic() >= keepalive_at:
                     yield b": keepalive\n\n"
-                    continue
-                yield _event(item)
+                else:
+                    continue  # woken for a check of the session only
+                keepalive_at = time.monotonic() + KEEPALIVE_S
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -1,28 +1,45 @@
-"""Tenants and their users."""
+"""Tenants and their users.
+
+Admins manage users: platform admins everywhere, tenant admins in their tenant only; a user of another
+tenant answers 404, exactly as one that does not exist. Changing or deleting a user revokes its tokens.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from cloud.api.deps import PrincipalDep, ServicesDep
-from cloud.identity.principals import Role
+from cloud.identity.principals import Principal, Role
+from cloud.identity.users import ADMIN
+from cloud.services import Services
 from contracts.devices import Tenant, TenantCreate
 from contracts.ids import Identifier
-from hub.errors import NotFound
+from hub.errors import Forbidden, InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["tenants"])
+
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{1,64}$"
+Username = Annotated[str, Path(pattern=USERNAME_PATTERN, description="Username")]
 
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@-]{1,64}$")]
+    username: Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
     password: Annotated[str, StringConstraints(min_length=12, max_length=256)]
     role: Role = Role.USER
     tenant: Identifier | None = None
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Annotated[str, StringConstraints(min_length=12, max_length=256)] | None = None
+    role: Role | None = None
 
 
 class User(BaseModel):
@@ -77,3 +94,41 @@ async def list_users(principal: PrincipalDep, services: ServicesDep) -> UserList
     principal.require_admin()
     users = await services.users.list(principal.tenant)
     return UserList(items=[User(username=u.username, role=u.role, tenant=u.tenant) for u in users])
+
+
+def _user(principal: Principal) -> User:
+    return User(username=principal.username, role=principal.role, tenant=principal.tenant)
+
+
+async def _visible_user(username: str, principal: Principal, services: Services) -> Principal:
+    """The user if the caller, an admin, may manage it; otherwise 404, never 403, as for devices."""
+    principal.require_admin()
+    user = await services.users.get(username)
+    visible = user is not None and (principal.is_platform_admin or user.tenant == principal.tenant)
+    if user is None or not visible:
+        raise NotFound("user", username)
+    return user
+
+
+@router.get("/users/{username}", response_model=User)
+async def get_user(username: Username, principal: PrincipalDep, services: ServicesDep) -> User:
+    return _user(await _visible_user(username, principal, services))
+
+
+@router.patch("/users/{username}", response_model=User)
+async def update_user(username: Username, body: UserUpdate, principal: PrincipalDep, services: ServicesDep) -> User:
+    """Set a user's password and/or role; every token the user holds stops working at once."""
+    await _visible_user(username, principal, services)
+    if body.password is None and body.role is None:
+        raise InvalidInput("give a password, a role or both")
+    return _user(await services.users.update(username, password=body.password, role=body.role))
+
+
+@router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(username: Username, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Remove a user; every token it holds stops working at once. The platform admin stays."""
+    await _visible_user(username, principal, services)
+    if username == ADMIN:
+        raise Forbidden("the platform admin cannot be deleted; change its password instead")
+    await services.users.delete(username)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

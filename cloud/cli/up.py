@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address both listeners bind to (default 127.0.0.1)")
     parser.add_argument("--mqtt-port", type=int, help="MQTT port (default 1883; 0 picks a free one)")
     parser.add_argument("--http-port", type=int, help="HTTP port (default 8080; 0 picks a free one)")
+    parser.add_argument(
+        "--probe-port", type=int, help="also serve /healthz and /metrics without a token here (0 picks a free one)"
+    )
     parser.add_argument("--config", type=Path, help="TOML config file")
     parser.add_argument(
         "--stream",
@@ -61,6 +64,7 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
         host=args.host,
         mqtt_port=args.mqtt_port,
         http_port=args.http_port,
+        probe_port=args.probe_port,
         demo=args.demo,
         stream=args.stream,
         broker=args.broker,
@@ -73,6 +77,8 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
         if hub.mqtts_port is not None:
             print(f"MQTT over TLS: mqtts://{settings.host}:{hub.mqtts_port}")
         print(f"MQTT broker: mqtt://{settings.host}:{hub.mqtt_port}")
+        if hub.probe_port is not None:
+            print(f"Health and metrics: http://{settings.host}:{hub.probe_port}/healthz and /metrics")
         if hub.generated_admin_password:
             print(f"Admin login: admin / {hub.generated_admin_password}  (shown once; set FIELDHUB_ADMIN_PASSWORD)")
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hub.errors import Forbidden
 
@@ -22,6 +22,9 @@ class Principal:
     username: str
     role: Role
     tenant: str | None
+    #: The user's token version when it signed in (local users), so that a token issued after a change
+    #: made during the sign-in is already stale; ``None`` when the provider keeps no version.
+    token_version: int | None = field(default=None, compare=False)
 
     @property
     def is_platform_admin(self) -> bool:

@@ -1,4 +1,10 @@
-"""Signed, expiring bearer tokens (JWT, HS256)."""
+"""Signed, expiring bearer tokens (JWT, HS256), each standing for a session in the identity store.
+
+A token names its session (``sid``) and the token version of its user (``ver``). The signature and
+expiry are checked locally; whether the session is still good (not revoked, its user still there and
+at that version) is asked of the store on every request, so that every hub process sees a sign-out or
+a change of a user at once.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,15 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
 
 from cloud.identity.principals import Principal, Role
-from hub.errors import Unauthorized
+from hub.errors import StoreUnavailable, Unauthorized
+from hub.store.identity import IdentityStore, SessionRecord
 
 log = logging.getLogger(__name__)
 _ISSUER = "fieldhub"
@@ -30,30 +39,142 @@ def load_or_create_key(path: Path) -> str:
     return key
 
 
-class TokenService:
-    """Issues and verifies API tokens."""
+@dataclass(frozen=True, slots=True)
+class TokenSession:
+    """A token whose signature and expiry were checked: who it stands for, its session and version."""
 
-    def __init__(self, key: str, ttl_s: int) -> None:
+    principal: Principal
+    id: str
+    version: int
+    #: The token's ``exp``, epoch seconds.
+    expires: int
+
+
+class TokenService:
+    """Issues, verifies and revokes API tokens; sessions and token versions live in ``store``."""
+
+    def __init__(self, key: str, ttl_s: int, store: IdentityStore) -> None:
         self._key = key
         self.ttl_s = ttl_s
+        self._store = store
 
-    def issue(self, principal: Principal) -> str:
-        now = int(time.time())
+    async def issue(self, principal: Principal) -> str:
+        """A token for ``principal`` and the session it stands for.
+
+        The token carries the user's version as it was at sign-in, so a change made meanwhile already
+        revokes it; :class:`Unauthorized` if the store does not know the user.
+        """
+        version = principal.token_version
+        if version is None:
+            user = await self._store.get_user(principal.username)
+            if user is None:
+                raise Unauthorized("this user cannot hold API tokens")
+            version = user.token_version
+        now = time.time()
+        issued, expires = int(now), int(now) + self.ttl_s
+        session = SessionRecord(secrets.token_urlsafe(16), principal.username, int(now * 1000), expires * 1000)
+        await self._store.create_session(session)
         claims = {
             "iss": _ISSUER,
             "sub": principal.username,
             "role": principal.role.value,
             "tenant": principal.tenant,
-            "iat": now,
-            "exp": now + self.ttl_s,
+            "sid": session.id,
+            "ver": version,
+            "iat": issued,
+            "exp": expires,
         }
         return jwt.encode(claims, self._key, algorithm="HS256")
 
-    def verify(self, token: str) -> Principal:
+    def verify(self, token: str) -> TokenSession:
+        """Check signature, issuer and expiry (no store): :class:`Unauthorized` if any is wrong."""
         try:
             claims = jwt.decode(
-                token, self._key, algorithms=["HS256"], issuer=_ISSUER, options={"require": ["exp", "sub"]}
+                token,
+                self._key,
+                algorithms=["HS256"],
+                issuer=_ISSUER,
+                options={"require": ["exp", "sub", "sid", "ver"]},
             )
-            return Principal(username=claims["sub"], role=Role(claims["role"]), tenant=claims.get("tenant"))
+            principal = Principal(claims["sub"], Role(claims["role"]), claims.get("tenant"), claims["ver"])
+            session = TokenSession(principal, claims["sid"], claims["ver"], claims["exp"])
         except (jwt.PyJWTError, KeyError, ValueError) as exc:
             raise Unauthorized("invalid or expired token") from exc
+        if not isinstance(session.id, str) or type(session.version) is not int or type(session.expires) is not int:
+            raise Unauthorized("invalid or expired token")
+        return session
+
+    async def check(self, session: TokenSession) -> None:
+        """:class:`Unauthorized` unless the session is still good: one indexed lookup in the store."""
+        status = await self._store.session_status(session.id)
+        if (
+            status is None
+            or status.session.revoked
+            or status.session.username != session.principal.username
+            or status.token_version != session.version
+        ):
+            raise Unauthorized("token revoked")
+
+    async def authenticate(self, token: str) -> TokenSession:
+        """:meth:`verify`, then :meth:`check`."""
+        session = self.verify(token)
+        await self.check(session)
+        return session
+
+    async def revoke(self, session: TokenSession) -> None:
+        """End one session at once (sign-out); the user's other tokens keep working."""
+        await self._store.revoke_session(session.id)
+        log.info("%s signed out (session %s)", session.principal.username, session.id[:6])
+
+
+class SessionWatch:
+    """Keeps a long-lived answer (a live stream) within what its token allows, cheaply.
+
+    Expiry is a comparison with the clock; the store is asked at most once per ``check_every_s``, and
+    within that long after anything was sent on the strength of an older answer.
+    """
+
+    def __init__(
+        self,
+        tokens: TokenService,
+        session: TokenSession,
+        *,
+        check_every_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._tokens = tokens
+        self._session = session
+        self._every = check_every_s
+        self._clock = clock
+        self._checked = clock()  # the request was checked just now
+        self._sent_since_check = False
+
+    def due_in(self) -> float:
+        """Seconds until :meth:`reason_to_end` must run again: the token's expiry, or a store check owed."""
+        now = self._clock()
+        due = self._session.expires - now
+        if self._sent_since_check:
+            due = min(due, self._checked + self._every - now)
+        # A millisecond late rather than early: a timer may fire a hair before its time, and would only wake again.
+        return max(due, 0.0) + 0.001
+
+    def sent(self) -> None:
+        """Something went out; the store is asked again within ``check_every_s``."""
+        self._sent_since_check = True
+
+    async def reason_to_end(self) -> str | None:
+        """``token_expired``, ``revoked`` or ``unavailable`` (the store cannot say) when the answer must end."""
+        now = self._clock()
+        if now >= self._session.expires:
+            return "token_expired"
+        if now - self._checked < self._every:
+            return None
+        self._checked = now
+        self._sent_since_check = False
+        try:
+            await self._tokens.check(self._session)
+        except Unauthorized:
+            return "revoked"
+        except StoreUnavailable:
+            return "unavailable"  # a session that cannot be checked is not trusted (requests get 503)
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 
@@ -66,3 +67,12 @@ class InboundHandler(Protocol):
         With ``stored``, return only once the message is durably handled (telemetry written to
         the store), because the broker acknowledges it when this returns (QoS 1/2).
         """
+
+
+@dataclass(frozen=True, slots=True)
+class TlsListener:
+    """An MQTT-over-TLS listener beside the plain one (same host, same authentication), on either broker."""
+
+    port: int
+    certfile: Path
+    keyfile: Path

@@ -12,6 +12,7 @@ from amqtt.session import Session
 from contracts.errors import AuthRefusal
 from contracts.topics import client_id_allowed, device_may_publish, device_may_receive, device_may_subscribe
 from hub.broker.base import DeviceIdentity, InboundHandler
+from hub.broker.gate import Connect
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
 from hub.security.device_auth import AuthRefused, DeviceAuthenticator
@@ -97,19 +98,29 @@ class AmqttBridge:
         if identity is not None and self.allow(session, topic, Action.PUBLISH):
             await self._handler.on_message(identity, topic, payload, stored=stored)
 
-    async def authenticate(self, session: Session) -> bool:
-        try:
-            identity = await self._authenticator.authenticate(session.username, session.password)
-        except AuthRefused:
-            return False
-        if not client_id_allowed(identity.device_id, session.client_id):
+    async def admit(self, connect: Connect) -> DeviceIdentity:
+        """The device a CONNECT proves to be; :class:`AuthRefused` (counted) if it proves none.
+
+        A client id is the device's own (see :func:`client_id_allowed`), so only a device's own
+        credentials can take its session over.
+        """
+        identity = await self._authenticator.authenticate(connect.username, connect.password)
+        if not client_id_allowed(identity.device_id, connect.client_id):
             self._metrics.auth_refused_by[AuthRefusal.CLIENT_ID].inc()
             self._log.warning(
                 f"client_id:{identity.device_id}",
                 "refused %s: client id %r is not its own",
                 identity.device_id,
-                (session.client_id or "")[:64],
+                connect.client_id[:64],
             )
+            raise AuthRefused(AuthRefusal.CLIENT_ID)
+        return identity
+
+    async def authenticate(self, session: Session) -> bool:
+        """amqtt's own check, after the gate admitted the connection (a cache hit unless revoked meanwhile)."""
+        try:
+            identity = await self.admit(Connect(session.client_id or "", session.username, session.password))
+        except AuthRefused:
             return False
         session.attributes[_IDENTITY] = identity
         session.delivered_message_queue = HandoffQueue(self, session)

@@ -1,6 +1,7 @@
 """The embedded broker: amqtt in-process, with the Fieldhub plugin.
 
-amqtt speaks MQTT 3.1.1 only; a second listener speaks MQTT over TLS when configured.
+amqtt speaks MQTT 3.1.1 only; a second listener speaks MQTT over TLS when configured. Every
+connection passes Fieldhub's gate (:mod:`hub.broker.gate`) before amqtt sees it.
 Incoming QoS 1/2 messages are handed to the hub, and written to the store, before amqtt
 sends the PUBACK (see :class:`hub.broker.bridge.HandoffQueue`): an acknowledged message
 survives a disconnect, a shutdown and a crash of the hub process.
@@ -10,76 +11,54 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from pathlib import Path
+import os
+import ssl
 from types import TracebackType
 from typing import Any, Self
 
+from amqtt.adapters import ReaderAdapter, WriterAdapter
 from amqtt.broker import Broker
 
-from hub.broker.bridge import AmqttBridge, session_identity
+from hub.broker.base import TlsListener
+from hub.broker.bridge import AmqttBridge
+from hub.broker.gate import Gate, GateLimits
 from hub.errors import ConfigError
+from hub.metrics import Metrics
 
 log = logging.getLogger(__name__)
 _PLUGIN = "hub.broker.amqtt_plugin.FieldhubPlugin"
-
-
-_READER_STOP_TIMEOUT = 5.0
-
-
-async def _abort(handlers: list[Any]) -> None:
-    """Abort the connections of ``handlers`` and wait for their readers to finish.
-
-    The reader sees end-of-stream and amqtt runs its normal cleanup: the last will is
-    sent and the disconnect is reported. A PUBLISH the hub had not acknowledged yet is
-    sent again by the client when it reconnects.
-    """
-    for handler in handlers:
-        # amqtt's writer adapter closes gracefully, which waits on a client that may not read.
-        handler.writer._writer.transport.abort()
-    stopped = [
-        handler._reader_stopped.wait()
-        for handler in handlers
-        if handler._reader_task is not None and not handler._reader_task.done()
-    ]
-    try:
-        async with asyncio.timeout(_READER_STOP_TIMEOUT):
-            await asyncio.gather(*stopped)
-    except TimeoutError:
-        log.warning("%d MQTT connections did not close within %.0f s", len(handlers), _READER_STOP_TIMEOUT)
-
-
-@dataclass(frozen=True, slots=True)
-class TlsListener:
-    """An MQTT-over-TLS listener beside the plain one (same host, same authentication)."""
-
-    port: int
-    certfile: Path
-    keyfile: Path
+#: How long ending connections may take before shutdown or a revocation goes on without them.
+_END_TIMEOUT_S = 5.0
 
 
 class EmbeddedBroker:
-    """An amqtt broker bound to ``host:port``; implements Publisher and SessionControl."""
+    """An amqtt broker behind Fieldhub's :class:`~hub.broker.gate.Gate` on ``host:port``.
+
+    The listening sockets are the hub's own: amqtt is given "external" listeners and only the
+    connections the gate admitted. Implements Publisher and SessionControl.
+    """
 
     def __init__(
         self,
         bridge: AmqttBridge,
         host: str,
         port: int,
+        metrics: Metrics,
+        limits: GateLimits,
         *,
         tls: TlsListener | None = None,
-        max_connections: int = 10_000,
     ) -> None:
         self._bridge = bridge
         self._host = host
         self._port = port
         self._tls = tls
-        self._max_connections = max_connections
+        self._limits = limits.within_open_files()
+        self._gate = Gate(self._limits, bridge.admit, self._serve, metrics)
         self._broker: Broker | None = None
+        self._servers: dict[str, asyncio.Server] = {}
         self._tasks: asyncio.TaskGroup | None = None
         self._pump: asyncio.Task[None] | None = None
         self._stopping = False
-        self._transports: set[asyncio.WriteTransport] = set()
 
     @property
     def port(self) -> int:
@@ -92,9 +71,7 @@ class EmbeddedBroker:
         return None if self._tls is None else self._bound("tls")
 
     def _bound(self, listener: str) -> int:
-        # amqtt keeps its asyncio servers in a private map; the pinned version is tested for this.
-        server = self._running._servers[listener].instance
-        port: int = server.sockets[0].getsockname()[1]
+        port: int = self._servers[listener].sockets[0].getsockname()[1]
         return port
 
     @property
@@ -104,46 +81,58 @@ class EmbeddedBroker:
         return self._broker
 
     def _config(self) -> dict[str, Any]:
-        listeners: dict[str, Any] = {
-            "default": {"type": "tcp", "bind": f"{self._host}:{self._port}", "max_connections": self._max_connections}
-        }
-        if self._tls is not None:
-            listeners["tls"] = {
-                "type": "tcp",
-                "bind": f"{self._host}:{self._tls.port}",
-                "max_connections": self._max_connections,
-                "ssl": True,
-                "certfile": str(self._tls.certfile),
-                "keyfile": str(self._tls.keyfile),
-            }
+        # "external": amqtt binds nothing and takes connections through external_connected().
+        listeners = {name: {"type": "external", "bind": "unused:0"} for name in self._listeners()}
         return {"listeners": listeners, "plugins": {_PLUGIN: {"bridge": self._bridge}}}
 
-    def _track_connections(self, broker: Broker) -> None:
-        """Remember every accepted connection, sessions or not yet (a CONNECT still being checked).
-
-        amqtt builds its listeners from ``self.stream_connected``; wrapping it on the instance
-        lets shutdown abort connections that never became sessions, which amqtt would leave open.
-        """
-        connected = broker.stream_connected
-
-        async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str) -> None:
-            transport = writer.transport
-            self._transports.add(transport)
+    def _listeners(self) -> dict[str, tuple[int, ssl.SSLContext | None]]:
+        listeners: dict[str, tuple[int, ssl.SSLContext | None]] = {"default": (self._port, None)}
+        if self._tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             try:
-                await connected(reader, writer, listener_name=listener_name)
-            finally:
-                self._transports.discard(transport)
+                context.load_cert_chain(self._tls.certfile, self._tls.keyfile)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"cannot load the MQTT TLS certificate or key: {exc}") from exc
+            listeners["tls"] = (self._tls.port, context)
+        return listeners
 
-        broker.stream_connected = tracked
+    async def _serve(self, reader: ReaderAdapter, writer: WriterAdapter, listener: str) -> None:
+        await self._running.external_connected(reader, writer, listener)
+
+    async def _listen(self) -> None:
+        for name, (port, context) in self._listeners().items():
+
+            async def accepted(r: asyncio.StreamReader, w: asyncio.StreamWriter, name: str = name) -> None:
+                await self._gate.handle(r, w, name)
+
+            try:
+                self._servers[name] = await asyncio.start_server(
+                    accepted,
+                    self._host,
+                    port,
+                    ssl=context,
+                    # A TLS handshake that never ends holds a socket like a CONNECT that never comes.
+                    ssl_handshake_timeout=self._limits.connect_timeout_s if context else None,
+                    backlog=1024,
+                )
+            except OSError as exc:
+                what = "MQTT over TLS" if context else "MQTT"
+                raise ConfigError(
+                    f"cannot listen for {what} on {self._host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}"
+                    " (is another broker running? choose another port with --mqtt-port or mqtts_port)"
+                ) from None
 
     async def __aenter__(self) -> Self:
         broker = Broker(self._config())
-        self._track_connections(broker)
-        try:
-            await broker.start()
-        except Exception as exc:
-            raise ConfigError(f"cannot start the MQTT broker on {self._host}:{self._port}: {exc}") from exc
+        await broker.start()
         self._broker = broker
+        try:
+            await self._listen()
+        except ConfigError:
+            await self._close_listeners()
+            await broker.shutdown()
+            self._broker = None
+            raise
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
         self._pump = self._tasks.create_task(self._bridge.pump(), name="mqtt-qos0-pump")
@@ -152,6 +141,11 @@ class EmbeddedBroker:
             log.info("embedded MQTT broker listening for TLS on %s:%d", self._host, self.tls_port)
         return self
 
+    async def _close_listeners(self) -> None:
+        for server in self._servers.values():
+            server.close()
+        self._servers.clear()
+
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
@@ -159,7 +153,10 @@ class EmbeddedBroker:
         if broker is None:
             return
         self._stopping = True
-        await self._drop_connections(broker)
+        # Stop listening, then end every connection the way a network failure would: letting
+        # amqtt's shutdown cancel the readers instead can hang for good on Python 3.11.
+        await self._close_listeners()
+        await self._gate.disconnect_all(_END_TIMEOUT_S)
         await broker.shutdown()
         self._broker = None
         if self._tasks is None or self._pump is None:
@@ -180,30 +177,6 @@ class EmbeddedBroker:
         if payload or not retain:
             await broker.internal_message_broadcast(topic, payload, qos)
 
-    def _sessions_of(self, device_id: str) -> list[Any]:
-        return [
-            handler
-            for session, handler in self._running.sessions.values()
-            if session.transitions.is_connected()
-            and (identity := session_identity(session)) is not None
-            and identity.device_id == device_id
-        ]
-
     async def disconnect_device(self, device_id: str) -> int:
-        handlers = self._sessions_of(device_id)
-        await _abort(handlers)
-        return len(handlers)
-
-    async def _drop_connections(self, broker: Broker) -> None:
-        """Stop listening, then end every connection the way a network failure would.
-
-        Letting amqtt's shutdown cancel the readers instead can hang for good: on Python 3.11
-        ``asyncio.wait_for`` may swallow that cancellation and the reader never stops.
-        """
-        for server in broker._servers.values():
-            server.instance.close()
-        handlers = [handler for _, handler in broker.sessions.values() if handler.writer is not None]
-        await _abort(handlers)
-        for transport in list(self._transports):
-            # Connections that were not sessions yet (or no longer): abort() is a no-op on closed ones.
-            transport.abort()
+        """End every connection of the device now; a PUBLISH not yet acknowledged is sent again later."""
+        return await self._gate.disconnect(device_id, _END_TIMEOUT_S)

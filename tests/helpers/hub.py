@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from cloud.runtime import HubRuntime
 from cloud.settings import load_settings
 from tests.helpers.mqtt import TestDevice
+from tests.helpers.waiting import eventually
 
 ADMIN_PASSWORD = "test-admin-password"
 
@@ -70,3 +72,18 @@ async def connected_device(hub: HubRuntime, device_id: str, api: Api | None = No
         if api is None:
             await client.close()
     return await asyncio.to_thread(TestDevice(hub.mqtt_port, device_id, secret).connect)
+
+
+async def store_readings(hub: HubRuntime, api: Api, device_id: str, secret: str, readings: list[Any], key: str) -> None:
+    """Publish ``readings`` (one telemetry message) as ``device_id``; wait until the store has each of ``key``."""
+    device = await asyncio.to_thread(TestDevice(hub.mqtt_port, device_id, secret).connect)
+    try:
+        await asyncio.to_thread(device.publish, f"devices/{device_id}/telemetry", orjson.dumps(readings))
+    finally:
+        await asyncio.to_thread(device.close)
+
+    async def stored() -> bool:
+        r = await api.http.get(f"/api/v1/devices/{device_id}/telemetry", params={"key": key})
+        return len(r.json()["points"]) == len(readings)
+
+    await eventually(stored, what="readings stored")

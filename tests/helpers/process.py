@@ -93,10 +93,15 @@ class HubProcess:
         return "".join(self.lines)
 
 
-def start_hub(data: Path, *extra: str, env: dict[str, str] | None = None) -> HubProcess:
-    """Start ``fieldhub up`` on free ports and wait until it reports its addresses."""
+def start_hub(data: Path, *extra: str, env: dict[str, str] | None = None, open_files: int | None = None) -> HubProcess:
+    """Start ``fieldhub up`` on free ports and wait until it reports its addresses.
+
+    ``open_files`` runs it under that open-file limit (soft and hard, as ``ulimit -n`` would).
+    """
+    limit = ["prlimit", f"--nofile={open_files}:{open_files}", "--"] if open_files else []
     proc = subprocess.Popen(
         [
+            *limit,
             sys.executable,
             "-m",
             "cloud.cli.main",
@@ -132,9 +137,11 @@ def start_hub(data: Path, *extra: str, env: dict[str, str] | None = None) -> Hub
 
 
 @contextmanager
-def running_hub_process(data: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[HubProcess]:
+def running_hub_process(
+    data: Path, *extra: str, env: dict[str, str] | None = None, open_files: int | None = None
+) -> Iterator[HubProcess]:
     """``start_hub`` that always stops (or kills) the process on the way out."""
-    hub = start_hub(data, *extra, env=env)
+    hub = start_hub(data, *extra, env=env, open_files=open_files)
     try:
         yield hub
     finally:

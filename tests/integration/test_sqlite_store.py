@@ -11,6 +11,7 @@ import pytest
 from contracts.devices import Device, DeviceKind, Tenant
 from contracts.telemetry import Reading
 from hub.errors import ConfigError, StoreUnavailable
+from hub.store.identity import SessionRecord, SessionStatus, UserRecord
 from hub.store.sqlite import migrations
 from hub.store.sqlite.backend import sqlite_backend
 from hub.store.sqlite.connections import Checkpointer, ConnectionPool
@@ -166,7 +167,8 @@ async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_pa
     with sqlite3.connect(path, isolation_level=None) as conn:
         # Back to version 6 by hand: a heartbeat kept as device state, as version 6 did.
         conn.executescript(
-            "DROP TABLE heartbeats; DROP TABLE outbox_followers;"
+            "DROP TABLE heartbeats; DROP TABLE outbox_followers; DROP TABLE user_sessions;"
+            " ALTER TABLE users DROP COLUMN token_version;"
             " ALTER TABLE node_logs RENAME COLUMN node_id TO device_id; PRAGMA user_version = 6;"
         )
         conn.execute("INSERT INTO state VALUES ('gw1', 'heartbeat', '{\"cpu\": 7}', 3, 1000)")
@@ -184,5 +186,32 @@ async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_pa
         assert await store.nodes.recent_logs("gw1", 5) == [(1, "INFO", "a", "up")]
         with sqlite3.connect(path) as conn:
             assert conn.execute("SELECT count(*) FROM state WHERE kind = 'heartbeat'").fetchone()[0] == 0
+    finally:
+        await store.database.close()
+
+
+async def test_users_of_a_version_8_database_start_at_token_version_0_with_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 9: users keep everything and get token version 0; token sessions can be recorded."""
+    path = tmp_path / "hub.db"
+    with monkeypatch.context() as patched:
+        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:8])
+        old = sqlite_backend(path)
+        await old.database.open()
+        await old.database.close()
+    assert _pragma(path, "user_version") == 8
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO users VALUES ('alice', 'h-alice', 'admin', NULL, 5)")
+    store = sqlite_backend(path)
+    await store.database.open()
+    try:
+        assert _pragma(path, "user_version") == len(migrations.MIGRATIONS)
+        assert await store.identity.get_user("alice") == UserRecord("alice", "h-alice", "admin", None, 5, 0)
+        session = SessionRecord("s1", "alice", 10, 20)
+        await store.identity.create_session(session)
+        assert await store.identity.session_status("s1") == SessionStatus(session, 0)
+        changed = await store.identity.update_user("alice", role="user")
+        assert changed is not None and (changed.role, changed.token_version) == ("user", 1)
     finally:
         await store.database.close()

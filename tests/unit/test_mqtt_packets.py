@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from hub.broker.mosquitto import packets
 from hub.broker.mosquitto.packets import Control, ProtocolError, Publish, Reader
+from hub.broker.wire import encode_length
 
 
 @pytest.mark.parametrize(
@@ -24,12 +25,12 @@ from hub.broker.mosquitto.packets import Control, ProtocolError, Publish, Reader
     ],
 )
 def test_remaining_length_at_each_byte_boundary(length: int, encoded: bytes) -> None:
-    assert packets.encode_length(length) == encoded
+    assert encode_length(length) == encoded
 
 
 def test_lengths_beyond_four_bytes_are_refused_both_ways() -> None:
     with pytest.raises(ValueError, match="cannot carry"):
-        packets.encode_length(268_435_456)
+        encode_length(268_435_456)
     with pytest.raises(ProtocolError, match="longer than four bytes"):
         Reader().feed(b"\x30\xff\xff\xff\xff\x01")
 

@@ -24,6 +24,7 @@ from typing import Protocol, Self
 
 from hub.broker.mosquitto import packets
 from hub.broker.mosquitto.packets import Control, Publish
+from hub.broker.reasons import describe_connack
 from hub.errors import ConfigError
 from hub.retry import Backoff
 from hub.tasks import Background
@@ -260,7 +261,7 @@ class MqttLink:
         )
         code = await self._connack
         if code:
-            reason = packets.REFUSALS.get(code, f"return code {code}")
+            reason = describe_connack(code)
             raise _Refused(f"the MQTT broker at {address} refused the hub's connection: {reason}")
         # Messages the broker kept for this session may arrive from now on: acknowledge them here.
         self._conn = conn

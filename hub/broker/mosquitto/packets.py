@@ -10,22 +10,13 @@ import struct
 from dataclasses import dataclass
 
 from contracts.errors import FieldhubError
+from hub.broker.wire import decode_length, encode_length
 
 CONNACK, PUBLISH, PUBACK, SUBACK, PINGRESP = 2, 3, 4, 9, 13
 PINGREQ_PACKET = b"\xc0\x00"
 DISCONNECT_PACKET = b"\xe0\x00"
 _PUBACK = struct.Struct(">BBH")
-_MAX_LENGTH = 268_435_455  # four length bytes
 _DUP = 0x08
-
-#: CONNACK return codes of MQTT 3.1.1.
-REFUSALS = {
-    1: "unacceptable protocol version",
-    2: "client identifier rejected",
-    3: "server unavailable",
-    4: "bad user name or password",
-    5: "not authorized",
-}
 
 
 class ProtocolError(FieldhubError):
@@ -50,18 +41,6 @@ class Control:
 
     kind: int
     body: bytes
-
-
-def encode_length(length: int) -> bytes:
-    """The remaining-length field: seven bits a byte, least significant first."""
-    if not 0 <= length <= _MAX_LENGTH:
-        raise ValueError(f"an MQTT packet cannot carry {length} bytes")
-    out = bytearray()
-    while True:
-        length, byte = divmod(length, 128)
-        out.append(byte | 0x80 if length else byte)
-        if not length:
-            return bytes(out)
 
 
 def _field(data: bytes) -> bytes:
@@ -134,17 +113,10 @@ class Reader:
 
 
 def _length(buffer: bytearray, at: int, end: int) -> tuple[int, int] | None:
-    """The remaining length that starts at ``at`` and where the body starts; ``None`` until it all arrived."""
-    length = shift = 0
-    for index in range(at, min(at + 4, end)):
-        byte = buffer[index]
-        length |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return length, index + 1
-        shift += 7
-    if end - at >= 4:
-        raise ProtocolError("remaining length longer than four bytes")
-    return None
+    try:
+        return decode_length(buffer, at, end)
+    except ValueError as exc:
+        raise ProtocolError(str(exc)) from None
 
 
 def _decode(first: int, buffer: bytearray, start: int, stop: int) -> Publish | Control:

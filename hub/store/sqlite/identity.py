@@ -1,47 +1,119 @@
-"""Identity statements of the SQLite store: local users (:class:`hub.store.identity.IdentityStore`)."""
+"""Identity statements of the SQLite store: local users and their token sessions
+(:class:`hub.store.identity.IdentityStore`)."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
-from hub.store.identity import UserRecord
+from hub.store.identity import SessionRecord, SessionStatus, UserRecord
+from hub.store.sqlite.connections import transaction
 from hub.store.sqlite.database import SqliteDatabase
+
+_USER_COLUMNS = "username, password_hash, role, tenant, created, token_version"
+
+
+def _user(row: tuple[Any, ...]) -> UserRecord:
+    return UserRecord(*row)
+
+
+def put(conn: sqlite3.Connection, user: UserRecord) -> None:
+    # An upsert, not INSERT OR REPLACE: a replaced row would start again at the version of ``user``,
+    # and tokens of that version would work again.
+    conn.execute(
+        f"INSERT INTO users({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "  # noqa: S608 - constant
+        "ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, "
+        "tenant = excluded.tenant, created = excluded.created, token_version = users.token_version + 1",
+        (user.username, user.password_hash, user.role, user.tenant, user.created, user.token_version),
+    )
+
+
+def update(conn: sqlite3.Connection, username: str, password_hash: str | None, role: str | None) -> UserRecord | None:
+    rows = conn.execute(
+        "UPDATE users SET password_hash = coalesce(?, password_hash), role = coalesce(?, role), "  # noqa: S608 - constant
+        f"token_version = token_version + 1 WHERE username = ? RETURNING {_USER_COLUMNS}",
+        (password_hash, role, username),
+    ).fetchall()
+    return _user(rows[0]) if rows else None
+
+
+def delete(conn: sqlite3.Connection, username: str) -> bool:
+    with transaction(conn):
+        conn.execute("DELETE FROM user_sessions WHERE username = ?", (username,))
+        return conn.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount == 1
+
+
+def insert_session(conn: sqlite3.Connection, session: SessionRecord) -> None:
+    with transaction(conn):
+        # Purged here, so the table holds about one token lifetime of sign-ins and needs no sweeper.
+        conn.execute("DELETE FROM user_sessions WHERE expires <= ?", (session.issued,))
+        conn.execute(
+            "INSERT INTO user_sessions(id, username, issued, expires, revoked) VALUES (?, ?, ?, ?, ?)",
+            (session.id, session.username, session.issued, session.expires, int(session.revoked)),
+        )
+
+
+def status(conn: sqlite3.Connection, session_id: str) -> SessionStatus | None:
+    row = conn.execute(
+        "SELECT s.id, s.username, s.issued, s.expires, s.revoked, u.token_version "
+        "FROM user_sessions AS s JOIN users AS u ON u.username = s.username WHERE s.id = ?",
+        (session_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    sid, username, issued, expires, revoked, version = row
+    return SessionStatus(SessionRecord(sid, username, issued, expires, bool(revoked)), version)
 
 
 class SqliteIdentity:
-    """Local users in the ``users`` table."""
+    """Local users in the ``users`` table, token sessions in ``user_sessions``."""
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
     async def create_user(self, user: UserRecord) -> None:
         await self._db.insert(
-            "INSERT INTO users(username, password_hash, role, tenant, created) VALUES (?, ?, ?, ?, ?)",
-            (user.username, user.password_hash, user.role, user.tenant, user.created),
+            f"INSERT INTO users({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608 - constant
+            (user.username, user.password_hash, user.role, user.tenant, user.created, user.token_version),
             "user",
         )
 
     async def put_user(self, user: UserRecord) -> None:
-        await self._db.writer.run(
-            lambda c: c.execute(
-                "INSERT OR REPLACE INTO users(username, password_hash, role, tenant, created) VALUES (?, ?, ?, ?, ?)",
-                (user.username, user.password_hash, user.role, user.tenant, user.created),
-            )
-        )
+        await self._db.writer.run(lambda c: put(c, user))
 
     async def get_user(self, username: str) -> UserRecord | None:
         row = await self._db.readers.run(
             lambda c: c.execute(
-                "SELECT username, password_hash, role, tenant, created FROM users WHERE username = ?", (username,)
+                f"SELECT {_USER_COLUMNS} FROM users WHERE username = ?",  # noqa: S608 - constant
+                (username,),
             ).fetchone()
         )
-        return None if row is None else UserRecord(*row)
+        return None if row is None else _user(row)
 
     async def list_users(self, tenant: str | None) -> list[UserRecord]:
-        sql = "SELECT username, password_hash, role, tenant, created FROM users"
+        sql = f"SELECT {_USER_COLUMNS} FROM users"  # noqa: S608 - constant
         args: tuple[Any, ...] = ()
         if tenant is not None:
             sql += " WHERE tenant = ?"
             args = (tenant,)
         rows = await self._db.readers.run(lambda c: c.execute(sql + " ORDER BY username", args).fetchall())
-        return [UserRecord(*r) for r in rows]
+        return [_user(r) for r in rows]
+
+    async def update_user(
+        self, username: str, *, password_hash: str | None = None, role: str | None = None
+    ) -> UserRecord | None:
+        return await self._db.writer.run(lambda c: update(c, username, password_hash, role))
+
+    async def delete_user(self, username: str) -> bool:
+        return await self._db.writer.run(lambda c: delete(c, username))
+
+    async def create_session(self, session: SessionRecord) -> None:
+        await self._db.create(lambda c: insert_session(c, session), "session", session.id)
+
+    async def session_status(self, session_id: str) -> SessionStatus | None:
+        return await self._db.readers.run(lambda c: status(c, session_id))
+
+    async def revoke_session(self, session_id: str) -> bool:
+        return await self._db.writer.run(
+            lambda c: c.execute("UPDATE user_sessions SET revoked = 1 WHERE id = ?", (session_id,)).rowcount == 1
+        )

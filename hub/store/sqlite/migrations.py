@@ -178,6 +178,20 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         until INTEGER NOT NULL
     );
     """,
+    # 9: API token sessions and each user's token version (see hub/store/identity.py); every request looks its
+    # session up by id, joined to its user: one seek in each table.
+    """
+    ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE user_sessions (
+        id TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        issued INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX user_sessions_by_user ON user_sessions(username);
+    CREATE INDEX user_sessions_by_expiry ON user_sessions(expires);
+    """,
 ]
 
 

@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DATA ?= .demo-data
-PYTEST_ARGS ?=
+# Test files run in parallel, one file per worker at a time (module fixtures start once), at most four.
+PYTEST_ARGS ?= -n auto --maxprocesses 4 --dist loadfile
 
 .PHONY: demo test test-servers check bench clean
 
@@ -19,9 +20,9 @@ $(VENV)/.stamp-install: pyproject.toml
 demo: $(VENV)/.stamp-install
 	$(BIN)/fieldhub up --demo --data-dir $(DEMO_DATA)
 
-# Real servers the tests start, as command:Debian-package, installed when missing.
+# Real servers (and the browser) the tests start, as command:Debian-package, installed when missing.
 TEST_SERVERS := nats-server:nats-server mosquitto:mosquitto mosquitto_pub:mosquitto-clients \
-	java:default-jre-headless mvn:maven
+	java:default-jre-headless mvn:maven chromium:chromium
 test-servers:
 	@missing=""; for s in $(TEST_SERVERS); do \
 		PATH="$$PATH:/usr/sbin" command -v $${s%%:*} >/dev/null || missing="$$missing $${s#*:}"; done; \

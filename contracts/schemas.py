@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from contracts.agent_state import AgentDesiredState, AgentReportedState
 from contracts.devices import Credentials, Device, DeviceCreate, DevicePatch, Tenant, TenantCreate
 from contracts.messages import CommandRequest, CommandResponse, DesiredState, StatusMessage
 from contracts.nodes import Heartbeat, Node
@@ -16,6 +17,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "telemetry": TelemetryMessage,
     "status": StatusMessage,
     "state-desired": DesiredState,
+    "agent-desired-state": AgentDesiredState,
+    "agent-reported-state": AgentReportedState,
     "command-request": CommandRequest,
     "command-response": CommandResponse,
     "device": Device,

@@ -10,12 +10,10 @@ from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from contracts.agent_state import SENSOR_NAME_PATTERN
 from contracts.telemetry import SENSOR_KEY_PATTERN, Value
 from device_drivers.base import Sample
 
-#: Sensor names become reading keys (``name`` or ``name.field``), so they follow the key rules,
-#: without the dot that separates the field.
-SENSOR_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_:-]{0,47}$"
 _KEY_RE = re.compile(SENSOR_KEY_PATTERN)
 
 

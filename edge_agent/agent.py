@@ -7,6 +7,7 @@ sender -> MQTT (QoS 1) -> acknowledged rows deleted. Sampling never waits for th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from device_drivers.base import Driver, DriverError
 from device_drivers.registry import create_driver
 from edge_agent.config import AgentConfig, ConfigError, load_config
 from edge_agent.control import CommandFailed, Control
+from edge_agent.desired import DesiredStateApplier
 from edge_agent.logship import LogShipper
 from edge_agent.sender import Sender
 from edge_agent.sensors import SensorSet, now_ms
@@ -84,6 +86,9 @@ class Agent:
         self.spool: Spool | None = None
         self.sensors = SensorSet([], SpoolWriter.unused)
         self.sender: Sender | None = None
+        self.desired: DesiredStateApplier | None = None
+        self.heartbeat_interval_s = config.heartbeat.interval_s
+        self._heartbeat_changed = asyncio.Event()
         self._restart_sensors = asyncio.Event()
         # Downlink messages wait here for the control task; when full, the newest is dropped
         # (the hub's command times out and desired state is retained, so nothing is lost for good).
@@ -101,7 +106,10 @@ class Agent:
                 writer = SpoolWriter(spool, sender.wake)
                 # Built before any task runs, so that retained desired state finds its sensors.
                 self.sensors = SensorSet(config.sensors, writer.put)
-                control = Control(config.hub.device_id, uplink, lambda: self.sensors, self._reload)
+                self.desired = DesiredStateApplier(config.hub.device_id, self, uplink.post)
+                control = Control(
+                    config.hub.device_id, uplink, lambda: self.sensors, self._reload, self.desired.receive
+                )
                 if config.logs.ship:
                     shipper = LogShipper(spool, config.logs.max_per_minute, sender.wake, logging.INFO)
                     logging.getLogger().addHandler(shipper)
@@ -120,9 +128,22 @@ class Agent:
                         task.cancel()
                 await writer.drain()
         finally:
+            if self.desired is not None:
+                self.desired.restore()
             if shipper is not None:
                 logging.getLogger().removeHandler(shipper)
             spool.close()
+
+    def set_heartbeat_interval(self, seconds: float) -> None:
+        """Beat every ``seconds`` from now on (desired state); a running wait ends early."""
+        if seconds != self.heartbeat_interval_s:
+            self.heartbeat_interval_s = seconds
+            self._heartbeat_changed.set()
+
+    def set_batch_delay(self, seconds: float) -> None:
+        """Let a partial batch wait ``seconds`` to fill from now on (desired state)."""
+        if self.sender is not None:
+            self.sender.batch_delay_s = seconds
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         try:
@@ -144,6 +165,9 @@ class Agent:
                 await self._restart_sensors.wait()
                 running.cancel()
             self.sensors = SensorSet(self.config.sensors, writer.put)
+            if self.desired is not None:
+                # Desired state outlives a reload: the new sensors (and heartbeat section) get it too.
+                self.desired.apply()
 
     async def _reload(self) -> dict[str, Any]:
         """The ``reload_config`` command: new sensors and options; hub and spool need a restart."""
@@ -173,7 +197,10 @@ class Agent:
             if uplink.connected.is_set():
                 beat = await self._beat(system)
                 uplink.post(heartbeat_topic(self.config.hub.device_id), beat.model_dump_json().encode(), qos=0)
-            await asyncio.sleep(self.config.heartbeat.interval_s)
+            self._heartbeat_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.heartbeat_interval_s):
+                    await self._heartbeat_changed.wait()
 
     async def _beat(self, system: Driver | None) -> Heartbeat:
         metrics: dict[str, Any] = {}

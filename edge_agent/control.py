@@ -1,4 +1,4 @@
-"""Downlink: commands with responses, and desired state applied while the agent runs."""
+"""Downlink: commands with responses; desired state goes to :mod:`edge_agent.desired`."""
 
 from __future__ import annotations
 
@@ -6,35 +6,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from contracts.errors import ErrorCode, FieldhubError
-from contracts.messages import CommandRequest, CommandResponse, DesiredState
-from contracts.topics import InvalidTopic, TopicKind, command_response_topic, parse_topic, state_reported_topic
+from contracts.messages import CommandRequest, CommandResponse
+from contracts.topics import InvalidTopic, TopicKind, command_response_topic, parse_topic
 from device_drivers.base import DriverError
 from edge_agent.sensors import SensorSet, now_ms
 from edge_agent.uplink import Uplink
 
 log = logging.getLogger(__name__)
 Reload = Callable[[], Awaitable[dict[str, Any]]]
-
-
-class SensorDesired(BaseModel):
-    """What desired state may change on one sensor without a restart."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    interval: float | None = Field(default=None, gt=0, le=86_400)
-    enabled: bool | None = None
-
-
-class AgentDesired(BaseModel):
-    """The agent's part of ``devices/{id}/state/desired``; other keys are left to apps."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    sensors: dict[str, SensorDesired] = Field(default_factory=dict)
 
 
 class CommandFailed(FieldhubError):
@@ -44,14 +26,21 @@ class CommandFailed(FieldhubError):
 
 
 class Control:
-    """Executes commands and applies desired state; answers go out through the uplink."""
+    """Executes commands and hands desired state on; answers go out through the uplink."""
 
-    def __init__(self, device_id: str, uplink: Uplink, sensors: Callable[[], SensorSet], reload: Reload) -> None:
+    def __init__(
+        self,
+        device_id: str,
+        uplink: Uplink,
+        sensors: Callable[[], SensorSet],
+        reload: Reload,
+        desired: Callable[[bytes], None],
+    ) -> None:
         self._device_id = device_id
         self._uplink = uplink
         self._sensors = sensors
         self._reload = reload
-        self.applied_version = 0
+        self._desired = desired
 
     async def handle(self, topic: str, payload: bytes) -> None:
         try:
@@ -61,7 +50,7 @@ class Control:
         if parsed.kind is TopicKind.COMMAND and parsed.name is not None:
             await self._command(parsed.name, payload)
         elif parsed.kind is TopicKind.STATE_DESIRED and payload:
-            await self._desired(payload)
+            self._desired(payload)
 
     async def _command(self, name: str, payload: bytes) -> None:
         try:
@@ -93,27 +82,3 @@ class Control:
         if name == "reload_config":
             return await self._reload()
         raise CommandFailed(f"unknown command {name!r}; known: ping, write, reload_config")
-
-    async def _desired(self, payload: bytes) -> None:
-        try:
-            message = DesiredState.model_validate_json(payload)
-            desired = AgentDesired.model_validate(message.state)
-        except ValidationError as exc:
-            log.warning("ignored invalid desired state: %s", str(exc)[:300])
-            return
-        unknown = sorted(set(desired.sensors) - set(self._sensors().runners))
-        for name, change in desired.sensors.items():
-            runner = self._sensors().runners.get(name)
-            if runner is not None:
-                runner.configure(interval=change.interval, enabled=change.enabled)
-        self.applied_version = message.version
-        if unknown:
-            log.warning("desired state names unknown sensors: %s", ", ".join(unknown))
-        reported = {
-            "applied_version": message.version,
-            "sensors": {
-                name: {"interval": r.interval, "enabled": r.enabled} for name, r in self._sensors().runners.items()
-            },
-            "unknown_sensors": unknown,
-        }
-        self._uplink.post(state_reported_topic(self._device_id), orjson.dumps(reported))

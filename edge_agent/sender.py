@@ -32,6 +32,8 @@ class Sender:
         # Bounded by the in-flight slots: at most max_inflight batches wait here.
         self._acked: asyncio.Queue[list[int]] = asyncio.Queue()
         self._rewind = False
+        #: Desired state may change it while the agent runs (``uplink.batch_delay_s``).
+        self.batch_delay_s = settings.batch_delay_s
         self.sent_messages = 0
         self.acked_rows = 0
 
@@ -55,9 +57,9 @@ class Sender:
             if self._rewind:
                 cursor, self._rewind = 0, False
             rows = await asyncio.to_thread(self._spool.batch, cursor, self._settings.batch_max, max_bytes)
-            if rows and len(rows) < self._settings.batch_max and self._settings.batch_delay_s > 0:
+            if rows and len(rows) < self._settings.batch_max and self.batch_delay_s > 0:
                 # A partial batch: give live sampling a moment to fill it (fewer, larger messages).
-                await asyncio.sleep(self._settings.batch_delay_s)
+                await asyncio.sleep(self.batch_delay_s)
                 rows = await asyncio.to_thread(self._spool.batch, cursor, self._settings.batch_max, max_bytes)
             if not rows:
                 self._slots.release()

@@ -5,6 +5,8 @@ Adapters translate library errors into these (``raise StoreUnavailable(...) from
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts.errors import ErrorCode, FieldhubError
 
 __all__ = ["FieldhubError"]
@@ -31,6 +33,14 @@ class InvalidInput(FieldhubError):
     """Input that passed the schema but breaks a rule."""
 
     code = ErrorCode.INVALID_REQUEST
+
+
+class InvalidDocument(InvalidInput):
+    """A document refused by the schema it must follow; ``details`` holds every problem (``loc`` and ``msg``)."""
+
+    def __init__(self, message: str, details: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class Unauthorized(FieldhubError):

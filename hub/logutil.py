@@ -50,12 +50,6 @@ class RateLimitedLog:
             self._logger.warning(msg, *args)
 
 
-def truncate(payload: bytes, limit: int = 120) -> str:
-    """A printable excerpt of a payload for logs; never the whole thing."""
-    text = payload[:limit].decode("utf-8", errors="replace")
-    return text + ("..." if len(payload) > limit else "")
-
-
 class RateLimitFilter(logging.Filter):
     """Lets one record per level through every ``interval_s`` (for a chatty library's logger).
 

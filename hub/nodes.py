@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import orjson
 from prometheus_client import Counter
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
+from contracts.errors import RejectReason
 from contracts.nodes import MAX_HEARTBEAT_BYTES, MAX_LOG_BYTES, Heartbeat, LogLine
+from contracts.topics import heartbeat_topic, logs_topic
 from hub.broker.base import DeviceIdentity
 from hub.clock import now_ms
 from hub.logutil import RateLimitedLog
@@ -34,7 +37,7 @@ class NodeService:
         try:
             beat = _parse(payload)
         except ValueError as exc:
-            self._refuse(self._metrics.heartbeats_refused, "heartbeat", identity, exc)
+            self._refuse(self._metrics.heartbeats_refused, "heartbeat", identity.device_id, heartbeat_topic, exc)
             return
         await self._store.put_heartbeat(identity.device_id, beat.model_dump(mode="json"), now_ms())
 
@@ -43,15 +46,19 @@ class NodeService:
         try:
             lines = _parse_logs(payload)
         except ValueError as exc:
-            self._refuse(self._metrics.node_logs_refused, "log lines", identity, exc)
+            self._refuse(self._metrics.node_logs_refused, "log lines", identity.device_id, logs_topic, exc)
             return
         rows: list[tuple[int, str, str, str]] = [(line.ts, line.level, line.logger, line.message) for line in lines]
         await self._store.append_logs(identity.device_id, rows, KEEP_LOG_LINES)
 
-    def _refuse(self, counter: Counter, what: str, identity: DeviceIdentity, exc: ValueError) -> None:
+    def _refuse(
+        self, counter: Counter, what: str, device_id: str, topic: Callable[[str], str], exc: ValueError
+    ) -> None:
         counter.inc()
-        device_id = identity.device_id
-        self._log.warning(f"{what}:{device_id}", "refused %s of %s: %s", what, device_id, str(exc)[:200])
+        # Device id, topic and reason only: log lines and validation errors quote the payload, which can be sensitive.
+        self._log.warning(
+            f"{what}:{device_id}", "refused %s of %s on %s: %s", what, device_id, topic(device_id), _reason(exc)
+        )
 
     async def latest(self, device_id: str) -> tuple[Heartbeat, int] | None:
         """The latest heartbeat and when the hub received it (epoch ms)."""
@@ -61,9 +68,24 @@ class NodeService:
         return Heartbeat.model_validate(record.doc), record.received
 
 
+class _TooLarge(ValueError):
+    """A payload over its size limit."""
+
+
+def _reason(exc: ValueError) -> RejectReason:
+    """Why a payload was refused, in a word that quotes nothing of it."""
+    if isinstance(exc, _TooLarge):
+        return RejectReason.PAYLOAD_TOO_LARGE
+    if isinstance(exc, orjson.JSONDecodeError):
+        return RejectReason.MALFORMED_JSON
+    if isinstance(exc, ValidationError) and any(error["type"] == "json_invalid" for error in exc.errors()):
+        return RejectReason.MALFORMED_JSON
+    return RejectReason.SCHEMA
+
+
 def _parse_logs(payload: bytes) -> list[LogLine]:
     if len(payload) > MAX_LOG_BYTES:
-        raise ValueError(f"{len(payload)} bytes > {MAX_LOG_BYTES}")
+        raise _TooLarge(f"{len(payload)} bytes > {MAX_LOG_BYTES}")
     doc = orjson.loads(payload)
     return _LOG_LINES.validate_python(doc if isinstance(doc, list) else [doc])
 
@@ -71,5 +93,5 @@ def _parse_logs(payload: bytes) -> list[LogLine]:
 def _parse(payload: bytes) -> Heartbeat:
     """The heartbeat in ``payload``; ValueError (pydantic's ValidationError is one) says why not."""
     if len(payload) > MAX_HEARTBEAT_BYTES:
-        raise ValueError(f"{len(payload)} bytes > {MAX_HEARTBEAT_BYTES}")
+        raise _TooLarge(f"{len(payload)} bytes > {MAX_HEARTBEAT_BYTES}")
     return Heartbeat.model_validate_json(payload)

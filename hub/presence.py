@@ -78,7 +78,7 @@ class SessionPresence:
 
     async def reported(self, identity: DeviceIdentity, payload: bytes) -> None:
         """The broker's view of the session is the truth here: a device's own word is only logged."""
-        log.debug("device %s reports its status: %r", identity.device_id, payload[:64])
+        log.debug("device %s reports its status on %s", identity.device_id, status_topic(identity.device_id))
 
     async def is_online(self, device_id: str) -> bool:
         return device_id in self._sessions

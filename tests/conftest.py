@@ -14,6 +14,7 @@ from gpiozero.pins.mock import MockFactory
 from cloud.runtime import HubRuntime
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.nats_server import NatsServer
+from tests.helpers.process import HubProcess, running_hub_process
 
 _OUR_PACKAGES = ("hub", "cloud", "contracts", "edge_agent", "device_drivers")
 
@@ -58,6 +59,13 @@ async def each_broker_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Asy
     """A real hub on the embedded broker, then on a managed Mosquitto."""
     async with running_hub(tmp_path / "data", broker=request.param) as runtime:
         yield runtime
+
+
+@pytest.fixture(scope="module")
+def hub_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """A real ``fieldhub up`` child process, shared by the tests of a module (for tests of the command line)."""
+    with running_hub_process(tmp_path_factory.mktemp("hub-process") / "data") as hub:
+        yield hub
 
 
 @pytest.fixture

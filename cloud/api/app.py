@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from cloud.api import auth, broker_hooks, control, devices, errors, nodes, provisioning, system, telemetry, tenants
+from cloud.api import (
+    auth,
+    broker_hooks,
+    control,
+    devices,
+    docs_ui,
+    errors,
+    nodes,
+    provisioning,
+    system,
+    telemetry,
+    tenants,
+)
 from cloud.api.body_limit import BodyLimit
 from cloud.services import Services
 
@@ -15,10 +27,14 @@ def create_app(services: Services) -> FastAPI:
         title="Fieldhub",
         version="0.1.0",
         description="MQTT-first IoT hub: devices, telemetry, state and commands.",
+        # FastAPI's own pages load their assets from a CDN: the hub serves its own (docs_ui).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
     app.add_middleware(BodyLimit)
     for module in (auth, tenants, devices, telemetry, control, nodes, provisioning, broker_hooks, system):
         app.include_router(module.router)
+    docs_ui.install(app)
     return app

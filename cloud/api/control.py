@@ -49,8 +49,12 @@ async def get_state(device: DeviceDep, services: ServicesDep) -> DeviceState:
 
 @router.put("/{device_id}/state/desired", response_model=StateDoc)
 async def put_desired(device: DeviceDep, body: dict[str, Any], services: ServicesDep) -> StateDoc:
-    """Replace the desired state; it is published retained on ``devices/{id}/state/desired``."""
-    record = await services.state.set_desired(device.id, body)
+    """Replace the desired state; it is published retained on ``devices/{id}/state/desired``.
+
+    A gateway's desired state must follow the agent's contract (``agent-desired-state``); a plain
+    device's is any JSON object up to 64 KiB.
+    """
+    record = await services.state.set_desired(device.id, body, device.kind)
     doc = _doc(record)
     assert doc is not None
     return doc

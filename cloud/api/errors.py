@@ -70,7 +70,7 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         if status >= 500:
             log.warning("request failed: %s", exc.message)
-        return error_response(status, exc.code, exc.message, headers=headers)
+        return error_response(status, exc.code, exc.message, getattr(exc, "details", None), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

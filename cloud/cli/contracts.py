@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
+
+import click
 
 from contracts.schemas import SCHEMAS, json_schema
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", required=True)
-    export = sub.add_parser("export", help="write <name>.schema.json files into DIR")
-    export.add_argument("directory", type=Path)
+@click.group()
+def contracts() -> None:
+    """The contracts of devices and the API, as JSON Schemas."""
 
 
-def run(args: argparse.Namespace) -> int:
-    args.directory.mkdir(parents=True, exist_ok=True)
+@contracts.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export(directory: Path) -> int:
+    """Write one <name>.schema.json file per contract into DIRECTORY (created if missing)."""
+    directory.mkdir(parents=True, exist_ok=True)
     for name in sorted(SCHEMAS):
-        path = args.directory / f"{name}.schema.json"
+        path = directory / f"{name}.schema.json"
         path.write_text(json.dumps(json_schema(name), indent=2) + "\n")
         print(path)
     return 0

@@ -1,57 +1,81 @@
-"""Entry point of the ``fieldhub`` command."""
+"""Entry point of the ``fieldhub`` command.
+
+Subcommands import their dependencies lazily (see :mod:`cloud.cli.lazy`), so ``fieldhub agent`` works
+with the base dependencies alone. Exit codes: 0 done, 1 an error from the hub (or no hub to talk to),
+2 a usage error or a configuration refused before starting.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
-from importlib import import_module
+from collections.abc import Sequence
 
-# subcommand -> (module with ``add_arguments(parser)`` and ``run(args) -> int``, help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "up": ("cloud.cli.up", "run the cloud hub (broker, ingest, API) in the foreground"),
-    "serve": ("cloud.cli.serve", "run one part of the hub alone: --role ingest (a replica beside fieldhub up)"),
-    "device": ("cloud.cli.device", "manage devices through the HTTP API"),
-    "agent": ("cloud.cli.agent", "the edge agent: run it, check its config, enroll a gateway"),
-    "sim": ("cloud.cli.sim", "simulated devices publishing real MQTT"),
-    "contracts": ("cloud.cli.contracts", "export the contracts' JSON Schemas"),
-    "bench": ("cloud.cli.bench", "benchmarks"),
+import click
+
+from cloud.cli.errors import EXIT_USAGE
+from cloud.cli.lazy import Entry, LazyGroup
+
+RUN = "Run Fieldhub"
+MANAGE = "Manage a hub (through its HTTP API)"
+
+ENTRIES: dict[str, Entry] = {
+    "up": Entry("cloud.cli.up:up", "Run the cloud hub (broker, ingest, API) in the foreground.", RUN),
+    "serve": Entry("cloud.cli.serve:serve", "Run one part of the hub alone: an ingest replica.", RUN),
+    "agent": Entry("cloud.cli.agent:agent", "The edge agent: run it, check its config, enroll a gateway.", RUN),
+    "sim": Entry("cloud.cli.sim:sim", "Simulated devices publishing real MQTT.", RUN),
+    "bench": Entry("cloud.cli.bench:bench", "Benchmarks, each against a baseline.", RUN),
+    "contracts": Entry("cloud.cli.contracts:contracts", "Export the contracts' JSON Schemas.", RUN),
+    "login": Entry("cloud.cli.auth:login", "Log in to a hub and keep its token.", MANAGE),
+    "logout": Entry("cloud.cli.auth:logout", "Log out of a hub: revoke and forget its token.", MANAGE),
+    "device": Entry("cloud.cli.device:device", "Devices: list, create, update, rotate, delete.", MANAGE),
+    "telemetry": Entry("cloud.cli.telemetry:telemetry", "Telemetry: query, latest values, watch live.", MANAGE),
+    "state": Entry("cloud.cli.state:state", "A device's desired and reported state.", MANAGE),
+    "command": Entry("cloud.cli.command:command", "Send a command to a device and print its answer.", MANAGE),
+    "node": Entry("cloud.cli.node:node", "Edge nodes (gateways): health, sensors, logs.", MANAGE),
+    "token": Entry("cloud.cli.provisioning:token", "Provisioning tokens for enrolling gateways.", MANAGE),
+    "tenant": Entry("cloud.cli.tenant:tenant", "Tenants.", MANAGE),
+    "user": Entry("cloud.cli.user:user", "Users, and your own password.", MANAGE),
 }
 
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}
 
-def build_parser(chosen: str | None) -> argparse.ArgumentParser:
-    """Only the chosen subcommand's module is imported, so a Pi without hub extras can run the agent."""
-    parser = argparse.ArgumentParser(prog="fieldhub", description="Fieldhub: MQTT-first IoT hub.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        if name == chosen:
-            module = import_module(module_name)
-            module.add_arguments(sub_parser)
-            sub_parser.set_defaults(_run=module.run)
-    return parser
+
+@click.group(cls=LazyGroup, entries=ENTRIES, context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="fieldhub", prog_name="fieldhub", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Fieldhub: MQTT-first IoT hub.
+
+    Every command takes -h/--help. Shell completion: eval "$(_FIELDHUB_COMPLETE=bash_source fieldhub)"
+    (zsh_source, fish_source for those shells); see docs/cli.md.
+    """
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    chosen = next((a for a in argv if not a.startswith("-")), None)
+    """Run ``fieldhub`` with ``argv`` (default ``sys.argv[1:]``) and return its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser(chosen).parse_args(argv)
-        run: Callable[[argparse.Namespace], int] = args._run
-        return run(args)
+        result = cli.main(args, prog_name="fieldhub", standalone_mode=False)
+        sys.stdout.flush()
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
     except ModuleNotFoundError as exc:
         # The base install is the edge agent's; hub commands need the extra.
-        print(
+        chosen = next((a for a in args if not a.startswith("-")), "")
+        click.echo(
             f"fieldhub {chosen}: the Python package {exc.name!r} is missing; "
-            'install the hub extra: pip install "fieldhub[hub]"',
-            file=sys.stderr,
+            'install the hub extra: pip install ".[hub]" in a Fieldhub checkout (or the wheel built from it)',
+            err=True,
         )
-        return 2
+        return EXIT_USAGE
     except BrokenPipeError:
-        # Output piped into a command that stopped reading (| head): not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

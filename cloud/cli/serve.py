@@ -2,39 +2,44 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 from functools import partial
 from pathlib import Path
+from typing import Any
+
+import click
 
 from cloud import collector
 from cloud.cli import logs
 from cloud.cli.foreground import run_until_stopped
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--role", choices=["ingest"], required=True, help="what this process does")
-    parser.add_argument("--broker", metavar="URL", help="the external Mosquitto, mqtt[s]://host:port")
-    parser.add_argument("--replica-id", help="names this replica's broker session; keep it across restarts")
-    parser.add_argument("--data-dir", type=Path, help="the hub's data directory (default ./data)")
-    parser.add_argument(
-        "--config", type=Path, help="TOML config file (the keys every hub process takes; see docs/configuration.md)"
-    )
-    parser.add_argument("--probe-port", type=int, help="serve /healthz and /metrics here (0 picks a free port)")
+@click.command()
+@click.option("--role", type=click.Choice(["ingest"]), required=True, help="What this process does")
+@click.option("--broker", metavar="URL", help="The external Mosquitto, mqtt[s]://host:port")
+@click.option("--replica-id", help="Names this replica's broker session; keep it across restarts")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="The hub's data directory [default: ./data]")
+@click.option(
+    "--config",
+    type=click.Path(path_type=Path),
+    help="TOML config file (the keys every hub process takes; see docs/configuration.md)",
+)
+@click.option("--probe-port", type=int, help="Serve /healthz and /metrics here (0 picks a free port)")
+def serve(role: str, config: Path | None, **options: Any) -> int:
+    """Run one part of the hub alone: --role ingest, an ingest replica beside fieldhub up.
+
+    It reads its share of the devices' messages from the external broker and writes them to the
+    hub's store, until Ctrl-C or SIGTERM.
+    """
+    return run_until_stopped("serve", partial(_serve, config, options))
 
 
-async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
+async def _serve(config: Path | None, options: dict[str, Any], stop: asyncio.Event) -> int:
     from cloud.ingest_replica import IngestReplica  # noqa: PLC0415 - hub dependencies load only for this command
     from cloud.settings import load_replica_settings  # noqa: PLC0415
 
-    settings = load_replica_settings(
-        args.config,
-        data_dir=args.data_dir,
-        broker=args.broker,
-        replica_id=args.replica_id,
-        probe_port=args.probe_port,
-    )
+    settings = load_replica_settings(config, **options)
     logs.configure(settings.log_level)
     async with IngestReplica(settings) as replica:
         collector.settle_after_start()
@@ -45,7 +50,3 @@ async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
         await stop.wait()
         print("Shutting down: flushing accepted messages to the store...")
     return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    return run_until_stopped("serve", partial(_serve, args))

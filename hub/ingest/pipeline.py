@@ -23,11 +23,12 @@ from typing import Self
 
 from contracts.errors import RejectReason
 from contracts.telemetry import Arrivals, Limits, PayloadRejected, parse_telemetry
+from contracts.topics import telemetry_topic
 from hub.clock import now_ms
 from hub.errors import StoreUnavailable
 from hub.follower import Followers
 from hub.ingest.accepted import Accepted
-from hub.logutil import RateLimitedLog, truncate
+from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
 from hub.retry import Backoff
 from hub.store.outbox import Outbox, StoredBatch
@@ -37,6 +38,17 @@ from hub.tasks import Background
 log = logging.getLogger(__name__)
 
 
+#: What each refusal means, in words that quote nothing of the message (logged with the reason).
+_EXPLAINED: dict[RejectReason, str] = {
+    RejectReason.PAYLOAD_TOO_LARGE: "larger than ingest.max_payload_bytes",
+    RejectReason.MALFORMED_JSON: "not JSON",
+    RejectReason.SCHEMA: "not of the telemetry shape in docs/devices.md",
+    RejectReason.TOO_MANY_VALUES: "more readings than ingest.max_values",
+    RejectReason.TS_OUT_OF_RANGE: "a ts before 2000: ts is epoch milliseconds, not seconds",
+    RejectReason.TS_IN_FUTURE: "a ts further ahead of hub time than ingest.max_future_s",
+    RejectReason.UNKNOWN_TOPIC: "not a telemetry topic",
+    RejectReason.UNPROCESSABLE: "cannot be stored",
+}
 Listener = Callable[[StoredBatch], None]
 Observer = Callable[[Sequence[Message]], None]
 _STOP = object()
@@ -123,12 +135,14 @@ class IngestPipeline:
             readings = parse_telemetry(payload, received, self._limits, self._arrivals)
         except PayloadRejected as exc:
             self._metrics.rejected_by[exc.reason].inc()
+            # Device id, topic and reason only: the payload, and the parser's detail that quotes it, can be sensitive.
             self._rejects.warning(
                 f"{device_id}:{exc.reason}",
-                "refused telemetry from %s: %s; payload %r",
+                "refused telemetry of %s on %s: %s (%s)",
                 device_id,
-                exc,
-                truncate(payload),
+                telemetry_topic(device_id),
+                exc.reason.value,
+                _EXPLAINED[exc.reason],
             )
             return False
         if self._closed:

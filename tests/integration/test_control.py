@@ -10,8 +10,9 @@ import orjson
 import pytest
 
 from cloud.runtime import HubRuntime
+from contracts.schemas import json_schema
 from tests.helpers.hub import Api, connected_device
-from tests.helpers.mqtt import answer_commands
+from tests.helpers.mqtt import TestDevice, answer_commands
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -46,6 +47,52 @@ async def test_desired_state_is_published_retained_and_versioned(hub: HubRuntime
         assert notobj.status_code == 422
     finally:
         await asyncio.to_thread(device.close)
+
+
+# A gateway runs the Fieldhub agent: its desired state must be the agent's (contract agent-desired-state).
+_REFUSED_FOR_GATEWAYS = [
+    ({"interval": 5}, "interval: unknown key; known: sensors, logs, heartbeat, uplink"),
+    ({"sensors": {"wave": {"interval": 0.01}}}, "sensors.wave.interval: Input should be greater than or equal to 0.1"),
+    ({"sensors": {"wave": {"interval": 90_000}}}, "sensors.wave.interval: Input should be less than or equal to 86400"),
+    ({"sensors": {"wave": {"enabled": "no"}}}, "sensors.wave.enabled: Input should be a valid boolean"),
+    ({"sensors": {"wave": {"period": 1}}}, "sensors.wave.period: unknown key; known: interval, enabled"),
+    ({"sensors": {"a b": {"enabled": True}}}, "sensors.a b: not a sensor name"),
+    ({"sensors": ["wave"]}, "sensors: Input should be a valid dictionary"),
+    ({"logs": {"level": "TRACE"}}, "logs.level: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+    ({"heartbeat": {"interval_s": 0}}, "heartbeat.interval_s: Input should be greater than or equal to 1"),
+]
+
+
+async def test_a_gateways_desired_state_must_follow_the_agents_contract(
+    hub: HubRuntime, api: Api, unique_id: str
+) -> None:
+    secret = (await api.create_device(unique_id, kind="gateway"))["credentials"]["password"]
+    path = f"/api/v1/devices/{unique_id}/state/desired"
+    for doc, message in _REFUSED_FOR_GATEWAYS:
+        r = await api.http.put(path, json=doc)
+        assert r.status_code == 422, (doc, r.text)
+        error = r.json()["error"]
+        assert error["code"] == "invalid_request" and "agent-desired-state" in error["message"]
+        assert message in error["message"], (doc, error["message"])
+    several = await api.http.put(path, json={"reboot": True, "sensors": {"wave": {"interval": 0}}})
+    details = several.json()["error"]["details"]
+    assert {tuple(d["loc"]) for d in details} == {("body", "reboot"), ("body", "sensors", "wave", "interval")}
+    assert (await api.http.get(f"/api/v1/devices/{unique_id}/state")).json()["desired"] is None, "nothing stored"
+
+    # Accepted as given (sensor names are the agent's to check), stored and published retained.
+    desired = {"sensors": {"wave": {"interval": 0.5}, "any-name": {"enabled": False}}, "logs": {"level": "DEBUG"}}
+    r = await api.http.put(path, json=desired)
+    assert r.status_code == 200 and r.json()["version"] == 1 and r.json()["state"] == desired
+    assert (await api.http.put(path, json={})).json()["version"] == 2
+    schema = (await api.http.get("/api/v1/contracts/agent-desired-state")).json()
+    assert schema == json_schema("agent-desired-state")
+    gateway = await asyncio.to_thread(TestDevice(hub.mqtt_port, unique_id, secret).connect)
+    try:
+        await asyncio.to_thread(gateway.subscribe, f"devices/{unique_id}/state/desired")
+        message = await asyncio.to_thread(gateway.next_message)
+        assert message.retain and orjson.loads(message.payload)["state"] == {}
+    finally:
+        await asyncio.to_thread(gateway.close)
 
 
 async def test_command_round_trip(hub: HubRuntime, api: Api, unique_id: str) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from cloud.brokers import BROKERS
-from cloud.cli.main import build_parser
+from cloud.cli.main import cli
 from cloud.settings import load_settings
 from hub.backends import BackendRegistry
 from hub.errors import ConfigError
@@ -39,9 +40,7 @@ def test_a_registry_builds_by_scheme_or_name_and_refuses_the_unknown() -> None:
 
 
 def test_every_backend_is_listed_by_fieldhub_up_help_and_in_the_configuration_docs() -> None:
-    parser = build_parser("up")
-    up = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["up"]  # type: ignore[union-attr]
-    help_text = up.format_help()
+    help_text = CliRunner().invoke(cli, ["up", "--help"], terminal_width=200).output
     docs = DOCS.read_text()
     for registry in REGISTRIES:
         for name, example, summary in registry.table():

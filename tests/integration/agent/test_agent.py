@@ -8,8 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +17,9 @@ from gpiozero.pins.mock import MockFactory
 
 from cloud.runtime import HubRuntime
 from edge_agent.agent import Agent
-from edge_agent.config import load_config, parse_config
 from edge_agent.spool import Spool
 from hub.store.sqlite import chunks
+from tests.helpers.agent import running_agent
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.ports import free_port
 from tests.helpers.process import cli_env, fieldhub
@@ -41,18 +39,6 @@ def agent_config(tmp_path: Path, port: int, device_id: str, secret: str, **senso
         "logs": {"ship": False},
         "sensors": [wave],
     }
-
-
-@asynccontextmanager
-async def running_agent(raw: dict[str, Any]) -> AsyncIterator[Agent]:
-    agent = Agent(parse_config(raw, "test config"))
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
-        yield agent
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 def stored_seqs(data_dir: Path, device_id: str, key: str) -> list[int]:
@@ -199,15 +185,15 @@ async def test_commands_desired_state_and_heartbeats(
         unknown = await api.http.post("/api/v1/devices/pi-3/commands/explode")
         assert unknown.json()["status"] == "error"
 
-        desired = {"sensors": {"wave": {"interval": 0.05}}}
+        desired = {"sensors": {"wave": {"interval": 0.1}}}
         assert (await api.http.put("/api/v1/devices/pi-3/state/desired", json=desired)).status_code == 200
 
         async def applied() -> bool:
             reported = (await api.http.get("/api/v1/devices/pi-3/state")).json()["reported"]
-            return bool(reported) and reported["state"]["sensors"]["wave"]["interval"] == 0.05
+            return bool(reported) and reported["state"]["sensors"]["wave"]["interval"] == 0.1
 
         await eventually(applied, what="the desired interval reported as applied")
-        assert agent.sensors.runners["wave"].interval == 0.05
+        assert agent.sensors.runners["wave"].interval == 0.1
         off = {"sensors": {"wave": {"enabled": False}}}
         await api.http.put("/api/v1/devices/pi-3/state/desired", json=off)
 
@@ -275,10 +261,7 @@ async def test_reload_config_swaps_sensors_without_a_restart(hub: HubRuntime, ap
     raw = agent_config(tmp_path, hub.mqtt_port, "pi-5", secret)
     path = tmp_path / "agent.toml"
     path.write_text(tomli_w.dumps(raw))
-    agent = Agent(load_config(path), path)
-    stop = asyncio.Event()
-    task = asyncio.create_task(agent.run(stop))
-    try:
+    async with running_agent(path) as agent:
         await eventually(lambda: _acked(agent, 1), what="the agent connected and sending")
         raw["sensors"].append({"name": "walk", "driver": "simulated", "options": {"kind": "random_walk"}})
         raw["spool"]["max_mb"] = 32
@@ -295,9 +278,6 @@ async def test_reload_config_swaps_sensors_without_a_restart(hub: HubRuntime, ap
         broken = await api.http.post("/api/v1/devices/pi-5/commands/reload_config", json={"timeout_s": 10})
         assert broken.json()["status"] == "error" and "not valid TOML" in broken.json()["error"]
         assert set(agent.sensors.runners) == {"wave", "walk"}
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
 
 
 async def test_the_agent_speaks_mqtt_over_tls_with_a_private_ca(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ demo: $(VENV)/.stamp-install
 
 # Real servers (and the browser) the tests start, as command:Debian-package, installed when missing.
 TEST_SERVERS := nats-server:nats-server mosquitto:mosquitto mosquitto_pub:mosquitto-clients \
-	java:default-jre-headless mvn:maven chromium:chromium
+	java:default-jre-headless mvn:maven chromium:chromium node:nodejs npm:npm
 test-servers:
 	@missing=""; for s in $(TEST_SERVERS); do \
 		PATH="$$PATH:/usr/sbin" command -v $${s%%:*} >/dev/null || missing="$$missing $${s#*:}"; done; \
@@ -49,6 +49,7 @@ bench: $(VENV)/.stamp-install test-servers
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 20000 --batch 100 --paced --kafka
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 20000 --batch 100 --replicas 1
 	$(BIN)/fieldhub bench agent
+	$(BIN)/fieldhub bench placement
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache .hypothesis

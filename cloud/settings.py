@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -18,6 +21,7 @@ from pydantic_settings import (
 )
 
 from contracts.telemetry import Limits
+from hub.blobs.factory import BLOBS, BlobContext, check_blob_url
 from hub.broker.gate import GateLimits
 from hub.errors import ConfigError
 from hub.security.passwords import ScryptParams
@@ -86,10 +90,56 @@ class EmbeddedBrokerSettings(BaseModel):
         return GateLimits(self.connect_timeout_s, self.max_connections, self.max_connections_per_address, packet)
 
 
+class AzureSettings(BaseModel):
+    """The ``[azure]`` section: the Azure Storage account of an ``azure://CONTAINER`` blob store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    storage_connection_string: SecretStr | None = Field(
+        default=None,
+        description="The account's connection string (FIELDHUB_AZURE_STORAGE_CONNECTION_STRING); not in files",
+    )
+
+
+class _FlatEnvNames(PydanticBaseSettingsSource):
+    """Env names without the section's double underscore, as the Azure docs and operators spell them.
+
+    ``FIELDHUB_AZURE_STORAGE_CONNECTION_STRING`` reads as ``azure.storage_connection_string``; the nested name
+    ``FIELDHUB_AZURE__STORAGE_CONNECTION_STRING`` works too and wins when both are set.
+    """
+
+    NAMES: ClassVar[dict[str, tuple[str, str]]] = {
+        "FIELDHUB_AZURE_STORAGE_CONNECTION_STRING": ("azure", "storage_connection_string")
+    }
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the names itself
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for env, (section, key) in self.NAMES.items():
+            value = os.environ.get(env)
+            if value:
+                values.setdefault(section, {})[key] = value
+        return values
+
+
+def _known_url(url: str | None, check: Callable[[str], object]) -> str | None:
+    """``url`` if ``check`` accepts it (or it is unset); a :class:`ConfigError` becomes pydantic's ValueError."""
+    if url is not None:
+        try:
+            check(url)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+    return url
+
+
 class ProcessSettings(BaseSettings):
     """What every hub process is told (``fieldhub up`` and ``fieldhub serve``); see docs/configuration.md."""
 
     model_config = SettingsConfigDict(env_prefix="FIELDHUB_", env_nested_delimiter="__", extra="forbid")
+    #: Sources read after the ``FIELDHUB_*`` env and before the config file (env names of other spellings).
+    env_sources: ClassVar[tuple[type[PydanticBaseSettingsSource], ...]] = ()
 
     data_dir: Path = Path("data")
     host: str = "127.0.0.1"
@@ -111,12 +161,7 @@ class ProcessSettings(BaseSettings):
     @field_validator("store")
     @classmethod
     def _known_store(cls, url: str | None) -> str | None:
-        if url is not None:
-            try:
-                STORES.check(url)
-            except ConfigError as exc:
-                raise ValueError(exc.message) from None
-        return url
+        return _known_url(url, STORES.check)
 
     @field_validator("broker")
     @classmethod
@@ -143,7 +188,8 @@ class ProcessSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+        extra = tuple(source(settings_cls) for source in cls.env_sources)
+        return init_settings, env_settings, *extra, TomlConfigSettingsSource(settings_cls)
 
     @model_validator(mode="after")
     def _read_broker_password(self) -> Self:
@@ -202,6 +248,31 @@ class HubSettings(ProcessSettings):
     stream: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Northbound streams, e.g. nats://127.0.0.1:4222 (comma-separated in env)"
     )
+    blob: str | None = Field(
+        default=None, description="Blob store of app packages; default file:// (<data_dir>/blobs), or azure://CONTAINER"
+    )
+    azure: AzureSettings = AzureSettings()
+
+    env_sources: ClassVar[tuple[type[PydanticBaseSettingsSource], ...]] = (_FlatEnvNames,)
+
+    @field_validator("blob")
+    @classmethod
+    def _known_blob(cls, url: str | None) -> str | None:
+        return _known_url(url, check_blob_url)
+
+    @model_validator(mode="after")
+    def _blob_account(self) -> Self:
+        if self.blob is not None and BLOBS.key(self.blob) == "azure" and self.azure.storage_connection_string is None:
+            raise ValueError(
+                f"blob {self.blob} needs azure.storage_connection_string (FIELDHUB_AZURE_STORAGE_CONNECTION_STRING)"
+            )
+        return self
+
+    @property
+    def blob_context(self) -> BlobContext:
+        """What :func:`hub.blobs.factory.open_blob_store` needs beside ``blob``."""
+        secret = self.azure.storage_connection_string
+        return BlobContext(self.data_dir, secret.get_secret_value() if secret else None)
 
     @field_validator("stream", mode="before")
     @classmethod

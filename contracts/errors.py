@@ -9,6 +9,8 @@ class ErrorCode(enum.StrEnum):
     """Codes that appear in JSON error bodies as ``{"error": {"code", "message"}}``."""
 
     INVALID_REQUEST = "invalid_request"
+    #: An uploaded app package was refused; ``details`` lists every problem as ``{"path", "problem"}``.
+    INVALID_PACKAGE = "invalid_package"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.agent_state import AgentDesiredState, AgentReportedState
+from contracts.apps import AppManifest
 from contracts.devices import Credentials, Device, DeviceCreate, DevicePatch, Tenant, TenantCreate
 from contracts.messages import CommandRequest, CommandResponse, DesiredState, StatusMessage
 from contracts.nodes import Heartbeat, Node
@@ -19,6 +20,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "state-desired": DesiredState,
     "agent-desired-state": AgentDesiredState,
     "agent-reported-state": AgentReportedState,
+    "app-manifest": AppManifest,
     "command-request": CommandRequest,
     "command-response": CommandResponse,
     "device": Device,

@@ -1,4 +1,4 @@
-"""``fieldhub bench ingest|agent``: measured figures, each against a baseline run in the same invocation."""
+"""``fieldhub bench ingest|agent|placement``: measured figures, each against a baseline run in the same invocation."""
 
 from __future__ import annotations
 
@@ -50,6 +50,16 @@ def ingest(qos: str, stream: tuple[str, ...], json_output: bool, **options: Any)
 def agent(json_output: bool, **options: Any) -> int:
     """Agent memory, CPU per 1,000 readings/s and spool replay rate."""
     return _run("agent", json=json_output, **options)
+
+
+@bench.command()
+@click.option("--nodes", type=click.IntRange(min=1), default=1000, help="Candidate nodes")
+@click.option("--deployments", type=click.IntRange(min=1), default=1000, help="Deployments placed one after the other")
+@click.option("--seed", type=int, default=1, help="Seed of the generated nodes and deployments")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def placement(json_output: bool, **options: Any) -> int:
+    """Time per placement decision and in all, with a load-only choice as baseline."""
+    return _run("placement", json=json_output, **options)
 
 
 def _run(name: str, **options: Any) -> int:

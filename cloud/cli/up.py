@@ -14,6 +14,7 @@ from cloud import collector
 from cloud.brokers import BROKERS
 from cloud.cli import logs
 from cloud.cli.foreground import run_until_stopped
+from hub.blobs.factory import BLOBS
 from hub.store.factory import STORES
 from hub.streams.factory import SINKS
 
@@ -23,7 +24,7 @@ class _UpCommand(click.Command):
 
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Backends (docs/configuration.md)"):
-            for registry in (BROKERS, STORES, SINKS):
+            for registry in (BROKERS, STORES, SINKS, BLOBS):
                 for _, example, summary in registry.table():
                     # Written as is: click would re-wrap the columns of a text epilog.
                     formatter.write(f"{'':{formatter.current_indent}}{registry.kind:<7} {example:<38} {summary}\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from hub.store.apps import AppStore
 from hub.store.identity import IdentityStore
 from hub.store.nodes import NodeStore
 from hub.store.outbox import Outbox
@@ -46,3 +47,4 @@ class Backend:
     nodes: NodeStore
     identity: IdentityStore
     provisioning: ProvisioningStore
+    apps: AppStore

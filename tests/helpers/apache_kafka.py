@@ -7,21 +7,17 @@ the reference implementation and keeps topics, records and committed offsets on 
 from __future__ import annotations
 
 import base64
-import fcntl
 import logging
 import os
-import shutil
 import subprocess
-import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from tests.helpers.ports import free_port
+from tests.helpers.servers import ServerProcess, cache_root, fetch_once, require
 
 KAFKA_VERSION = "4.1.1"
 POM = Path(__file__).with_name("kafka-pom.xml")
@@ -30,6 +26,9 @@ DOWNLOAD_TIMEOUT = 900.0
 FORMAT_TIMEOUT = 60.0
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+NEEDS = (
+    "the Apache Kafka test broker needs Java 17+ and Maven (Debian: apt-get install -y openjdk-17-jre-headless maven)"
+)
 
 # Root WARN to stderr: Kafka's INFO chatter would bury the one line that explains a failed start.
 LOG4J2 = """\
@@ -45,55 +44,17 @@ rootLogger.appenderRef.stderr.ref = STDERR
 _log = logging.getLogger(__name__)
 
 
-def _require(tool: str) -> str:
-    """The path of ``tool``; a missing JDK or Maven should read as a setup problem, not a test failure."""
-    path = shutil.which(tool)
-    if path is None:
-        raise RuntimeError(
-            f"`{tool}` is not on PATH: the Apache Kafka test broker needs Java 17+ and Maven "
-            "(Debian: apt-get install -y openjdk-17-jre-headless maven)"
-        )
-    return path
-
-
 def kafka_libs() -> Path:
-    """The directory of Kafka's runtime jars, downloaded by Maven on first use and cached.
+    """The directory of Kafka's runtime jars, downloaded by Maven on first use and cached
+    (see :func:`tests.helpers.servers.fetch_once`)."""
+    require("java", NEEDS)
 
-    The jars are staged in a temporary directory and renamed into place, so a download cut short is
-    never mistaken for a complete one; a file lock makes parallel pytest workers download only once.
-    ``$FIELDHUB_TEST_CACHE`` replaces the cache root ``~/.cache/fieldhub-tests``.
-    """
-    _require("java")
-    home = Path(os.environ.get("FIELDHUB_TEST_CACHE") or Path.home() / ".cache" / "fieldhub-tests")
-    home = home / f"kafka-{KAFKA_VERSION}"
-    libs = home / "lib"
-    if (libs / MARKER_JAR).is_file():
-        return libs
-    mvn = _require("mvn")
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, even if this process dies
-        if (libs / MARKER_JAR).is_file():  # another worker finished while this one waited
-            return libs
-        with tempfile.TemporaryDirectory(dir=home, prefix=".download-") as tmp:
-            staged = Path(tmp) / "lib"
-            goal = ["dependency:copy-dependencies", f"-DoutputDirectory={staged}", "-DincludeScope=runtime"]
-            started = time.monotonic()
-            result = subprocess.run(
-                [mvn, "-q", "-B", "-f", str(POM), *goal],
-                capture_output=True,
-                text=True,
-                timeout=DOWNLOAD_TIMEOUT,
-                check=False,
-            )
-            if result.returncode != 0 or not (staged / MARKER_JAR).is_file():
-                output = (result.stdout + result.stderr)[-4000:]
-                raise RuntimeError(f"mvn could not fetch Kafka {KAFKA_VERSION} (exit {result.returncode}):\n{output}")
-            if libs.exists():  # left by hand or an older layout: it lacks the marker jar, so it is incomplete
-                shutil.rmtree(libs)
-            staged.rename(libs)
-            _log.info("downloaded Apache Kafka %s jars in %.1f s", KAFKA_VERSION, time.monotonic() - started)
-    return libs
+    def download(staged: Path) -> list[str]:
+        goal = ["dependency:copy-dependencies", f"-DoutputDirectory={staged}", "-DincludeScope=runtime"]
+        return [require("mvn", NEEDS), "-q", "-B", "-f", str(POM), *goal]
+
+    libs = cache_root() / f"kafka-{KAFKA_VERSION}" / "lib"
+    return fetch_once(libs, MARKER_JAR, download, f"Apache Kafka {KAFKA_VERSION} jars", DOWNLOAD_TIMEOUT)
 
 
 def _cluster_id() -> str:
@@ -104,17 +65,22 @@ def _cluster_id() -> str:
             return cluster_id
 
 
-class ApacheKafka:
+class ApacheKafka(ServerProcess):
     """One broker+controller node in ``work``; ``start()`` after ``stop()`` reuses its data and ports.
 
     The ports are picked once so that clients configured before an outage find the broker again.
     """
 
+    name = "Apache Kafka"
+    log_name = "kafka.log"
+    start_timeout = START_TIMEOUT
+    stop_timeout = STOP_TIMEOUT
+    poll_s = 0.1
+
     def __init__(self, work: Path) -> None:
-        self.work = work
+        super().__init__(work)
         self.broker_port: int | None = None
         self.controller_port: int | None = None
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -122,17 +88,9 @@ class ApacheKafka:
             raise RuntimeError("start() the broker before asking for its address")
         return f"127.0.0.1:{self.broker_port}"
 
-    @property
-    def log_path(self) -> Path:
-        return self.work / "kafka.log"
-
-    def start(self) -> None:
-        """Start the JVM and return once the broker answers a metadata request."""
-        if self.proc is not None:
-            raise RuntimeError("Apache Kafka is already running")
+    def _prepare(self) -> list[str]:
         classpath = f"{kafka_libs()}/*"  # java expands the wildcard itself; no shell involved
-        java = _require("java")
-        self.work.mkdir(parents=True, exist_ok=True)
+        java = require("java", NEEDS)
         if self.broker_port is None or self.controller_port is None:
             self.broker_port = free_port()
             self.controller_port = free_port()
@@ -142,39 +100,7 @@ class ApacheKafka:
         jvm = [java, "-Xmx512m", f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
         if not (self.work / "data" / "meta.properties").is_file():
             self._format(jvm, config)
-        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
-            self.proc = subprocess.Popen([*jvm, "kafka.Kafka", str(config)], stdout=log, stderr=subprocess.STDOUT)
-        try:
-            self._wait_ready(self.proc)
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """SIGTERM lets Kafka close its logs cleanly, so the next start needs no recovery."""
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.is_file():
-            return "(no log)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        return [*jvm, "kafka.Kafka", str(config)]
 
     def _write_config(self) -> tuple[Path, Path]:
         settings = {
@@ -208,22 +134,15 @@ class ApacheKafka:
             output = result.stdout + result.stderr
             raise RuntimeError(f"kafka-storage format failed (exit {result.returncode}):\n{output}")
 
-    def _wait_ready(self, proc: subprocess.Popen[bytes]) -> None:
+    def _readiness(self) -> Callable[[], bool]:
         """An open port is not enough: the broker serves only once it has joined its own quorum."""
         # A short reconnect backoff: librdkafka's default grows to 10 s and would delay noticing the broker.
         admin = AdminClient({"bootstrap.servers": self.bootstrap, "reconnect.backoff.max.ms": 250}, logger=_log)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
+
+        def answers() -> bool:
             try:
-                if admin.list_topics(timeout=1).brokers:
-                    return
+                return bool(admin.list_topics(timeout=1).brokers)
             except KafkaException:
-                pass  # not answering yet
-            try:
-                code = proc.wait(0.1)  # paces the loop and notices a crash at once
-            except subprocess.TimeoutExpired:
-                pass
-            else:
-                raise RuntimeError(f"Apache Kafka exited with {code} while starting:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Apache Kafka did not answer within {START_TIMEOUT:.0f} s:\n{self.log_tail()}")
+                return False  # not answering yet
+
+        return answers

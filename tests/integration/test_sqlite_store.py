@@ -10,7 +10,8 @@ import pytest
 
 from contracts.devices import Device, DeviceKind, Tenant
 from contracts.telemetry import Reading
-from hub.errors import ConfigError, StoreUnavailable
+from hub.errors import ConfigError, Conflict, StoreUnavailable
+from hub.store.apps import AppVersionRecord, DeploymentRecord, DeploymentStatus, Transition
 from hub.store.identity import SessionRecord, SessionStatus, UserRecord
 from hub.store.sqlite import migrations
 from hub.store.sqlite.backend import sqlite_backend
@@ -167,7 +168,8 @@ async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_pa
     with sqlite3.connect(path, isolation_level=None) as conn:
         # Back to version 6 by hand: a heartbeat kept as device state, as version 6 did.
         conn.executescript(
-            "DROP TABLE heartbeats; DROP TABLE outbox_followers; DROP TABLE user_sessions;"
+            "DROP TABLE deployment_timeline; DROP TABLE deployments; DROP TABLE app_versions;"
+            " DROP TABLE heartbeats; DROP TABLE outbox_followers; DROP TABLE user_sessions;"
             " ALTER TABLE users DROP COLUMN token_version;"
             " ALTER TABLE node_logs RENAME COLUMN node_id TO device_id; PRAGMA user_version = 6;"
         )
@@ -213,5 +215,41 @@ async def test_users_of_a_version_8_database_start_at_token_version_0_with_sessi
         assert await store.identity.session_status("s1") == SessionStatus(session, 0)
         changed = await store.identity.update_user("alice", role="user")
         assert changed is not None and (changed.role, changed.token_version) == ("user", 1)
+    finally:
+        await store.database.close()
+
+
+async def test_a_version_9_database_gets_the_apps_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Migration 10: what version 9 held stays; app versions and deployments with timelines can be kept."""
+    path = tmp_path / "hub.db"
+    with monkeypatch.context() as patched:
+        patched.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:9])
+        old = sqlite_backend(path)
+        await old.database.open()
+        await old.identity.create_user(UserRecord("alice", "h-alice", "tenant_admin", "ta", 5))
+        await old.database.close()
+    assert _pragma(path, "user_version") == 9
+    store = sqlite_backend(path)
+    await store.database.open()
+    try:
+        assert _pragma(path, "user_version") == len(migrations.MIGRATIONS)
+        assert await store.identity.get_user("alice") == UserRecord("alice", "h-alice", "tenant_admin", "ta", 5)
+        pushed = AppVersionRecord("ta", "climate", "1.0.0", "ab" * 32, 10, "{}", 7, "alice")
+        await store.apps.add_version(pushed)
+        running = DeploymentStatus.RUNNING
+        dep = DeploymentRecord("dep-000000000001", "ta", "climate", "1.0.0", 1, running, 8, 8)
+        created = await store.apps.create_deployment(dep, "placed")
+        assert created.timeline == (Transition(8, running, "placed"),)
+        with pytest.raises(Conflict):
+            await store.apps.delete_version("ta", "climate", "1.0.0")
+        with sqlite3.connect(path) as conn:
+            plan = " ".join(
+                row[3]
+                for row in conn.execute(
+                    "EXPLAIN QUERY PLAN SELECT id FROM deployments WHERE tenant = ? AND app = ? AND version = ?",
+                    ("ta", "climate", "1.0.0"),
+                )
+            )
+        assert "deployments_by_app" in plan
     finally:
         await store.database.close()

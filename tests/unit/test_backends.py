@@ -11,11 +11,12 @@ from cloud.brokers import BROKERS
 from cloud.cli.main import cli
 from cloud.settings import load_settings
 from hub.backends import BackendRegistry
+from hub.blobs.factory import BLOBS
 from hub.errors import ConfigError
 from hub.store.factory import STORES
 from hub.streams.factory import SINKS
 
-REGISTRIES = (BROKERS, STORES, SINKS)
+REGISTRIES = (BROKERS, STORES, SINKS, BLOBS)
 DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"
 
 

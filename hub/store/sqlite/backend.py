@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.store.backend import Backend
+from hub.store.sqlite.apps import SqliteApps
 from hub.store.sqlite.database import SqliteDatabase
 from hub.store.sqlite.identity import SqliteIdentity
 from hub.store.sqlite.nodes import SqliteNodes
@@ -28,4 +29,5 @@ def sqlite_backend(path: Path) -> Backend:
         nodes=SqliteNodes(db),
         identity=SqliteIdentity(db),
         provisioning=SqliteProvisioning(db),
+        apps=SqliteApps(db),
     )

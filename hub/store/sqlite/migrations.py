@@ -192,6 +192,46 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX user_sessions_by_user ON user_sessions(username);
     CREATE INDEX user_sessions_by_expiry ON user_sessions(expires);
     """,
+    # 10: app versions, deployments and their timelines (see hub/store/sqlite/apps.py for the queries each
+    # index serves); a deployment refers to its app version, so a version in use cannot go.
+    """
+    CREATE TABLE app_versions (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        manifest TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        PRIMARY KEY (tenant, name, version)
+    );
+    CREATE TABLE deployments (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        app TEXT NOT NULL,
+        version TEXT NOT NULL,
+        replicas INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        placement TEXT NOT NULL,
+        instances TEXT NOT NULL,
+        schedule TEXT,
+        FOREIGN KEY (tenant, app, version) REFERENCES app_versions(tenant, name, version)
+    );
+    CREATE INDEX deployments_by_app ON deployments(tenant, app, version);
+    CREATE INDEX deployments_by_tenant ON deployments(tenant, created);
+    CREATE INDEX deployments_by_status ON deployments(status, created);
+    CREATE TABLE deployment_timeline (
+        seq INTEGER PRIMARY KEY,
+        deployment_id TEXT NOT NULL REFERENCES deployments(id),
+        ts INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE INDEX deployment_timeline_by_deployment ON deployment_timeline(deployment_id, seq);
+    """,
 ]
 
 

@@ -13,6 +13,7 @@ from hub.store.registry import DevicePatchRecord, DeviceQuery, DeviceSecret
 from hub.store.sqlite import telemetry
 from hub.store.sqlite.connections import transaction
 from hub.store.sqlite.database import SqliteDatabase
+from hub.store.sqlite.where import Where
 
 # Interpolated into SQL (the S608 noqa below): a constant, never input.
 _DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen"
@@ -93,21 +94,15 @@ class SqliteRegistry:
         return None if row is None else _device(row)
 
     async def list_devices(self, query: DeviceQuery) -> tuple[list[Device], int]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        if query.tenant is not None:
-            clauses.append("tenant = ?")
-            args.append(query.tenant)
-        if query.status is not None:
-            clauses.append("status = ?")
-            args.append(query.status.value)
-        if query.kind is not None:
-            clauses.append("kind = ?")
-            args.append(query.kind.value)
+        filters = (
+            Where()
+            .equals("tenant", query.tenant)
+            .equals("status", None if query.status is None else query.status.value)
+            .equals("kind", None if query.kind is None else query.kind.value)
+        )
         if query.label is not None:
-            clauses.append("json_extract(labels, '$.\"' || ? || '\"') = ?")
-            args.extend(query.label)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            filters.add("json_extract(labels, '$.\"' || ? || '\"') = ?", *query.label)
+        where, args = filters.sql, filters.args
 
         def run(conn: sqlite3.Connection) -> tuple[list[Device], int]:
             (total,) = conn.execute(f"SELECT count(*) FROM devices {where}", args).fetchone()  # noqa: S608

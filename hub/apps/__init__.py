@@ -1,0 +1,1 @@
+"""The app platform on the hub: packages, placement and deployments."""

@@ -1,6 +1,6 @@
 """The composition root of ``fieldhub up``: builds every component once and owns their lifetime.
 
-Start order is store -> ingest -> broker -> HTTP; leaving the block stops them in reverse,
+Start order is store -> blob store -> ingest -> broker -> HTTP; leaving the block stops them in reverse,
 so the broker hands over everything it acknowledged before ingest flushes to the store.
 """
 
@@ -23,6 +23,8 @@ from cloud.lifetime import Lifetime
 from cloud.services import Services
 from cloud.settings import HubSettings, ProcessSettings
 from contracts.telemetry import Arrivals
+from hub.apps.catalog import AppCatalog
+from hub.blobs.factory import open_blob_store
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.link import LinkFactory, MqttLink
 from hub.commands import CommandBus
@@ -138,6 +140,9 @@ class HubRuntime(Lifetime):
         store = open_store(s.store_url)
         await store.database.open()
         self._stack.push_async_callback(store.database.close)
+        # Opening connects to nothing yet (the first push or download does): no cost for hubs without apps.
+        blobs = open_blob_store(s.blob, s.blob_context)
+        self._stack.push_async_callback(blobs.close)
 
         metrics = Metrics()
         authenticator = DeviceAuthenticator(store.registry, metrics)
@@ -195,6 +200,7 @@ class HubRuntime(Lifetime):
             nodes=nodes,
             authenticator=authenticator,
             provisioning=Provisioning(store.provisioning, store.registry, registry, s.hash_params),
+            apps=AppCatalog(store.apps, blobs),
             mqtt_port=self.mqtt_port,
             broker_up=started.link_up,
         )

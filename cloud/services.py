@@ -10,6 +10,7 @@ from cloud.identity.provisioning import Provisioning
 from cloud.identity.tokens import TokenService
 from cloud.identity.users import UserDirectory
 from cloud.settings import HubSettings
+from hub.apps.catalog import AppCatalog
 from hub.commands import CommandBus
 from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
@@ -43,6 +44,8 @@ class Services:
     nodes: NodeService
     authenticator: DeviceAuthenticator
     provisioning: Provisioning
+    #: Pushed app versions, their packages in the blob store (``blob`` setting).
+    apps: AppCatalog
     #: The port the MQTT listener really bound (the setting may say 0).
     mqtt_port: int
     #: Whether the hub's own link to an external or managed broker is up (None: the broker is in-process).

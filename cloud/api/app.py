@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cloud.api import (
+    apps,
     auth,
     broker_hooks,
     control,
@@ -33,8 +34,8 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    app.add_middleware(BodyLimit)
-    for module in (auth, tenants, devices, telemetry, control, nodes, provisioning, broker_hooks, system):
+    app.add_middleware(BodyLimit, routes={("POST", apps.PATH): apps.upload_limit(services)})
+    for module in (auth, tenants, devices, telemetry, control, nodes, apps, provisioning, broker_hooks, system):
         app.include_router(module.router)
     docs_ui.install(app)
     return app

@@ -25,11 +25,13 @@ FROM_PASSWORD = "password"  # noqa: S105 - names a source, holds no secret
 class ApiError(CliError):
     """An error answer of the hub, printed as ``fieldhub: <status> <code>: <message>``."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.reason = message
+        #: The answer's ``details`` (every problem of a refused package, every invalid field), if any.
+        self.details = details or []
 
 
 class SessionRefused(CliError):
@@ -122,11 +124,12 @@ class ApiClient:
         try:
             error = response.json()["error"]
             code, message = str(error["code"]), str(error["message"])
-        except (ValueError, KeyError, TypeError):
-            code, message = "http_error", response.text[:200] or response.reason_phrase
+            details = error.get("details") if isinstance(error.get("details"), list) else None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            code, message, details = "http_error", response.text[:200] or response.reason_phrase, None
         if response.status_code == 401 and session and "Authorization" in self._http.headers:
             raise SessionRefused(self.hub, self.source, message)
-        raise ApiError(response.status_code, code, message)
+        raise ApiError(response.status_code, code, message, details)
 
 
 def _parse_events(lines: Iterator[str]) -> Iterator[Event]:

@@ -6,6 +6,8 @@ by the module, so the file stays fast.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import queue
 import signal
@@ -15,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -457,6 +460,44 @@ def test_tenants_and_users(cli: Cli, tmp_path: Path, name: str) -> None:
     assert cli.ok("user", "delete", user).strip() == f"deleted {user}"
     assert cli.error("user", "get", user) == f"fieldhub: 404 not_found: user '{user}' not found"
     assert alice.error("device", "list", password=False).endswith(f"log in again: fieldhub login --hub {cli.hub.url}")
+
+
+# --- apps ---
+
+
+def test_app_init_push_ls_get_rm(cli: Cli, tmp_path: Path, name: str) -> None:
+    app_dir = tmp_path / "app"
+    out = cli.ok("app", "init", name, str(app_dir))
+    assert f"push it with: fieldhub app push {app_dir}" in out
+    assert {p.name for p in app_dir.iterdir()} == {"fieldhub-app.toml", "main.py", "README.md"}
+    (app_dir / "__pycache__").mkdir()
+    (app_dir / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    assert "exists" in cli.error("app", "init", name, str(app_dir))
+
+    rows = _table(cli.ok("app", "push", str(app_dir)))
+    assert [(r["NAME"], r["VERSION"], r["CREATED BY"]) for r in rows] == [(name, "0.1.0", "admin")]
+    with logged_in(cli.hub.url) as http:
+        package = http.get(f"/api/v1/apps/{name}/versions/0.1.0/package").content
+    assert rows[0]["DIGEST"] == hashlib.sha256(package).hexdigest()
+    assert "__pycache__/main.cpython-311.pyc" not in zipfile.ZipFile(io.BytesIO(package)).namelist()
+    assert cli.error("app", "push", str(app_dir)).startswith("fieldhub: 409 conflict: ")
+
+    listed = [r for r in _table(cli.ok("app", "ls")) if r["NAME"] == name]
+    assert listed == [
+        {"NAME": name, "TENANT": "default", "LATEST": "0.1.0", "VERSIONS": "1", "DESCRIPTION": "A Fieldhub app"}
+    ]
+    got = cli.json("app", "get", name)
+    assert [v["version"] for v in got["versions"]] == ["0.1.0"]
+
+    (app_dir / "fieldhub-app.toml").write_text("[app]\nname = 'Bad'\n")
+    refused = cli.run("app", "push", str(app_dir))
+    assert refused.returncode == 1, refused.stderr
+    *problems, last = refused.stderr.strip().splitlines()
+    assert last.startswith("fieldhub: 422 invalid_package: invalid package")
+    assert {line.split(":")[0].strip() for line in problems} >= {"app.name", "app.version"}, problems
+
+    assert cli.ok("app", "rm", f"{name}@0.1.0").strip() == f"removed {name}@0.1.0"
+    assert cli.error("app", "get", name).startswith("fieldhub: 404 not_found")
 
 
 # --- the command itself: version, help, completion, a base install ---

@@ -1,0 +1,117 @@
+"""``fieldhub app``: write a template app, push a directory, list, show and remove apps.
+
+Pushing zips the directory as it is (without caches, version control and virtual environments) and uploads
+it; the hub checks the package before it stores anything and answers every problem at once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cloud.cli.client import ApiError
+from cloud.cli.errors import fail
+from cloud.cli.lazy import OrderedGroup
+from cloud.cli.options import api_options, hub_options, invocation
+from cloud.cli.output import col
+
+APPS = "/api/v1/apps"
+LIST_COLUMNS = (col("NAME"), col("TENANT"), col("LATEST"), col("VERSIONS"), col("DESCRIPTION"))
+VERSION_COLUMNS = (col("NAME"), col("VERSION"), col("DIGEST"), col("SIZE"), col("CREATED BY"))
+_APP_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _app_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not _APP_NAME.fullmatch(value):
+        raise click.BadParameter("1-63 of a-z, 0-9 and '-', starting and ending with a letter or digit")
+    return value
+
+
+@click.group(cls=OrderedGroup)
+@api_options
+def app() -> None:
+    """Apps: write a template, push a directory, list, show and remove versions."""
+
+
+@app.command()
+@click.argument("name", callback=_app_name)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
+def init(name: str, directory: Path | None) -> None:
+    """Write a template app called NAME into DIRECTORY [default: ./NAME].
+
+    It serves HTTP on $PORT with /healthz, using only Python's standard library, and passes the hub's checks.
+    """
+    from hub.apps.template import write_template  # noqa: PLC0415 - keeps the command group light
+
+    target = directory if directory is not None else Path(name)
+    try:
+        written = write_template(name, target)
+    except FileExistsError as exc:
+        fail(str(exc))
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"push it with: fieldhub app push {target}")
+
+
+@app.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".")
+@click.option("--tenant", help="Push into this tenant (platform admins) [default: default, or your own]")
+@api_options
+def push(directory: Path, tenant: str | None) -> None:
+    """Zip DIRECTORY (fieldhub-app.toml at its root) and push it as a new version of its app.
+
+    __pycache__, .git, .venv and *.pyc are left out. A refused package lists every problem found.
+    """
+    from hub.apps.template import zip_directory  # noqa: PLC0415 - keeps the command group light
+
+    data = zip_directory(directory)
+    inv = invocation()
+    files = {"package": (f"{directory.resolve().name}.zip", data, "application/zip")}
+    params = {"tenant": tenant} if tenant else None
+    try:
+        answer = inv.api().request("POST", APPS, files=files, params=params)
+    except ApiError as exc:
+        # Every problem of a refused package, one a line, before the one-line error.
+        for detail in exc.details:
+            if isinstance(detail, dict) and "problem" in detail:
+                click.echo(f"  {detail.get('path') or '(package)'}: {detail['problem']}", err=True)
+        raise
+    inv.show(answer, VERSION_COLUMNS)
+
+
+@app.command("ls")
+@click.option("--tenant", help="Only this tenant's apps (platform admins; others see their own tenant)")
+@api_options
+def list_apps(tenant: str | None) -> None:
+    """List apps, by tenant and name, with their highest version."""
+    inv = invocation()
+    inv.show(inv.api().get(APPS, tenant=tenant), LIST_COLUMNS)
+
+
+@app.command()
+@click.argument("name")
+@click.option("--tenant", help="The app of this tenant (platform admins)")
+@api_options
+def get(name: str, tenant: str | None) -> None:
+    """Show the app NAME and its versions, the highest first."""
+    inv = invocation()
+    answer: dict[str, Any] = inv.api().get(f"{APPS}/{name}", tenant=tenant)
+    inv.printer().show(answer, answer["versions"], VERSION_COLUMNS)
+
+
+@app.command()
+@click.argument("target", metavar="NAME[@VERSION]")
+@click.option("--tenant", help="The app of this tenant (platform admins)")
+@hub_options
+def rm(target: str, tenant: str | None) -> None:
+    """Remove one version of an app (NAME@VERSION), or the app with every version (NAME).
+
+    The hub refuses while a deployment uses what would be removed.
+    """
+    name, _, version = target.partition("@")
+    path = f"{APPS}/{name}/versions/{version}" if version else f"{APPS}/{name}"
+    invocation().api().request("DELETE", path, params={"tenant": tenant} if tenant else None)
+    click.echo(f"removed {target}")

@@ -24,6 +24,7 @@ from cloud.services import Services
 from cloud.settings import HubSettings, ProcessSettings
 from contracts.telemetry import Arrivals
 from hub.apps.catalog import AppCatalog
+from hub.apps.deployments import Deployments
 from hub.blobs.factory import open_blob_store
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.link import LinkFactory, MqttLink
@@ -183,6 +184,12 @@ class HubRuntime(Lifetime):
         republished = await state.republish()
         if republished:
             log.info("republished desired state of %d device(s)", republished)
+        apps = AppCatalog(store.apps, blobs)
+        deployments = Deployments(apps, registry, store.nodes, downlink)
+        nodes.add_listener(deployments.node_heard)
+        republished = await deployments.republish()
+        if republished:
+            log.info("republished the desired instances of %d node(s)", republished)
 
         self._services = Services(
             settings=s,
@@ -200,7 +207,8 @@ class HubRuntime(Lifetime):
             nodes=nodes,
             authenticator=authenticator,
             provisioning=Provisioning(store.provisioning, store.registry, registry, s.hash_params),
-            apps=AppCatalog(store.apps, blobs),
+            apps=apps,
+            deployments=deployments,
             mqtt_port=self.mqtt_port,
             broker_up=started.link_up,
         )

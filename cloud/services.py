@@ -11,6 +11,7 @@ from cloud.identity.tokens import TokenService
 from cloud.identity.users import UserDirectory
 from cloud.settings import HubSettings
 from hub.apps.catalog import AppCatalog
+from hub.apps.deployments import Deployments
 from hub.commands import CommandBus
 from hub.ingest.pipeline import IngestPipeline
 from hub.live import LiveFeed
@@ -46,6 +47,8 @@ class Services:
     provisioning: Provisioning
     #: Pushed app versions, their packages in the blob store (``blob`` setting).
     apps: AppCatalog
+    #: Deployments of app versions onto the tenants' nodes.
+    deployments: Deployments
     #: The port the MQTT listener really bound (the setting may say 0).
     mqtt_port: int
     #: Whether the hub's own link to an external or managed broker is up (None: the broker is in-process).

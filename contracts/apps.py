@@ -183,3 +183,27 @@ class AppManifest(_Strict):
 
     def default_service(self) -> Service:
         return next(s for s in self.all_services() if s.default)
+
+
+class DesiredInstance(BaseModel):
+    """One instance a node should run: which deployment, which package (verify ``digest``), and how."""
+
+    deployment: str
+    replica: int = Field(default=0, ge=0, description="0, 1, ... when one node runs several of a deployment")
+    app: str
+    version: str
+    digest: str = Field(description="sha256 of the package (hex); the node refuses a package that differs")
+    package_url: str = Field(description="Where to fetch the package: a path on the hub's URL, authenticated")
+    services: list[Service] = Field(description="The app's services, the one-service form as ``main``")
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class NodeDeployments(BaseModel):
+    """What the hub publishes retained on ``devices/{id}/deployments``: every instance the node should run.
+
+    The node runs exactly these and removes the rest. ``version`` grows with each publication (epoch ms of the
+    change), so a node can ignore a set older than the one it has.
+    """
+
+    version: int = Field(ge=0)
+    instances: list[DesiredInstance] = Field(default_factory=list)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import orjson
 from prometheus_client import Counter
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 #: Log lines kept per node (the newest); older ones are dropped as new ones arrive.
 KEEP_LOG_LINES = 2000
 _LOG_LINES = TypeAdapter(list[LogLine])
+#: Told of every stored heartbeat: ``(node id, tenant)``.
+HeartbeatListener = Callable[[str, str], Awaitable[None]]
 
 
 class NodeService:
@@ -31,6 +33,11 @@ class NodeService:
         self._store = store
         self._metrics = metrics
         self._log = RateLimitedLog(log)
+        self._listeners: list[HeartbeatListener] = []
+
+    def add_listener(self, listener: HeartbeatListener) -> None:
+        """Call ``listener`` after each stored heartbeat (e.g. to place pending deployments); keep it cheap."""
+        self._listeners.append(listener)
 
     async def heartbeat(self, identity: DeviceIdentity, payload: bytes) -> None:
         """Store a heartbeat, or count and log why it was refused."""
@@ -40,6 +47,11 @@ class NodeService:
             self._refuse(self._metrics.heartbeats_refused, "heartbeat", identity.device_id, heartbeat_topic, exc)
             return
         await self._store.put_heartbeat(identity.device_id, beat.model_dump(mode="json"), now_ms())
+        for listener in self._listeners:
+            try:
+                await listener(identity.device_id, identity.tenant)
+            except Exception:  # a listener's failure must not stop heartbeats from being kept
+                log.exception("heartbeat listener failed for node %s", identity.device_id)
 
     async def logs(self, identity: DeviceIdentity, payload: bytes) -> None:
         """Keep an agent's log lines (one object or a list), or count and log why they were refused."""

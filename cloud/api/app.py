@@ -9,6 +9,7 @@ from cloud.api import (
     auth,
     broker_hooks,
     control,
+    deployments,
     devices,
     docs_ui,
     errors,
@@ -35,7 +36,19 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     errors.install(app)
     app.add_middleware(BodyLimit, routes={("POST", apps.PATH): apps.upload_limit(services)})
-    for module in (auth, tenants, devices, telemetry, control, nodes, apps, provisioning, broker_hooks, system):
+    for module in (
+        auth,
+        tenants,
+        devices,
+        telemetry,
+        control,
+        nodes,
+        apps,
+        deployments,
+        provisioning,
+        broker_hooks,
+        system,
+    ):
         app.include_router(module.router)
     docs_ui.install(app)
     return app

@@ -84,7 +84,7 @@ def _summary(app: AppRecord) -> AppSummary:
     )
 
 
-async def _acting_tenant(principal: Principal, requested: str | None, services: Services) -> str:
+async def acting_tenant(principal: Principal, requested: str | None, services: Services) -> str:
     tenant = target_tenant(principal, requested)
     if principal.tenant is None and await services.store.registry.get_tenant(tenant) is None:
         raise NotFound("tenant", tenant)
@@ -100,7 +100,7 @@ async def push_app(
 ) -> AppVersion:
     """Push a version of an app. The package is checked completely before anything is stored: a refusal is
     422 ``invalid_package`` listing every problem; an existing name and version is 409."""
-    acting = await _acting_tenant(principal, tenant, services)
+    acting = await acting_tenant(principal, tenant, services)
     data = await package.read()
     return _version(await services.apps.push(acting, data, principal.username))
 

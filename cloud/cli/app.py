@@ -1,4 +1,4 @@
-"""``fieldhub app``: write a template app, push a directory, list, show and remove apps.
+"""``fieldhub app``: write a template app, push a directory, list, show and remove apps; deploy them.
 
 Pushing zips the directory as it is (without caches, version control and virtual environments) and uploads
 it; the hub checks the package before it stores anything and answers every problem at once.
@@ -16,11 +16,21 @@ from cloud.cli.client import ApiError
 from cloud.cli.errors import fail
 from cloud.cli.lazy import OrderedGroup
 from cloud.cli.options import api_options, hub_options, invocation
-from cloud.cli.output import col
+from cloud.cli.output import Column, col
 
 APPS = "/api/v1/apps"
 LIST_COLUMNS = (col("NAME"), col("TENANT"), col("LATEST"), col("VERSIONS"), col("DESCRIPTION"))
 VERSION_COLUMNS = (col("NAME"), col("VERSION"), col("DIGEST"), col("SIZE"), col("CREATED BY"))
+DEPLOYMENTS = "/api/v1/deployments"
+DEPLOYMENT_COLUMNS = (
+    col("ID"),
+    col("APP"),
+    col("VERSION"),
+    col("STATUS"),
+    Column("NODES", lambda row: ",".join(i["node"] for i in row["instances"]) or None),
+    col("LINK"),
+)
+CANDIDATE_COLUMNS = (col("NODE"), col("ACCEPTED"), col("RANK"), col("REASON"))
 _APP_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -33,7 +43,7 @@ def _app_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.group(cls=OrderedGroup)
 @api_options
 def app() -> None:
-    """Apps: write a template, push a directory, list, show and remove versions."""
+    """Apps: write a template, push a directory, list, show and remove versions; deploy them onto nodes."""
 
 
 @app.command()
@@ -115,3 +125,58 @@ def rm(target: str, tenant: str | None) -> None:
     path = f"{APPS}/{name}/versions/{version}" if version else f"{APPS}/{name}"
     invocation().api().request("DELETE", path, params={"tenant": tenant} if tenant else None)
     click.echo(f"removed {target}")
+
+
+def _deploy_target(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, str | None]:
+    name, _, version = value.partition("@")
+    return _app_name(ctx, param, name), version or None
+
+
+@app.command()
+@click.argument("target", metavar="NAME[@VERSION]", callback=_deploy_target)
+@click.option("--replicas", type=click.IntRange(1, 64), help="Instances to run [default: the manifest's]")
+@click.option("--tenant", help="Deploy in this tenant (platform admins)")
+@api_options
+def deploy(target: tuple[str, str | None], replicas: int | None, tenant: str | None) -> None:
+    """Deploy the app NAME (its highest version, or VERSION) onto the nodes hosting its sensors.
+
+    Prints the deployment, its link once it has one, and where it was placed or why it waits (pending).
+    """
+    name, version = target
+    body = {"app": name, "version": version, "replicas": replicas}
+    inv = invocation()
+    answer = inv.api().request("POST", DEPLOYMENTS, json=body, params={"tenant": tenant} if tenant else None)
+    if inv.show(answer, DEPLOYMENT_COLUMNS).table:
+        click.echo(f"placement: {answer['placement']['reason']}")
+        click.echo(f"link: {answer['link'] or 'none yet (the app link comes with the node side)'}")
+
+
+@app.command()
+@click.option("--tenant", help="Only this tenant's deployments (platform admins; others see their own tenant)")
+@api_options
+def deployments(tenant: str | None) -> None:
+    """List deployments, oldest first, with their status and nodes."""
+    inv = invocation()
+    inv.show(inv.api().get(DEPLOYMENTS, tenant=tenant), DEPLOYMENT_COLUMNS)
+
+
+@app.command()
+@click.argument("deployment_id", metavar="ID")
+@api_options
+def status(deployment_id: str) -> None:
+    """Show the deployment ID: its status and instances, and why each node was chosen or rejected."""
+    inv = invocation()
+    answer: dict[str, Any] = inv.api().get(f"{DEPLOYMENTS}/{deployment_id}")
+    printer = inv.show(answer, DEPLOYMENT_COLUMNS)
+    if printer.table and answer["placement"]:
+        click.echo(f"\nplacement: {answer['placement']['reason']}")
+        printer.rows(answer["placement"]["candidates"], CANDIDATE_COLUMNS)
+
+
+@app.command()
+@click.argument("deployment_id", metavar="ID")
+@hub_options
+def undeploy(deployment_id: str) -> None:
+    """Stop and delete the deployment ID: its nodes are told to remove its instances."""
+    invocation().api().request("DELETE", f"{DEPLOYMENTS}/{deployment_id}")
+    click.echo(f"removed {deployment_id}")

@@ -34,7 +34,7 @@ ENTRIES: dict[str, Entry] = {
     "command": Entry("cloud.cli.command:command", "Send a command to a device and print its answer.", MANAGE),
     "node": Entry("cloud.cli.node:node", "Edge nodes (gateways): health, sensors, logs.", MANAGE),
     "token": Entry("cloud.cli.provisioning:token", "Provisioning tokens for enrolling gateways.", MANAGE),
-    "app": Entry("cloud.cli.app:app", "Apps: write a template, push, list, show, remove.", MANAGE),
+    "app": Entry("cloud.cli.app:app", "Apps: write a template, push, list, show, remove, deploy.", MANAGE),
     "tenant": Entry("cloud.cli.tenant:tenant", "Tenants.", MANAGE),
     "user": Entry("cloud.cli.user:user", "Users, and your own password.", MANAGE),
 }

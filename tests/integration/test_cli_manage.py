@@ -536,3 +536,30 @@ def test_the_agent_and_help_need_no_hub_extra(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "Manage a hub (through its HTTP API)" in done.stdout and f"{config}: OK, device pi-1" in done.stdout
+
+
+def test_app_deploy_deployments_status_undeploy(cli: Cli, tmp_path: Path, name: str) -> None:
+    app_dir = tmp_path / "app"
+    cli.ok("app", "init", name, str(app_dir))
+    manifest = app_dir / "fieldhub-app.toml"
+    binding = f'\n[[sensors]]\nbind = "probe"\ntype = "{name}-sensor"\n'
+    manifest.write_text(manifest.read_text() + binding)
+    cli.ok("app", "push", str(app_dir))
+    refused = cli.run("app", "deploy", "Bad@1.0.0")  # refused locally, before any request
+    assert refused.returncode == 2 and "Invalid value for 'NAME[@VERSION]'" in refused.stderr
+
+    out = cli.ok("app", "deploy", f"{name}@0.1.0", "--replicas", "1")
+    [row] = _table(out.split("\nplacement: ")[0])
+    assert (row["APP"], row["VERSION"], row["STATUS"], row["NODES"]) == (name, "0.1.0", "pending", "-")
+    assert "placement: no node qualifies" in out and "link: none yet" in out
+    ident = row["ID"]
+    listed = [r for r in _table(cli.ok("app", "deployments")) if r["ID"] == ident]
+    assert [r["STATUS"] for r in listed] == ["pending"]
+    shown = cli.json("app", "status", ident)
+    assert shown["status"] == "pending" and shown["placement"]["reason"].startswith("no node qualifies")
+    assert "placement: no node qualifies" in cli.ok("app", "status", ident)
+
+    assert cli.error("app", "rm", f"{name}@0.1.0").startswith("fieldhub: 409 conflict")
+    assert cli.ok("app", "undeploy", ident).strip() == f"removed {ident}"
+    assert cli.error("app", "status", ident).startswith("fieldhub: 404 not_found")
+    assert cli.ok("app", "rm", name).strip() == f"removed {name}"

@@ -1,0 +1,248 @@
+"""Deployments: an app version placed on the tenant's nodes, and each node told what it should run.
+
+Creating a deployment decides its placement at once (:func:`hub.apps.placement.place` over the tenant's
+gateways, their latest heartbeats and the instances already placed on them). Placed, it is ``deploying`` with
+one instance per chosen node; with no qualifying node it is ``pending`` with the reason, and is placed again
+when a node of its tenant sends a heartbeat (:meth:`Deployments.node_heard`, a store query by status, so a
+tenant without pending deployments costs one indexed lookup per heartbeat).
+
+Each node's desired set (:class:`contracts.apps.NodeDeployments`) is published retained on
+``devices/{id}/deployments`` whenever a deployment on it starts or stops; the set is rebuilt from the store
+each time, so it never drifts from what the store says. The agent side (fetching, installing and running
+the instances, reporting their status) comes next.
+
+One lock serialises the decisions of this process; between hub processes on one store the conditional status
+change (``expected=pending``) keeps a deployment from being placed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from contracts.apps import AppManifest, DesiredInstance, NodeDeployments
+from contracts.devices import Device, DeviceKind
+from contracts.topics import deployments_topic
+from hub.apps.catalog import AppCatalog
+from hub.apps.placement import Decision, Needs, NodeView, node_view, place
+from hub.broker.base import Publisher
+from hub.clock import now_ms
+from hub.errors import NotFound
+from hub.registry import DeviceRegistry
+from hub.store.apps import (
+    AppVersionRecord,
+    DeploymentQuery,
+    DeploymentRecord,
+    DeploymentStatus,
+    StaleStatus,
+    Transition,
+    new_deployment_id,
+)
+from hub.store.nodes import NodeStore
+from hub.store.registry import DeviceQuery
+
+log = logging.getLogger(__name__)
+
+#: Statuses whose instances the nodes should run.
+ACTIVE = (DeploymentStatus.DEPLOYING, DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED)
+#: Gateways read from the registry per page while gathering the candidate nodes.
+_PAGE = 500
+
+
+def package_url(app: str, version: str) -> str:
+    """Where a node fetches a package: a path on the hub's URL (the agent authenticates as its device)."""
+    return f"/api/v1/apps/{app}/versions/{version}/package"
+
+
+def placement_doc(decision: Decision) -> dict[str, Any]:
+    """The ``placement`` a deployment keeps: the decision's reason and one entry per candidate node."""
+    return {
+        "reason": decision.reason,
+        "candidates": [
+            {"node": c.node, "accepted": c.accepted, "reason": c.reason, "rank": c.rank} for c in decision.candidates
+        ],
+    }
+
+
+class Deployments:
+    """Creates, places, lists and removes deployments, and publishes each node's desired instances."""
+
+    def __init__(self, catalog: AppCatalog, registry: DeviceRegistry, nodes: NodeStore, publisher: Publisher) -> None:
+        self._catalog = catalog
+        self._store = catalog.store
+        self._registry = registry
+        self._nodes = nodes
+        self._publisher = publisher
+        self._lock = asyncio.Lock()
+
+    async def create(
+        self, tenant: str, app: str, version: str | None = None, replicas: int | None = None
+    ) -> DeploymentRecord:
+        """Deploy ``app`` (its newest version unless ``version``) and tell the chosen nodes.
+
+        Raises:
+            NotFound: the tenant has no such app or version.
+        """
+        record = (
+            (await self._catalog.app(tenant, app)).versions[0]
+            if version is None
+            else await self._catalog.version(tenant, app, version)
+        )
+        needs = Needs.of(_manifest(record), replicas)
+        async with self._lock:
+            decision = place(needs, await self._node_views(tenant))
+            ts = now_ms()
+            status = DeploymentStatus.PENDING if decision.pending else DeploymentStatus.DEPLOYING
+            deployment = DeploymentRecord(
+                id=new_deployment_id(),
+                tenant=tenant,
+                app=record.name,
+                version=record.version,
+                replicas=needs.wanted,
+                status=status,
+                created=ts,
+                updated=ts,
+                placement=json.dumps(placement_doc(decision)),
+                instances=json.dumps(_instances(decision.chosen)),
+            )
+            stored = await self._store.create_deployment(deployment, decision.reason)
+            await self._publish_nodes(tenant, decision.chosen)
+        log.info("deployment %s of %s %s (tenant %s): %s", stored.id, app, record.version, tenant, decision.reason)
+        return stored
+
+    async def get(self, deployment_id: str, tenant: str | None = None) -> DeploymentRecord:
+        """One deployment (of ``tenant``, if given); NotFound otherwise."""
+        found = await self._store.get_deployment(deployment_id, tenant)
+        if found is None:
+            raise NotFound("deployment", deployment_id)
+        return found
+
+    async def list_deployments(self, tenant: str | None) -> list[DeploymentRecord]:
+        """Deployments of one tenant, or of every tenant with ``None``, oldest first."""
+        return await self._store.list_deployments(DeploymentQuery(tenant=tenant))
+
+    async def delete(self, deployment_id: str, tenant: str | None = None) -> None:
+        """Stop a deployment, tell its nodes to drop its instances, then remove it; NotFound if absent."""
+        async with self._lock:
+            deployment = await self.get(deployment_id, tenant)
+            await self._store.update_status(deployment_id, Transition(now_ms(), DeploymentStatus.STOPPED, "deleted"))
+            await self._publish_nodes(deployment.tenant, _nodes_of(deployment))
+            await self._store.delete_deployment(deployment_id)
+        log.info("deployment %s of %s (tenant %s) deleted", deployment_id, deployment.app, deployment.tenant)
+
+    async def node_heard(self, node_id: str, tenant: str) -> None:
+        """A node of ``tenant`` sent a heartbeat: place the tenant's pending deployments if there are any."""
+        pending = await self._store.list_deployments(
+            DeploymentQuery(tenant=tenant, statuses=(DeploymentStatus.PENDING,))
+        )
+        if pending:
+            async with self._lock:
+                await self._place_pending(tenant)
+
+    async def republish(self) -> int:
+        """Publish every node's desired set again (the embedded broker forgets retained messages)."""
+        active = await self._store.list_deployments(DeploymentQuery(statuses=ACTIVE))
+        nodes = {(d.tenant, node) for d in active for node in _nodes_of(d)}
+        for tenant, node in sorted(nodes):
+            await self._publish_nodes(tenant, [node])
+        return len(nodes)
+
+    async def _place_pending(self, tenant: str) -> None:
+        # Read again under the lock: another task may have placed them meanwhile.
+        pending = await self._store.list_deployments(
+            DeploymentQuery(tenant=tenant, statuses=(DeploymentStatus.PENDING,))
+        )
+        for deployment in pending:
+            record = await self._store.get_version(tenant, deployment.app, deployment.version)
+            if record is None:  # the store keeps versions with deployments; nothing to place if it is gone
+                continue
+            decision = place(Needs.of(_manifest(record), deployment.replicas), await self._node_views(tenant))
+            placement = json.dumps(placement_doc(decision))
+            ts = now_ms()
+            if decision.pending:
+                if placement != deployment.placement:  # new reasons, no new status: no timeline entry
+                    await self._store.set_placement(deployment.id, placement, ts)
+                continue
+            change = Transition(ts, DeploymentStatus.DEPLOYING, decision.reason)
+            try:
+                await self._store.update_status(deployment.id, change, expected=DeploymentStatus.PENDING)
+            except StaleStatus:
+                continue  # another hub process placed or stopped it
+            await self._store.set_placement(deployment.id, placement, ts)
+            await self._store.set_instances(deployment.id, json.dumps(_instances(decision.chosen)), ts)
+            await self._publish_nodes(tenant, decision.chosen)
+            log.info("pending deployment %s of tenant %s placed: %s", deployment.id, tenant, decision.reason)
+
+    async def _node_views(self, tenant: str) -> list[NodeView]:
+        active = await self._store.list_deployments(DeploymentQuery(tenant=tenant, statuses=ACTIVE))
+        running = Counter(node for d in active for node in _nodes_of(d, distinct=False))
+        views = []
+        for device in await self._gateways(tenant):
+            heartbeat = await self._nodes.get_heartbeat(device.id)
+            views.append(node_view(device, heartbeat, instances=running[device.id]))
+        return views
+
+    async def _gateways(self, tenant: str) -> list[Device]:
+        found: list[Device] = []
+        while True:
+            page, total = await self._registry.list(
+                DeviceQuery(tenant=tenant, kind=DeviceKind.GATEWAY, limit=_PAGE, offset=len(found))
+            )
+            found += page
+            if not page or len(found) >= total:
+                return found
+
+    async def _publish_nodes(self, tenant: str, nodes: Iterable[str]) -> None:
+        targets = sorted(set(nodes))
+        if not targets:
+            return
+        active = await self._store.list_deployments(DeploymentQuery(tenant=tenant, statuses=ACTIVE))
+        versions: dict[tuple[str, str], AppVersionRecord | None] = {}
+        for node in targets:
+            instances: list[DesiredInstance] = []
+            for deployment in active:
+                replicas = _nodes_of(deployment, distinct=False).count(node)
+                if not replicas:
+                    continue
+                key = (deployment.app, deployment.version)
+                if key not in versions:
+                    versions[key] = await self._store.get_version(tenant, *key)
+                record = versions[key]
+                if record is not None:
+                    instances += [_desired(deployment, record, replica) for replica in range(replicas)]
+            message = NodeDeployments(version=now_ms(), instances=instances)
+            await self._publisher.publish(
+                deployments_topic(node), message.model_dump_json(by_alias=True).encode(), qos=1, retain=True
+            )
+            log.debug("published %d desired instance(s) to node %s", len(instances), node)
+
+
+def _manifest(record: AppVersionRecord) -> AppManifest:
+    return AppManifest.model_validate_json(record.manifest)
+
+
+def _instances(chosen: list[str]) -> list[dict[str, str]]:
+    return [{"node": node, "status": DeploymentStatus.DEPLOYING.value} for node in chosen]
+
+
+def _nodes_of(deployment: DeploymentRecord, *, distinct: bool = True) -> list[str]:
+    nodes = [str(instance["node"]) for instance in json.loads(deployment.instances)]
+    return sorted(set(nodes)) if distinct else nodes
+
+
+def _desired(deployment: DeploymentRecord, record: AppVersionRecord, replica: int) -> DesiredInstance:
+    manifest = _manifest(record)
+    return DesiredInstance(
+        deployment=deployment.id,
+        replica=replica,
+        app=deployment.app,
+        version=deployment.version,
+        digest=record.digest,
+        package_url=package_url(deployment.app, deployment.version),
+        services=manifest.all_services(),
+        env=manifest.env,
+    )

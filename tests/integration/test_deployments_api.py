@@ -1,0 +1,176 @@
+"""Deploying apps through the API of a real hub: placed next to the sensors, explained, told to the node, isolated."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from cloud.runtime import HubRuntime
+from contracts.apps import MANIFEST, NodeDeployments
+from hub.apps.template import write_template, zip_directory
+from tests.helpers.hub import Api
+from tests.helpers.mqtt import TestDevice
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.timeout(60)
+
+DEPLOYMENTS = "/api/v1/deployments"
+
+
+def beat(sensor_type: str, location: str) -> bytes:
+    """A gateway's heartbeat reporting one sensor of ``sensor_type`` at ``location``."""
+    return orjson.dumps(
+        {
+            "ts": 1_795_000_000_000,
+            "agent_version": "0.1.0",
+            "uptime_s": 12.5,
+            "load1": 0.2,
+            "mem_used_pct": 30.0,
+            "spool": {"depth": 0, "oldest_age_s": 0, "dropped": 0, "bytes_used": 0},
+            "sensors": [{"name": "probe", "driver": "sim", "type": sensor_type, "location": location}],
+        }
+    )
+
+
+async def gateway(hub: HubRuntime, api: Api, node_id: str, sensor_type: str, location: str) -> TestDevice:
+    """A gateway connected as the real device, whose heartbeat the hub has stored."""
+    secret = (await api.create_device(node_id, kind="gateway"))["credentials"]["password"]
+    device = await asyncio.to_thread(TestDevice(hub.mqtt_port, node_id, secret).connect)
+    await asyncio.to_thread(device.publish, f"devices/{node_id}/heartbeat", beat(sensor_type, location))
+
+    async def stored() -> bool:
+        return (await api.http.get(f"/api/v1/nodes/{node_id}")).json()["heartbeat"] is not None
+
+    await eventually(stored, what=f"the heartbeat of {node_id}")
+    return device
+
+
+async def push_bound_app(api: Api, tmp_path: Path, name: str, sensor_type: str, location: str) -> None:
+    """Push the template app with its manifest binding one sensor of ``sensor_type`` at ``location``."""
+    directory = tmp_path / name
+    write_template(name, directory)
+    manifest = directory / MANIFEST
+    binding = f'\n[[sensors]]\nbind = "probe"\ntype = "{sensor_type}"\nlocation = "{location}"\n'
+    manifest.write_text(manifest.read_text(encoding="utf-8") + binding, encoding="utf-8")
+    package = ("app.zip", zip_directory(directory), "application/zip")
+    response = await api.http.post("/api/v1/apps", files={"package": package})
+    assert response.status_code == 201, response.text
+
+
+async def desired_set(device: TestDevice, check: Any) -> NodeDeployments:
+    """The first desired set the device receives on its deployments topic for which ``check`` holds."""
+
+    def receive() -> NodeDeployments:
+        while True:
+            found = NodeDeployments.model_validate_json(device.next_message().payload)
+            if check(found):
+                return found
+
+    return await asyncio.to_thread(receive)
+
+
+async def test_an_app_lands_on_the_node_hosting_its_sensor_and_leaves_it_on_delete(
+    hub: HubRuntime, api: Api, tmp_path: Path
+) -> None:
+    node_a = await gateway(hub, api, "gw-greenhouse-a", "temperature", "greenhouse-a")
+    node_b = await gateway(hub, api, "gw-greenhouse-b", "temperature", "greenhouse-b")
+    try:
+        await push_bound_app(api, tmp_path, "climate", "temperature", "greenhouse-b")
+        response = await api.http.post(DEPLOYMENTS, json={"app": "climate"})
+        assert response.status_code == 201, response.text
+        deployment = response.json()
+        assert (deployment["app"], deployment["version"], deployment["status"]) == ("climate", "0.1.0", "deploying")
+        assert deployment["instances"] == [{"node": "gw-greenhouse-b", "status": "deploying"}]
+        assert deployment["link"] is None
+        candidates = {c["node"]: c for c in deployment["placement"]["candidates"]}
+        assert candidates["gw-greenhouse-b"]["accepted"] and candidates["gw-greenhouse-b"]["rank"] == 1
+        assert not candidates["gw-greenhouse-a"]["accepted"]
+        assert candidates["gw-greenhouse-a"]["reason"] == "no temperature sensor at greenhouse-b"
+        assert (await api.http.get(f"{DEPLOYMENTS}/{deployment['id']}")).json()["placement"] == deployment["placement"]
+        listed = (await api.http.get(DEPLOYMENTS)).json()["items"]
+        assert [d["id"] for d in listed] == [deployment["id"]]
+
+        # The node at B gets its desired set, retained; the node at A gets none.
+        assert (await asyncio.to_thread(node_b.subscribe, "devices/gw-greenhouse-b/deployments"))[0].value == 1
+        desired = await desired_set(node_b, lambda found: found.instances)
+        [instance] = desired.instances
+        assert (instance.deployment, instance.app, instance.version) == (deployment["id"], "climate", "0.1.0")
+        assert instance.package_url == "/api/v1/apps/climate/versions/0.1.0/package"
+        assert [s.name for s in instance.services] == ["main"]
+        pushed = (await api.http.get("/api/v1/apps/climate/versions/0.1.0")).json()
+        assert instance.digest == pushed["digest"]
+
+        # A deployed version cannot be deleted.
+        assert (await api.http.delete("/api/v1/apps/climate/versions/0.1.0")).status_code == 409
+
+        assert (await api.http.delete(f"{DEPLOYMENTS}/{deployment['id']}")).status_code == 204
+        emptied = await desired_set(node_b, lambda found: not found.instances)
+        assert emptied.version > desired.version
+        assert (await api.http.get(f"{DEPLOYMENTS}/{deployment['id']}")).status_code == 404
+        assert (await api.http.delete(f"{DEPLOYMENTS}/{deployment['id']}")).status_code == 404
+        assert (await api.http.delete("/api/v1/apps/climate/versions/0.1.0")).status_code == 204
+    finally:
+        for device in (node_a, node_b):
+            await asyncio.to_thread(device.close)
+
+
+async def test_a_deployment_waits_for_a_qualifying_node_then_is_placed(
+    hub: HubRuntime, api: Api, tmp_path: Path
+) -> None:
+    node_a = await gateway(hub, api, "gw-greenhouse-a", "temperature", "greenhouse-a")
+    node_c: TestDevice | None = None
+    try:
+        await push_bound_app(api, tmp_path, "misting", "humidity", "greenhouse-c")
+        response = await api.http.post(DEPLOYMENTS, json={"app": "misting", "version": "0.1.0", "replicas": 1})
+        assert response.status_code == 201, response.text
+        deployment = response.json()
+        assert deployment["status"] == "pending" and deployment["instances"] == []
+        reason = deployment["placement"]["reason"]
+        assert reason == "no node qualifies among 1: no humidity sensor at greenhouse-c (1 node)"
+        assert deployment["timeline"][-1]["reason"] == reason
+
+        node_c = await gateway(hub, api, "gw-greenhouse-c", "humidity", "greenhouse-c")
+
+        async def placed() -> dict[str, Any] | None:
+            found: dict[str, Any] = (await api.http.get(f"{DEPLOYMENTS}/{deployment['id']}")).json()
+            return found if found["status"] == "deploying" else None
+
+        found = await eventually(placed, what="the pending deployment to be placed")
+        assert found["instances"] == [{"node": "gw-greenhouse-c", "status": "deploying"}]
+        assert [t["status"] for t in found["timeline"]] == ["pending", "deploying"]
+        assert (await asyncio.to_thread(node_c.subscribe, "devices/gw-greenhouse-c/deployments"))[0].value == 1
+        desired = await desired_set(node_c, lambda found: found.instances)
+        assert [i.deployment for i in desired.instances] == [deployment["id"]]
+    finally:
+        for device in (node_a, node_c):
+            if device is not None:
+                await asyncio.to_thread(device.close)
+
+
+async def test_another_tenant_neither_sees_nor_deletes_a_deployment(hub: HubRuntime, api: Api, tmp_path: Path) -> None:
+    await push_bound_app(api, tmp_path, "climate", "temperature", "greenhouse-b")
+    deployment = (await api.http.post(DEPLOYMENTS, json={"app": "climate"})).json()
+    assert deployment["status"] == "pending" and deployment["tenant"] == "default"
+    assert (await api.http.post("/api/v1/tenants", json={"id": "other", "name": "Other"})).status_code == 201
+    user = {"username": "dev-other", "password": "a-long-password-1", "tenant": "other"}
+    assert (await api.http.post("/api/v1/users", json=user)).status_code == 201
+    other = await Api.login(hub.url, "dev-other", "a-long-password-1")
+    try:
+        assert (await other.http.get(DEPLOYMENTS)).json()["items"] == []
+        assert (await other.http.get(f"{DEPLOYMENTS}/{deployment['id']}")).status_code == 404
+        assert (await other.http.delete(f"{DEPLOYMENTS}/{deployment['id']}")).status_code == 404
+        # Its own tenant has no app of that name to deploy.
+        refused = await other.http.post(DEPLOYMENTS, json={"app": "climate"})
+        assert refused.status_code == 404, refused.text
+    finally:
+        await other.close()
+    assert (await api.http.get(f"{DEPLOYMENTS}/{deployment['id']}")).status_code == 200
+    unknown = await api.http.post(DEPLOYMENTS, json={"app": "climate", "version": "9.9.9"})
+    assert unknown.status_code == 404
+    assert (await api.http.post(DEPLOYMENTS, json={"app": "climate", "replicas": 0})).status_code == 422
+    assert json.loads((await api.http.get(f"{DEPLOYMENTS}/dep-000000000000")).text)["error"]["code"] == "not_found"

@@ -44,9 +44,13 @@ class InvalidDocument(InvalidInput):
 
 
 class Unauthorized(FieldhubError):
-    """Missing or wrong credentials."""
+    """Missing or wrong credentials; ``challenge`` is the scheme the answer's ``WWW-Authenticate`` names."""
 
     code = ErrorCode.UNAUTHORIZED
+
+    def __init__(self, message: str, *, challenge: str = "Bearer") -> None:
+        super().__init__(message)
+        self.challenge = challenge
 
 
 class Forbidden(FieldhubError):

@@ -84,6 +84,17 @@ def _summary(app: AppRecord) -> AppSummary:
     )
 
 
+async def package_response(services: Services, record: AppVersionRecord) -> Response:
+    """The package of ``record`` as a download, verified against its digest, which ``X-Fieldhub-Digest`` carries."""
+    data = await services.apps.package(record)
+    headers = {
+        DIGEST_HEADER: record.digest,
+        "ETag": f'"{record.digest}"',
+        "Content-Disposition": f'attachment; filename="{record.name}-{record.version}.zip"',
+    }
+    return Response(data, media_type="application/zip", headers=headers)
+
+
 async def acting_tenant(principal: Principal, requested: str | None, services: Services) -> str:
     tenant = target_tenant(principal, requested)
     if principal.tenant is None and await services.store.registry.get_tenant(tenant) is None:
@@ -135,13 +146,7 @@ async def download_package(
 ) -> Response:
     """The package as pushed, verified against its digest, which the ``X-Fieldhub-Digest`` header carries."""
     record = await services.apps.version(target_tenant(principal, tenant), name, version)
-    data = await services.apps.package(record)
-    headers = {
-        DIGEST_HEADER: record.digest,
-        "ETag": f'"{record.digest}"',
-        "Content-Disposition": f'attachment; filename="{name}-{version}.zip"',
-    }
-    return Response(data, media_type="application/zip", headers=headers)
+    return await package_response(services, record)
 
 
 @router.delete("/{name}/versions/{version}", status_code=status.HTTP_204_NO_CONTENT)

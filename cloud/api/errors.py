@@ -68,7 +68,7 @@ def install(app: FastAPI) -> None:
     async def _fieldhub(request: Request, exc: FieldhubError) -> JSONResponse:
         count_error(request.app, exc.code)
         status = STATUS[exc.code]
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if status == 401 else None
         if status >= 500:
             log.warning("request failed: %s", exc.message)
         return error_response(status, exc.code, exc.message, getattr(exc, "details", None), headers=headers)

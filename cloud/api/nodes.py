@@ -1,12 +1,15 @@
-"""Edge nodes (gateways running the agent): their latest health, spool backlog and sensors."""
+"""Edge nodes (gateways running the agent): their latest health, spool backlog and sensors, and the packages
+of the apps they are told to run (fetched with the node's own MQTT credentials, not a user's token)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel
 
+from cloud.api.apps import package_response
 from cloud.api.deps import PrincipalDep, ServicesDep, target_tenant, visible_device
 from cloud.api.params import Offset
 from cloud.services import Services
@@ -15,10 +18,15 @@ from contracts.devices import Device, DeviceKind, DeviceStatus
 from contracts.ids import ID_PATTERN
 from contracts.nodes import Node
 from contracts.telemetry import from_epoch_ms, to_rfc3339
-from hub.errors import NotFound
+from hub.errors import NotFound, Unauthorized
+from hub.security.device_auth import AuthRefused
 from hub.store.registry import DeviceQuery
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
+
+_basic = HTTPBasic(auto_error=False, description="The node's MQTT username and password")
+_CHALLENGE = 'Basic realm="fieldhub-node"'
+Digest = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the package (hex)")]
 
 
 class NodePage(Page[Node]):
@@ -80,3 +88,29 @@ async def get_node(node_id: str, principal: PrincipalDep, services: ServicesDep)
     if device.kind is not DeviceKind.GATEWAY:
         raise NotFound("node", node_id)
     return await _node(device, services)
+
+
+@router.get(
+    "/{node_id}/packages/{digest}",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "The package, as pushed"}},
+)
+async def node_package(
+    node_id: str,
+    digest: Digest,
+    services: ServicesDep,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+) -> Response:
+    """A package the node is told to run (its desired set holds ``digest``), for the node itself: HTTP Basic
+    with its MQTT username and password. Another device's credentials are refused (401) as wrong ones; a
+    package outside the node's desired set is 404, whether or not it exists elsewhere."""
+    try:
+        identity = await services.authenticator.authenticate(
+            credentials.username if credentials else None, credentials.password if credentials else None
+        )
+    except AuthRefused as exc:
+        raise Unauthorized("missing or wrong node credentials", challenge=_CHALLENGE) from exc
+    if identity.device_id != node_id:
+        raise Unauthorized("these credentials are not the node's", challenge=_CHALLENGE)
+    record = await services.deployments.desired_package(identity.tenant, node_id, digest)
+    return await package_response(services, record)

@@ -53,9 +53,9 @@ ACTIVE = (DeploymentStatus.DEPLOYING, DeploymentStatus.RUNNING, DeploymentStatus
 _PAGE = 500
 
 
-def package_url(app: str, version: str) -> str:
+def package_url(node: str, digest: str) -> str:
     """Where a node fetches a package: a path on the hub's URL (the agent authenticates as its device)."""
-    return f"/api/v1/apps/{app}/versions/{version}/package"
+    return f"/api/v1/nodes/{node}/packages/{digest}"
 
 
 def placement_doc(decision: Decision) -> dict[str, Any]:
@@ -143,6 +143,22 @@ class Deployments:
             async with self._lock:
                 await self._place_pending(tenant)
 
+    async def desired_package(self, tenant: str, node: str, digest: str) -> AppVersionRecord:
+        """The app version with package ``digest`` that ``node`` of ``tenant`` should run now.
+
+        Raises:
+            NotFound: no active deployment of the tenant places that package on the node (whether the package
+                exists elsewhere is not told).
+        """
+        active = await self._store.list_deployments(DeploymentQuery(tenant=tenant, statuses=ACTIVE))
+        for deployment in active:
+            if node not in _nodes_of(deployment):
+                continue
+            record = await self._store.get_version(tenant, deployment.app, deployment.version)
+            if record is not None and record.digest == digest:
+                return record
+        raise NotFound("package", digest)
+
     async def republish(self) -> int:
         """Publish every node's desired set again (the embedded broker forgets retained messages)."""
         active = await self._store.list_deployments(DeploymentQuery(statuses=ACTIVE))
@@ -213,7 +229,7 @@ class Deployments:
                     versions[key] = await self._store.get_version(tenant, *key)
                 record = versions[key]
                 if record is not None:
-                    instances += [_desired(deployment, record, replica) for replica in range(replicas)]
+                    instances += [_desired(node, deployment, record, replica) for replica in range(replicas)]
             message = NodeDeployments(version=now_ms(), instances=instances)
             await self._publisher.publish(
                 deployments_topic(node), message.model_dump_json(by_alias=True).encode(), qos=1, retain=True
@@ -234,7 +250,7 @@ def _nodes_of(deployment: DeploymentRecord, *, distinct: bool = True) -> list[st
     return sorted(set(nodes)) if distinct else nodes
 
 
-def _desired(deployment: DeploymentRecord, record: AppVersionRecord, replica: int) -> DesiredInstance:
+def _desired(node: str, deployment: DeploymentRecord, record: AppVersionRecord, replica: int) -> DesiredInstance:
     manifest = _manifest(record)
     return DesiredInstance(
         deployment=deployment.id,
@@ -242,7 +258,7 @@ def _desired(deployment: DeploymentRecord, record: AppVersionRecord, replica: in
         app=deployment.app,
         version=deployment.version,
         digest=record.digest,
-        package_url=package_url(deployment.app, deployment.version),
+        package_url=package_url(node, record.digest),
         services=manifest.all_services(),
         env=manifest.env,
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -37,9 +39,13 @@ def beat(sensor_type: str, location: str) -> bytes:
     )
 
 
-async def gateway(hub: HubRuntime, api: Api, node_id: str, sensor_type: str, location: str) -> TestDevice:
-    """A gateway connected as the real device, whose heartbeat the hub has stored."""
+async def gateway(
+    hub: HubRuntime, api: Api, node_id: str, sensor_type: str, location: str, secrets: dict[str, str] | None = None
+) -> TestDevice:
+    """A gateway connected as the real device, whose heartbeat the hub has stored (its password into ``secrets``)."""
     secret = (await api.create_device(node_id, kind="gateway"))["credentials"]["password"]
+    if secrets is not None:
+        secrets[node_id] = secret
     device = await asyncio.to_thread(TestDevice(hub.mqtt_port, node_id, secret).connect)
     await asyncio.to_thread(device.publish, f"devices/{node_id}/heartbeat", beat(sensor_type, location))
 
@@ -100,10 +106,10 @@ async def test_an_app_lands_on_the_node_hosting_its_sensor_and_leaves_it_on_dele
         desired = await desired_set(node_b, lambda found: found.instances)
         [instance] = desired.instances
         assert (instance.deployment, instance.app, instance.version) == (deployment["id"], "climate", "0.1.0")
-        assert instance.package_url == "/api/v1/apps/climate/versions/0.1.0/package"
-        assert [s.name for s in instance.services] == ["main"]
         pushed = (await api.http.get("/api/v1/apps/climate/versions/0.1.0")).json()
         assert instance.digest == pushed["digest"]
+        assert instance.package_url == f"/api/v1/nodes/gw-greenhouse-b/packages/{pushed['digest']}"
+        assert [s.name for s in instance.services] == ["main"]
 
         # A deployed version cannot be deleted.
         assert (await api.http.delete("/api/v1/apps/climate/versions/0.1.0")).status_code == 409
@@ -174,3 +180,46 @@ async def test_another_tenant_neither_sees_nor_deletes_a_deployment(hub: HubRunt
     assert unknown.status_code == 404
     assert (await api.http.post(DEPLOYMENTS, json={"app": "climate", "replicas": 0})).status_code == 422
     assert json.loads((await api.http.get(f"{DEPLOYMENTS}/dep-000000000000")).text)["error"]["code"] == "not_found"
+
+
+async def test_a_node_fetches_exactly_its_packages_with_its_own_credentials(
+    hub: HubRuntime, api: Api, tmp_path: Path
+) -> None:
+    secrets: dict[str, str] = {}
+    node_a = await gateway(hub, api, "gw-greenhouse-a", "temperature", "greenhouse-a", secrets)
+    node_b = await gateway(hub, api, "gw-greenhouse-b", "temperature", "greenhouse-b", secrets)
+    try:
+        await push_bound_app(api, tmp_path, "climate", "temperature", "greenhouse-b")
+        await push_bound_app(api, tmp_path, "misting", "humidity", "greenhouse-c")  # pushed, deployed nowhere
+        assert (await api.http.post(DEPLOYMENTS, json={"app": "climate"})).status_code == 201
+        assert (await asyncio.to_thread(node_b.subscribe, "devices/gw-greenhouse-b/deployments"))[0].value == 1
+        [instance] = (await desired_set(node_b, lambda found: found.instances)).instances
+        pushed = (await api.http.get("/api/v1/apps/climate/versions/0.1.0/package")).content
+        other = (await api.http.get("/api/v1/apps/misting/versions/0.1.0")).json()["digest"]
+
+        # No user token: the node's MQTT username and password only.
+        async with httpx.AsyncClient(base_url=hub.url, timeout=10) as node:
+            got = await node.get(instance.package_url, auth=("gw-greenhouse-b", secrets["gw-greenhouse-b"]))
+            assert got.status_code == 200, got.text
+            assert got.headers["content-type"] == "application/zip"
+            assert got.content == pushed
+            assert hashlib.sha256(got.content).hexdigest() == instance.digest == got.headers["X-Fieldhub-Digest"]
+
+            wrong = await node.get(instance.package_url, auth=("gw-greenhouse-b", "not-the-password"))
+            assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Basic")
+            missing = await node.get(instance.package_url)
+            assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Basic")
+            # Node A's valid credentials do not authenticate as node B: 401, as wrong ones.
+            borrowed = await node.get(instance.package_url, auth=("gw-greenhouse-a", secrets["gw-greenhouse-a"]))
+            assert borrowed.status_code == 401
+            # Node A asking for B's package on its own path: not in A's set, so 404.
+            as_a = f"/api/v1/nodes/gw-greenhouse-a/packages/{instance.digest}"
+            assert (await node.get(as_a, auth=("gw-greenhouse-a", secrets["gw-greenhouse-a"]))).status_code == 404
+            # A package that exists but is not in B's desired set answers as one that does not.
+            auth_b = ("gw-greenhouse-b", secrets["gw-greenhouse-b"])
+            for digest in (other, "0" * 64):
+                refused = await node.get(f"/api/v1/nodes/gw-greenhouse-b/packages/{digest}", auth=auth_b)
+                assert refused.status_code == 404, refused.text
+    finally:
+        for device in (node_a, node_b):
+            await asyncio.to_thread(device.close)

@@ -22,7 +22,8 @@ demo: $(VENV)/.stamp-install
 
 # Real servers (and the browser) the tests start, as command:Debian-package, installed when missing.
 TEST_SERVERS := nats-server:nats-server mosquitto:mosquitto mosquitto_pub:mosquitto-clients \
-	java:default-jre-headless mvn:maven chromium:chromium node:nodejs npm:npm
+	java:default-jre-headless mvn:maven chromium:chromium node:nodejs npm:npm \
+	podman:podman runc:runc busybox:busybox-static catatonit:catatonit
 test-servers:
 	@missing=""; for s in $(TEST_SERVERS); do \
 		PATH="$$PATH:/usr/sbin" command -v $${s%%:*} >/dev/null || missing="$$missing $${s#*:}"; done; \
@@ -50,6 +51,9 @@ bench: $(VENV)/.stamp-install test-servers
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 20000 --batch 100 --replicas 1
 	$(BIN)/fieldhub bench agent
 	$(BIN)/fieldhub bench placement
+	$(BIN)/fieldhub bench link
+	$(BIN)/fieldhub bench link --app stdlib
+	$(BIN)/fieldhub bench apps
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -20,6 +20,7 @@ from cloud.settings import ReplicaSettings
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
 from hub.commands import CommandBus
+from hub.deploy.instances import InstanceReports
 from hub.errors import ConfigError
 from hub.follower import Followers
 from hub.logutil import bounded_accept_errors
@@ -62,6 +63,8 @@ class IngestReplica(Lifetime):
             StateService(store.state, downlink),
             CommandBus(self.metrics, presence, downlink),
             NodeService(store.nodes, self.metrics),
+            # Not subscribed to app reports (the API process takes them), but the router routes every kind.
+            apps=InstanceReports(store.apps, self.metrics),
             metrics=self.metrics,
         )
         broker = MosquittoBroker(

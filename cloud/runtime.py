@@ -24,13 +24,15 @@ from cloud.services import Services
 from cloud.settings import HubSettings, ProcessSettings
 from contracts.telemetry import Arrivals
 from hub.apps.catalog import AppCatalog
-from hub.apps.deployments import Deployments
 from hub.blobs.factory import open_blob_store
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.link import LinkFactory, MqttLink
 from hub.commands import CommandBus
+from hub.deploy.deployments import Deployments
+from hub.deploy.instances import InstanceReports
 from hub.follower import Followers
 from hub.ingest.pipeline import IngestPipeline
+from hub.links.tunnels import Tunnels
 from hub.live import LiveFeed
 from hub.logutil import bounded_accept_errors
 from hub.metrics import Metrics
@@ -44,6 +46,7 @@ from hub.store.backend import Backend
 from hub.store.factory import open_store
 from hub.streams.factory import build_sink
 from hub.streams.forwarder import Forwarder
+from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +176,8 @@ class HubRuntime(Lifetime):
         state = StateService(store.state, downlink)
         commands = CommandBus(metrics, presence, downlink)
         nodes = NodeService(store.nodes, metrics)
-        router = InboundRouter(pipeline, presence, state, commands, nodes, metrics=metrics)
+        reports = InstanceReports(store.apps, metrics)
+        router = InboundRouter(pipeline, presence, state, commands, nodes, apps=reports, metrics=metrics)
         started = await kind.start(
             BrokerContext(s, self._stack, store.registry, router, authenticator, metrics, self._link)
         )
@@ -187,6 +191,10 @@ class HubRuntime(Lifetime):
         apps = AppCatalog(store.apps, blobs)
         deployments = Deployments(apps, registry, store.nodes, downlink)
         nodes.add_listener(deployments.node_heard)
+        sweeps = Background()
+        await sweeps.open()
+        self._stack.push_async_callback(sweeps.close)
+        sweeps.spawn(deployments.run_sweeps(), name="pending-deployments")
         republished = await deployments.republish()
         if republished:
             log.info("republished the desired instances of %d node(s)", republished)
@@ -209,6 +217,7 @@ class HubRuntime(Lifetime):
             provisioning=Provisioning(store.provisioning, store.registry, registry, s.hash_params),
             apps=apps,
             deployments=deployments,
+            tunnels=Tunnels(metrics),
             mqtt_port=self.mqtt_port,
             broker_up=started.link_up,
         )

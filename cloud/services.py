@@ -11,9 +11,10 @@ from cloud.identity.tokens import TokenService
 from cloud.identity.users import UserDirectory
 from cloud.settings import HubSettings
 from hub.apps.catalog import AppCatalog
-from hub.apps.deployments import Deployments
 from hub.commands import CommandBus
+from hub.deploy.deployments import Deployments
 from hub.ingest.pipeline import IngestPipeline
+from hub.links.tunnels import Tunnels
 from hub.live import LiveFeed
 from hub.metrics import Metrics
 from hub.nodes import NodeService
@@ -49,6 +50,8 @@ class Services:
     apps: AppCatalog
     #: Deployments of app versions onto the tenants' nodes.
     deployments: Deployments
+    #: The nodes' app-link tunnels connected to this process.
+    tunnels: Tunnels
     #: The port the MQTT listener really bound (the setting may say 0).
     mqtt_port: int
     #: Whether the hub's own link to an external or managed broker is up (None: the broker is in-process).

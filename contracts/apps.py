@@ -195,7 +195,19 @@ class DesiredInstance(BaseModel):
     digest: str = Field(description="sha256 of the package (hex); the node refuses a package that differs")
     package_url: str = Field(description="Where to fetch the package: a path on the hub's URL, authenticated")
     services: list[Service] = Field(description="The app's services, the one-service form as ``main``")
+    wires: list[Wire] = Field(default_factory=list, description="Outputs routed to inputs on the node")
     env: dict[str, str] = Field(default_factory=dict)
+    sensors: dict[str, list[str]] = Field(
+        default_factory=dict, description="Each sensor bind name and the node's sensors the hub matched to it"
+    )
+    actuators: dict[str, list[str]] = Field(
+        default_factory=dict, description="Each actuator bind name and the node's actuators matched to it"
+    )
+
+    @property
+    def key(self) -> str:
+        """The instance's name on its node, unique there: ``{deployment}-{replica}``."""
+        return f"{self.deployment}-{self.replica}"
 
 
 class NodeDeployments(BaseModel):
@@ -207,3 +219,47 @@ class NodeDeployments(BaseModel):
 
     version: int = Field(ge=0)
     instances: list[DesiredInstance] = Field(default_factory=list)
+
+
+InstancePhase = Literal["fetching", "installing", "starting", "running", "failed", "stopped"]
+
+
+class ServiceReport(BaseModel):
+    """One service of an instance as its node runs it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: InstancePhase
+    pid: int | None = Field(default=None, description="Process id (python) on the node")
+    container: str | None = Field(default=None, max_length=128, description="Container id (container runtime)")
+    exit_code: int | None = None
+    restarts: int = Field(default=0, ge=0)
+
+
+class InstanceReport(BaseModel):
+    """How one desired instance fares on its node, and why when it is not running."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    deployment: str = Field(max_length=64)
+    replica: int = Field(default=0, ge=0)
+    app: str = Field(max_length=63)
+    version: str = Field(max_length=64)
+    status: InstancePhase
+    reason: str = Field(default="", max_length=1000)
+    since: int = Field(ge=0, description="Epoch ms of the last status change")
+    services: dict[str, ServiceReport] = Field(default_factory=dict, max_length=MAX_SERVICES)
+
+
+class NodeAppsReport(BaseModel):
+    """What a node publishes on ``devices/{id}/apps`` whenever an instance changes: all its instances.
+
+    ``version`` is the desired set (:class:`NodeDeployments`) the node works towards; an instance the node
+    removed is reported once more as ``stopped`` and then left out.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int = Field(ge=0)
+    ts: int = Field(ge=0)
+    instances: list[InstanceReport] = Field(default_factory=list, max_length=256)

@@ -33,6 +33,7 @@ class TopicKind(enum.Enum):
     LOGS = "logs"
     HEARTBEAT = "heartbeat"
     DEPLOYMENTS = "deployments"
+    APPS = "apps"
 
     @property
     def uplink(self) -> bool:
@@ -50,6 +51,7 @@ _FIXED = {
     ("logs",): TopicKind.LOGS,
     ("heartbeat",): TopicKind.HEARTBEAT,
     ("deployments",): TopicKind.DEPLOYMENTS,
+    ("apps",): TopicKind.APPS,
 }
 
 
@@ -109,6 +111,11 @@ def heartbeat_topic(device_id: str) -> str:
 def deployments_topic(device_id: str) -> str:
     """Retained topic with the desired set of apps of an agent."""
     return f"{_prefix(device_id)}/deployments"
+
+
+def apps_topic(device_id: str) -> str:
+    """Topic a node reports its app instances on (:class:`contracts.apps.NodeAppsReport`)."""
+    return f"{_prefix(device_id)}/apps"
 
 
 def command_subscription(device_id: str) -> str:

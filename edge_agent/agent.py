@@ -13,7 +13,9 @@ import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from contracts.nodes import Heartbeat, SpoolInfo
 from contracts.telemetry import Value
@@ -29,11 +31,17 @@ from edge_agent.sensors import SensorSet, now_ms
 from edge_agent.spool import Spool
 from edge_agent.uplink import Uplink
 
+if TYPE_CHECKING:
+    from edge_agent.apps.host import AppHost
+
 log = logging.getLogger(__name__)
 Reading = tuple[str, Value, int]
 #: Readings waiting for the spool writer; when full, sensors wait (their next sample is late, none is lost).
 _QUEUE_SIZE = 10_000
 _DOWNLINK_QUEUE = 100
+#: Backoff of the app host's restarts after a failure of its own.
+_APPS_RETRY_MIN_S = 1.0
+_APPS_RETRY_MAX_S = 60.0
 
 
 def agent_version() -> str:
@@ -87,6 +95,13 @@ class Agent:
         self.sensors = SensorSet([], SpoolWriter.unused)
         self.sender: Sender | None = None
         self.desired: DesiredStateApplier | None = None
+        #: The app host, created when the hub first gives this node instances to run.
+        self.apps: AppHost | None = None
+        self._writer: SpoolWriter | None = None
+        self._uplink: Uplink | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        #: The tasks the agent cancels when it stops.
+        self._background: list[asyncio.Task[Any]] = []
         self.heartbeat_interval_s = config.heartbeat.interval_s
         self._heartbeat_changed = asyncio.Event()
         self._restart_sensors = asyncio.Event()
@@ -104,16 +119,23 @@ class Agent:
                 sender = Sender(spool, uplink, config.hub.device_id, config.uplink)
                 self.sender = sender
                 writer = SpoolWriter(spool, sender.wake)
+                self._writer, self._uplink = writer, uplink
                 # Built before any task runs, so that retained desired state finds its sensors.
                 self.sensors = SensorSet(config.sensors, writer.put)
                 self.desired = DesiredStateApplier(config.hub.device_id, self, uplink.post)
                 control = Control(
-                    config.hub.device_id, uplink, lambda: self.sensors, self._reload, self.desired.receive
+                    config.hub.device_id,
+                    uplink,
+                    lambda: self.sensors,
+                    self._reload,
+                    desired=self.desired.receive,
+                    deployments=self._deployments,
                 )
                 if config.logs.ship:
                     shipper = LogShipper(spool, config.logs.max_per_minute, sender.wake, logging.INFO)
                     logging.getLogger().addHandler(shipper)
                 async with asyncio.TaskGroup() as tasks:
+                    self._tasks = tasks
                     background = [
                         tasks.create_task(sender.run(), name="sender"),
                         tasks.create_task(writer.run(), name="spool-writer"),
@@ -123,7 +145,9 @@ class Agent:
                     ]
                     if shipper is not None:
                         background.append(tasks.create_task(shipper.run(), name="log-shipper"))
+                    self._background = background
                     await stop.wait()
+                    self._tasks = None
                     for task in background:
                         task.cancel()
                 await writer.drain()
@@ -145,6 +169,35 @@ class Agent:
         if self.sender is not None:
             self.sender.batch_delay_s = seconds
 
+    def _deployments(self, payload: bytes) -> None:
+        """The node's desired set of app instances: start the app host the first time it names any."""
+        if self.apps is None:
+            try:
+                named = orjson.loads(payload).get("instances")
+            except (orjson.JSONDecodeError, AttributeError):
+                named = True  # let the host say what is wrong with it
+            if not named or self._tasks is None or self._writer is None or self._uplink is None:
+                return
+            from edge_agent.apps.host import AppHost  # noqa: PLC0415 - nodes without apps never load the machinery
+
+            self.apps = AppHost(self.config, self._uplink.post, self._writer.put, lambda: self.sensors)
+            self.sensors.set_tap(self.apps.tap.offer)
+            self._background.append(self._tasks.create_task(self._run_apps(self.apps), name="apps"))
+            log.info("app host started: the hub placed apps on this node")
+        self.apps.receive(payload)
+
+    @staticmethod
+    async def _run_apps(host: AppHost) -> None:
+        """Run the app host; if it fails, log it and start it again: sampling and the spool go on regardless."""
+        retry = _APPS_RETRY_MIN_S
+        while True:
+            try:
+                await host.run()
+            except Exception:
+                log.exception("the app host failed; it restarts in %.0f s", retry)
+            await asyncio.sleep(retry)
+            retry = min(retry * 2, _APPS_RETRY_MAX_S)
+
     def _on_message(self, topic: str, payload: bytes) -> None:
         try:
             self._downlink.put_nowait((topic, payload))
@@ -165,6 +218,8 @@ class Agent:
                 await self._restart_sensors.wait()
                 running.cancel()
             self.sensors = SensorSet(self.config.sensors, writer.put)
+            if self.apps is not None:
+                self.sensors.set_tap(self.apps.tap.offer)
             if self.desired is not None:
                 # Desired state outlives a reload: the new sensors (and heartbeat section) get it too.
                 self.desired.apply()

@@ -39,6 +39,19 @@ class HubSection(_Section):
     secret: SecretStr
     ca_file: Path | None = None
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    api_url: str | None = Field(
+        default=None, description="The hub's HTTP URL: app packages are fetched and app links tunnelled through it"
+    )
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must look like http://host:port or https://host:port")
+        return url.rstrip("/")
 
     @field_validator("url")
     @classmethod
@@ -92,6 +105,31 @@ class LogsSection(_Section):
     max_per_minute: int = Field(default=120, ge=1)
 
 
+class AppsSection(_Section):
+    """Apps the hub places on this node: where they live and how they run."""
+
+    dir: Path = Path("/var/lib/fieldhub/apps")
+    #: Ports on 127.0.0.1 handed to services that serve HTTP (``$PORT``).
+    ports: tuple[int, int] = (20000, 20999)
+    #: The Python that creates the apps' virtual environments (``python -m venv``).
+    python: str = "python3"
+    #: Docker Engine API endpoint for container apps; unset: ``$DOCKER_HOST``, else the default socket.
+    docker_host: str | None = None
+    stop_grace_s: float = Field(default=10.0, ge=0, le=300)
+    #: How long a service with ``[http]`` may take, once started, to answer its health check.
+    health_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    #: Extra arguments for ``pip install`` of apps' requirements (e.g. ``["--index-url", "..."]``).
+    pip_args: list[str] = Field(default_factory=list, max_length=32)
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, ports: tuple[int, int]) -> tuple[int, int]:
+        low, high = ports
+        if not 1024 <= low <= high <= 65535:
+            raise ValueError("must be [low, high] with 1024 <= low <= high <= 65535")
+        return ports
+
+
 class AgentConfig(_Section):
     """The whole ``agent.toml``."""
 
@@ -100,6 +138,7 @@ class AgentConfig(_Section):
     uplink: UplinkSection = UplinkSection()
     heartbeat: HeartbeatSection = HeartbeatSection()
     logs: LogsSection = LogsSection()
+    apps: AppsSection = AppsSection()
     sensors: Annotated[list[SensorSpec], Field(max_length=256)] = []
 
     @model_validator(mode="after")

@@ -1,4 +1,4 @@
-"""Downlink: commands with responses; desired state goes to :mod:`edge_agent.desired`."""
+"""Downlink: commands with responses; desired state goes to :mod:`edge_agent.desired`, apps to the app host."""
 
 from __future__ import annotations
 
@@ -34,13 +34,16 @@ class Control:
         uplink: Uplink,
         sensors: Callable[[], SensorSet],
         reload: Reload,
+        *,
         desired: Callable[[bytes], None],
+        deployments: Callable[[bytes], None],
     ) -> None:
         self._device_id = device_id
         self._uplink = uplink
         self._sensors = sensors
         self._reload = reload
         self._desired = desired
+        self._deployments = deployments
 
     async def handle(self, topic: str, payload: bytes) -> None:
         try:
@@ -51,6 +54,8 @@ class Control:
             await self._command(parsed.name, payload)
         elif parsed.kind is TopicKind.STATE_DESIRED and payload:
             self._desired(payload)
+        elif parsed.kind is TopicKind.DEPLOYMENTS and payload:
+            self._deployments(payload)
 
     async def _command(self, name: str, payload: bytes) -> None:
         try:

@@ -20,6 +20,8 @@ from device_drivers.sensor import Processor, SensorSpec
 
 log = logging.getLogger(__name__)
 Emit = Callable[[Sequence[tuple[str, Value, int]]], Awaitable[None]]
+#: Sees every sensor's readings as they are emitted: ``(sensor name, readings)`` (the apps' SDK).
+Tap = Callable[[str, Sequence[tuple[str, Value, int]]], None]
 _RETRY_MIN_S = 1.0
 _RETRY_MAX_S = 30.0
 
@@ -33,6 +35,7 @@ class SensorRunner:
 
     def __init__(self, spec: SensorSpec, emit: Emit) -> None:
         self.spec = spec
+        self.tap: Tap | None = None
         self.driver: Driver = create_driver(spec.driver, spec.options)
         self._processor = Processor(spec)
         self._emit = emit
@@ -94,6 +97,8 @@ class SensorRunner:
             readings = self._processor.process(samples, now_ms())
             if readings:
                 await self._emit(readings)
+                if self.tap is not None:
+                    self.tap(self.spec.name, readings)
             if not self.driver.streaming:
                 await self._wait_change(self.interval)
 
@@ -117,6 +122,11 @@ class SensorSet:
         async with asyncio.TaskGroup() as tasks:
             for name, runner in self.runners.items():
                 tasks.create_task(runner.run(), name=f"sensor-{name}")
+
+    def set_tap(self, tap: Tap) -> None:
+        """Hand every reading of every sensor to ``tap`` too, from now on."""
+        for runner in self.runners.values():
+            runner.tap = tap
 
     def infos(self) -> list[SensorInfo]:
         return [runner.info() for runner in self.runners.values()]

@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from contracts.devices import DeviceStatus
 from contracts.messages import status_payload
-from contracts.topics import command_subscription, state_desired_topic, status_topic
+from contracts.topics import command_subscription, deployments_topic, state_desired_topic, status_topic
 from edge_agent.config import HubSection, UplinkSection
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,13 @@ class Uplink:
             log.error("the hub refused the connection of %s: %s", self._hub.device_id, reason)
             return
         device_id = self._hub.device_id
-        client.subscribe([(command_subscription(device_id), 1), (state_desired_topic(device_id), 1)])
+        client.subscribe(
+            [
+                (command_subscription(device_id), 1),
+                (state_desired_topic(device_id), 1),
+                (deployments_topic(device_id), 1),
+            ]
+        )
         client.publish(status_topic(device_id), status_payload(DeviceStatus.ONLINE), qos=1, retain=True)
         self.connects += 1
         log.info("connected to %s:%d as %s", self._hub.host, self._hub.port, device_id)

@@ -67,6 +67,9 @@ class Metrics:
         self.status_refused = Counter(
             "fieldhub_status_refused", "Device status messages refused as invalid", registry=r
         )
+        self.app_reports_refused = Counter(
+            "fieldhub_app_reports_refused", "Nodes' app instance reports refused as invalid", registry=r
+        )
         self.node_logs_refused = Counter(
             "fieldhub_node_logs_refused", "Batches of node log lines refused as invalid", registry=r
         )
@@ -86,6 +89,9 @@ class Metrics:
             "fieldhub_stream_lag_seconds", "Age of the oldest stored batch a stream has not taken", ["sink"], registry=r
         )
         self.api_errors = Counter("fieldhub_api_errors", "HTTP API error answers, by error code", ["code"], registry=r)
+        self.app_tunnels_open = Gauge(
+            "fieldhub_app_tunnels_open", "Nodes' app-link tunnels connected to this process", registry=r
+        )
 
     def _by_reason(
         self, name: str, reasons: type[RejectReason] | type[AuthRefusal] | type[ConnectionDrop]

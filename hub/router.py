@@ -8,6 +8,7 @@ from contracts.errors import RejectReason
 from contracts.topics import InvalidTopic, TopicKind, parse_topic
 from hub.broker.base import DeviceIdentity
 from hub.commands import CommandBus
+from hub.deploy.instances import InstanceReports
 from hub.errors import FieldhubError
 from hub.ingest.pipeline import IngestPipeline
 from hub.logutil import RateLimit
@@ -30,6 +31,7 @@ class InboundRouter:
         commands: CommandBus,
         nodes: NodeService,
         *,
+        apps: InstanceReports,
         metrics: Metrics,
     ) -> None:
         self._metrics = metrics
@@ -39,6 +41,7 @@ class InboundRouter:
         self._state = state
         self._commands = commands
         self._nodes = nodes
+        self._apps = apps
 
     async def on_connect(self, identity: DeviceIdentity) -> None:
         await self._presence.connected(identity)
@@ -86,3 +89,5 @@ class InboundRouter:
             await self._nodes.heartbeat(identity, payload)
         elif kind is TopicKind.LOGS:
             await self._nodes.logs(identity, payload)
+        elif kind is TopicKind.APPS:
+            await self._apps.reported(identity, payload)

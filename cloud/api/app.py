@@ -18,6 +18,7 @@ from cloud.api import (
     system,
     telemetry,
     tenants,
+    tunnel,
 )
 from cloud.api.body_limit import BodyLimit
 from cloud.services import Services
@@ -51,4 +52,6 @@ def create_app(services: Services) -> FastAPI:
     ):
         app.include_router(module.router)
     docs_ui.install(app)
+    # Added last, so outermost: the app links skip the API's middleware (their bodies are the apps').
+    tunnel.install(app, services)
     return app

@@ -32,11 +32,21 @@ class DeploymentCreate(BaseModel):
     replicas: int | None = Field(default=None, ge=1, le=64, description="Default: the manifest's [placement]")
 
 
-class Instance(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class ServiceState(BaseModel):
+    status: str = Field(description="starting, running, stopped, failed")
+    pid: int | None = Field(default=None, description="Process id on the node (python runtime)")
+    container: str | None = Field(default=None, description="Container id on the node (container runtime)")
+    exit_code: int | None = None
+    restarts: int = 0
 
+
+class Instance(BaseModel):
     node: str
-    status: str
+    replica: int = Field(default=0, description="0, 1, ... among the deployment's instances on that node")
+    status: str = Field(description="deploying (not heard of yet), fetching, installing, starting, running, failed")
+    reason: str = Field(default="", description="What the node says of it, e.g. why it failed")
+    since: int | None = Field(default=None, description="When the node last changed its status (epoch ms)")
+    services: dict[str, ServiceState] = Field(default_factory=dict)
 
 
 class Candidate(BaseModel):
@@ -68,7 +78,9 @@ class Deployment(BaseModel):
     status: str = Field(description="pending, deploying, running, degraded, stopped, failed")
     instances: list[Instance]
     placement: Placement | None
-    link: str | None = Field(description="The app's link on the hub; null until the link exists")
+    link: str | None = Field(
+        description="The app's link on the hub, /apps/{tenant}/{app}/ (null when its default service has no [http])"
+    )
     created: int
     updated: int
     timeline: list[TimelineEntry]
@@ -78,7 +90,7 @@ class DeploymentList(BaseModel):
     items: list[Deployment]
 
 
-def _deployment(record: DeploymentRecord) -> Deployment:
+def _deployment(record: DeploymentRecord, link: str | None) -> Deployment:
     placement: dict[str, Any] = json.loads(record.placement)
     return Deployment(
         id=record.id,
@@ -89,7 +101,7 @@ def _deployment(record: DeploymentRecord) -> Deployment:
         status=record.status.value,
         instances=[Instance.model_validate(i) for i in json.loads(record.instances)],
         placement=Placement.model_validate(placement) if placement else None,
-        link=None,
+        link=link,
         created=record.created,
         updated=record.updated,
         timeline=[TimelineEntry(ts=t.ts, status=t.status.value, reason=t.reason) for t in record.timeline],
@@ -104,7 +116,7 @@ async def create_deployment(
     as ``pending`` with the reason in ``placement.reason`` until a qualifying node sends a heartbeat."""
     acting = await acting_tenant(principal, tenant, services)
     record = await services.deployments.create(acting, body.app, body.version, body.replicas)
-    return _deployment(record)
+    return _deployment(record, await services.deployments.link_path(record))
 
 
 @router.get("", response_model=DeploymentList)
@@ -113,13 +125,15 @@ async def list_deployments(
 ) -> DeploymentList:
     """The deployments of the caller's tenant (platform admins: of ``tenant``, else of every tenant), oldest first."""
     scope = tenant if principal.tenant is None else target_tenant(principal, tenant)
-    return DeploymentList(items=[_deployment(d) for d in await services.deployments.list_deployments(scope)])
+    records = await services.deployments.list_deployments(scope)
+    return DeploymentList(items=[_deployment(d, await services.deployments.link_path(d)) for d in records])
 
 
 @router.get("/{deployment_id}", response_model=Deployment)
 async def get_deployment(deployment_id: DeploymentId, principal: PrincipalDep, services: ServicesDep) -> Deployment:
     """One deployment with its placement (why each node was chosen or rejected) and its timeline."""
-    return _deployment(await services.deployments.get(deployment_id, principal.tenant))
+    record = await services.deployments.get(deployment_id, principal.tenant)
+    return _deployment(record, await services.deployments.link_path(record))
 
 
 @router.delete("/{deployment_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,7 @@ from contracts.devices import Device, DeviceKind, DeviceStatus
 from contracts.ids import ID_PATTERN
 from contracts.nodes import Node
 from contracts.telemetry import from_epoch_ms, to_rfc3339
+from hub.broker.base import DeviceIdentity
 from hub.errors import NotFound, Unauthorized
 from hub.security.device_auth import AuthRefused
 from hub.store.registry import DeviceQuery
@@ -25,12 +26,27 @@ from hub.store.registry import DeviceQuery
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 
 _basic = HTTPBasic(auto_error=False, description="The node's MQTT username and password")
-_CHALLENGE = 'Basic realm="fieldhub-node"'
+NODE_CHALLENGE = 'Basic realm="fieldhub-node"'
 Digest = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the package (hex)")]
 
 
 class NodePage(Page[Node]):
     """A page of nodes."""
+
+
+async def node_identity(services: Services, node_id: str, username: str | None, password: str | None) -> DeviceIdentity:
+    """The node itself, by its MQTT username and password (how a node calls the hub over HTTP).
+
+    Raises:
+        Unauthorized: missing or wrong credentials, or another device's (the same answer: nothing leaks).
+    """
+    try:
+        identity = await services.authenticator.authenticate(username, password)
+    except AuthRefused as exc:
+        raise Unauthorized("missing or wrong node credentials", challenge=NODE_CHALLENGE) from exc
+    if identity.device_id != node_id:
+        raise Unauthorized("these credentials are not the node's", challenge=NODE_CHALLENGE)
+    return identity
 
 
 async def _node(device: Device, services: Services) -> Node:
@@ -104,13 +120,8 @@ async def node_package(
     """A package the node is told to run (its desired set holds ``digest``), for the node itself: HTTP Basic
     with its MQTT username and password. Another device's credentials are refused (401) as wrong ones; a
     package outside the node's desired set is 404, whether or not it exists elsewhere."""
-    try:
-        identity = await services.authenticator.authenticate(
-            credentials.username if credentials else None, credentials.password if credentials else None
-        )
-    except AuthRefused as exc:
-        raise Unauthorized("missing or wrong node credentials", challenge=_CHALLENGE) from exc
-    if identity.device_id != node_id:
-        raise Unauthorized("these credentials are not the node's", challenge=_CHALLENGE)
+    identity = await node_identity(
+        services, node_id, credentials.username if credentials else None, credentials.password if credentials else None
+    )
     record = await services.deployments.desired_package(identity.tenant, node_id, digest)
     return await package_response(services, record)

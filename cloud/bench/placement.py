@@ -1,13 +1,13 @@
 """Placement benchmark: the time to place M deployments over N nodes, against a load-only baseline.
 
 The nodes are built as the hub would: a gateway record and a stored heartbeat each, turned into views by
-:func:`hub.apps.placement.node_view` (timed on its own). Each node sits at one of several locations with a
+:func:`hub.deploy.placement.node_view` (timed on its own). Each node sits at one of several locations with a
 few sensors there (some labelled, some disabled) and, on half of them, a relay actuator. Each deployment binds
 one to three sensors, sometimes an actuator, sometimes a node label, and one or two replicas. Deployments
 are placed one after the other; every instance placed counts on its node for the next decision.
 
 Baseline, in the same run: what the replaced platform did, picking the least loaded node by load alone
-(:func:`hub.apps.placement.load_score` over every node, no sensors looked at) for each deployment.
+(:func:`hub.deploy.placement.load_score` over every node, no sensors looked at) for each deployment.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from contracts.apps import Binding, Placement
 from contracts.devices import Device, DeviceKind, DeviceStatus
 from contracts.nodes import Heartbeat, SensorInfo, SpoolInfo
-from hub.apps.placement import Needs, load_score, node_view, place
+from hub.deploy.placement import Needs, load_score, node_view, place
 from hub.store.nodes import HeartbeatRecord
 
 LOCATIONS = [f"greenhouse-{c}" for c in "abcdefghij"]

@@ -181,7 +181,13 @@ def _enroll(path: Path, *, hub_url: str, token: str, name: str | None, device_id
     scheme = "mqtts" if hub.scheme == "https" else "mqtt"
     mqtt_url = mqtt or f"{scheme}://{hub.hostname}:{enrolled['mqtt_port']}"
     section = dict(raw.get("hub", {}))
-    section.update(url=mqtt_url, device_id=enrolled["device"]["id"], secret=enrolled["credentials"]["password"])
+    # The HTTP URL enrolled against is where the node fetches app packages and tunnels app links.
+    section.update(
+        url=mqtt_url,
+        api_url=hub_url.rstrip("/"),
+        device_id=enrolled["device"]["id"],
+        secret=enrolled["credentials"]["password"],
+    )
     raw["hub"] = section
     parse_config(raw, str(path))  # what we write must load
     write_private(path, tomli_w.dumps(raw))

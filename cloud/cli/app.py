@@ -31,6 +31,7 @@ DEPLOYMENT_COLUMNS = (
     col("LINK"),
 )
 CANDIDATE_COLUMNS = (col("NODE"), col("ACCEPTED"), col("RANK"), col("REASON"))
+INSTANCE_COLUMNS = (col("NODE"), col("REPLICA"), col("STATUS"), col("REASON"))
 _APP_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -145,10 +146,12 @@ def deploy(target: tuple[str, str | None], replicas: int | None, tenant: str | N
     name, version = target
     body = {"app": name, "version": version, "replicas": replicas}
     inv = invocation()
-    answer = inv.api().request("POST", DEPLOYMENTS, json=body, params={"tenant": tenant} if tenant else None)
+    client = inv.api()
+    answer = client.request("POST", DEPLOYMENTS, json=body, params={"tenant": tenant} if tenant else None)
     if inv.show(answer, DEPLOYMENT_COLUMNS).table:
         click.echo(f"placement: {answer['placement']['reason']}")
-        click.echo(f"link: {answer['link'] or 'none yet (the app link comes with the node side)'}")
+        link = answer["link"]
+        click.echo(f"link: {client.hub}{link}" if link else "link: none (the app serves no HTTP)")
 
 
 @app.command()
@@ -168,6 +171,9 @@ def status(deployment_id: str) -> None:
     inv = invocation()
     answer: dict[str, Any] = inv.api().get(f"{DEPLOYMENTS}/{deployment_id}")
     printer = inv.show(answer, DEPLOYMENT_COLUMNS)
+    if printer.table and answer["instances"]:
+        click.echo("\ninstances:")
+        printer.rows(answer["instances"], INSTANCE_COLUMNS)
     if printer.table and answer["placement"]:
         click.echo(f"\nplacement: {answer['placement']['reason']}")
         printer.rows(answer["placement"]["candidates"], CANDIDATE_COLUMNS)

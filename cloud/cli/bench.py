@@ -1,4 +1,4 @@
-"""``fieldhub bench ingest|agent|placement``: measured figures, each against a baseline run in the same invocation."""
+"""``fieldhub bench ingest|agent|placement|link|apps``: measured figures, each against a baseline run alongside."""
 
 from __future__ import annotations
 
@@ -60,6 +60,29 @@ def agent(json_output: bool, **options: Any) -> int:
 def placement(json_output: bool, **options: Any) -> int:
     """Time per placement decision and in all, with a load-only choice as baseline."""
     return _run("placement", json=json_output, **options)
+
+
+@bench.command()
+@click.option("--clients", type=click.IntRange(min=1), default=32, help="Concurrent keep-alive connections")
+@click.option("--seconds", type=click.FloatRange(min=1), default=10.0, help="Measured time of each run")
+@click.option(
+    "--app",
+    type=click.Choice(["aiohttp", "stdlib"]),
+    default="aiohttp",
+    help="The app behind the link: aiohttp, or http.server as the app template uses",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def link(json_output: bool, **options: Any) -> int:
+    """Requests/s and p99 through an app's link (hub, tunnel, node), with the app served directly as baseline."""
+    return _run("link", json=json_output, **options)
+
+
+@bench.command()
+@click.option("--runs", type=click.IntRange(min=1), default=3, help="Cached redeployments (the best is kept)")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def apps(json_output: bool, **options: Any) -> int:
+    """Push-to-running of the template app (cold, cached) and the agent's memory with an app running."""
+    return _run("apps", json=json_output, **options)
 
 
 def _run(name: str, **options: Any) -> int:

@@ -61,7 +61,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler)
+    # The node says where to listen: its loopback (the hub's link reaches the app through the node).
+    address = (os.environ.get("FIELDHUB_HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000")))
+    server = ThreadingHTTPServer(address, Handler)
     # The node stops an app with SIGTERM: leave serve_forever and exit cleanly.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"{name} listening on port {{server.server_address[1]}}", flush=True)

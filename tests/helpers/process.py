@@ -170,3 +170,12 @@ def start_replica(data: Path, broker_port: int, replica_id: str, *extra: str) ->
     replica.follow()
     replica.wait_for_line(f"Ingest replica {replica_id} is up")
     return replica
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a child that exited but was not reaped still does)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

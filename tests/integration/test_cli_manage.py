@@ -551,7 +551,7 @@ def test_app_deploy_deployments_status_undeploy(cli: Cli, tmp_path: Path, name: 
     out = cli.ok("app", "deploy", f"{name}@0.1.0", "--replicas", "1")
     [row] = _table(out.split("\nplacement: ")[0])
     assert (row["APP"], row["VERSION"], row["STATUS"], row["NODES"]) == (name, "0.1.0", "pending", "-")
-    assert "placement: no node qualifies" in out and "link: none yet" in out
+    assert "placement: no node qualifies" in out and f"link: {cli.hub.url}/apps/default/{name}/" in out
     ident = row["ID"]
     listed = [r for r in _table(cli.ok("app", "deployments")) if r["ID"] == ident]
     assert [r["STATUS"] for r in listed] == ["pending"]

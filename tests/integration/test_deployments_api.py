@@ -91,8 +91,9 @@ async def test_an_app_lands_on_the_node_hosting_its_sensor_and_leaves_it_on_dele
         assert response.status_code == 201, response.text
         deployment = response.json()
         assert (deployment["app"], deployment["version"], deployment["status"]) == ("climate", "0.1.0", "deploying")
-        assert deployment["instances"] == [{"node": "gw-greenhouse-b", "status": "deploying"}]
-        assert deployment["link"] is None
+        [placed] = deployment["instances"]
+        assert (placed["node"], placed["replica"], placed["status"]) == ("gw-greenhouse-b", 0, "deploying")
+        assert deployment["link"] == "/apps/default/climate/"
         candidates = {c["node"]: c for c in deployment["placement"]["candidates"]}
         assert candidates["gw-greenhouse-b"]["accepted"] and candidates["gw-greenhouse-b"]["rank"] == 1
         assert not candidates["gw-greenhouse-a"]["accepted"]
@@ -110,6 +111,8 @@ async def test_an_app_lands_on_the_node_hosting_its_sensor_and_leaves_it_on_dele
         assert instance.digest == pushed["digest"]
         assert instance.package_url == f"/api/v1/nodes/gw-greenhouse-b/packages/{pushed['digest']}"
         assert [s.name for s in instance.services] == ["main"]
+        # The node is told which of its sensors serve each binding: those placement counted on.
+        assert (instance.sensors, instance.actuators) == ({"probe": ["probe"]}, {})
 
         # A deployed version cannot be deleted.
         assert (await api.http.delete("/api/v1/apps/climate/versions/0.1.0")).status_code == 409
@@ -147,7 +150,7 @@ async def test_a_deployment_waits_for_a_qualifying_node_then_is_placed(
             return found if found["status"] == "deploying" else None
 
         found = await eventually(placed, what="the pending deployment to be placed")
-        assert found["instances"] == [{"node": "gw-greenhouse-c", "status": "deploying"}]
+        assert [(i["node"], i["status"]) for i in found["instances"]] == [("gw-greenhouse-c", "deploying")]
         assert [t["status"] for t in found["timeline"]] == ["pending", "deploying"]
         assert (await asyncio.to_thread(node_c.subscribe, "devices/gw-greenhouse-c/deployments"))[0].value == 1
         desired = await desired_set(node_c, lambda found: found.instances)
@@ -223,3 +226,76 @@ async def test_a_node_fetches_exactly_its_packages_with_its_own_credentials(
     finally:
         for device in (node_a, node_b):
             await asyncio.to_thread(device.close)
+
+
+def report(deployment: str, status: str, reason: str = "", replica: int = 0) -> bytes:
+    """A node's app report about one instance of ``deployment``."""
+    instance = {
+        "deployment": deployment,
+        "replica": replica,
+        "app": "climate",
+        "version": "0.1.0",
+        "status": status,
+        "reason": reason,
+        "since": 1_795_000_000_000,
+        "services": {"main": {"status": status if status != "fetching" else "starting", "pid": 4242}},
+    }
+    return orjson.dumps({"version": 1, "ts": 1_795_000_000_000, "instances": [instance]})
+
+
+async def test_what_nodes_report_moves_their_deployments_and_nothing_else(
+    hub: HubRuntime, api: Api, tmp_path: Path
+) -> None:
+    node_a = await gateway(hub, api, "gw-greenhouse-a", "temperature", "greenhouse-a")
+    node_b = await gateway(hub, api, "gw-greenhouse-b", "temperature", "greenhouse-b")
+    try:
+        await push_bound_app(api, tmp_path, "climate", "temperature", "greenhouse-b")
+        deployment = (await api.http.post(DEPLOYMENTS, json={"app": "climate"})).json()
+        url = f"{DEPLOYMENTS}/{deployment['id']}"
+
+        async def status_is(wanted: str) -> dict[str, Any] | None:
+            found: dict[str, Any] = (await api.http.get(url)).json()
+            return found if found["status"] == wanted else None
+
+        # Node A speaks of an instance placed on B: ignored. A malformed report is refused and counted.
+        await asyncio.to_thread(node_a.publish, "devices/gw-greenhouse-a/apps", report(deployment["id"], "running"))
+        await asyncio.to_thread(node_b.publish, "devices/gw-greenhouse-b/apps", b'{"instances": "many"}')
+        await eventually(
+            lambda: _metric(api, "fieldhub_app_reports_refused_total"), what="the malformed report counted"
+        )
+        await asyncio.to_thread(node_b.publish, "devices/gw-greenhouse-b/apps", report(deployment["id"], "fetching"))
+        fetching = await eventually(lambda: _instance_status(api, url, "fetching"), what="the instance fetching on B")
+        assert fetching["status"] == "deploying", "A's report must not have made it running"
+
+        await asyncio.to_thread(node_b.publish, "devices/gw-greenhouse-b/apps", report(deployment["id"], "running"))
+        running = await eventually(lambda: status_is("running"), what="the deployment running")
+        [instance] = running["instances"]
+        assert instance["services"]["main"] == {
+            "status": "running",
+            "pid": 4242,
+            "container": None,
+            "exit_code": None,
+            "restarts": 0,
+        }
+        assert [t["status"] for t in running["timeline"]] == ["deploying", "running"]
+
+        failure = "service main exited with code 3; last output: Traceback ..."
+        await asyncio.to_thread(
+            node_b.publish, "devices/gw-greenhouse-b/apps", report(deployment["id"], "failed", failure)
+        )
+        failed = await eventually(lambda: status_is("failed"), what="the deployment failed")
+        assert failed["timeline"][-1]["reason"] == f"node gw-greenhouse-b: {failure}"
+        assert failed["instances"][0]["reason"] == failure
+    finally:
+        for device in (node_a, node_b):
+            await asyncio.to_thread(device.close)
+
+
+async def _instance_status(api: Api, url: str, wanted: str) -> dict[str, Any] | None:
+    found: dict[str, Any] = (await api.http.get(url)).json()
+    return found if found["instances"] and found["instances"][0]["status"] == wanted else None
+
+
+async def _metric(api: Api, name: str) -> float:
+    text = (await api.http.get("/metrics")).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))

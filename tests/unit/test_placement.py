@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from contracts.apps import Binding, Placement
 from contracts.devices import Device, DeviceKind, DeviceStatus
 from contracts.nodes import Heartbeat, SensorInfo, SpoolInfo
-from hub.apps.placement import (
+from hub.deploy.placement import (
     Needs,
     NodeView,
     SensorView,

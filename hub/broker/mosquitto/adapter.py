@@ -4,7 +4,7 @@ Device messages arrive through a shared subscription (``$share/<group>/...``), s
 processes (``fieldhub up`` and ``fieldhub serve --role ingest`` replicas) split the load; each is
 acknowledged to the broker only once handled, and the store drops redeliveries by sequence
 number. Device status messages (and last wills) come the same way: whichever process gets one
-stores it (see :mod:`hub.presence`). Command responses reach every process that serves the API
+stores it (see :mod:`hub.presence`). Command responses and nodes' app reports reach every process that serves the API
 (each subscribes to all of them), and account answers the process that administers accounts.
 
 Registry notices keep every process's cache of device identities true: when a device is
@@ -139,6 +139,8 @@ class MosquittoBroker:
         subscriptions.append(f"{ROOT}/+/{REGISTRY_NOTICE}")
         if serves_api:
             subscriptions.append(f"{ROOT}/+/commands/+/response")
+            # Instance reports update deployments read-modify-write: one process takes them all.
+            subscriptions.append(f"{ROOT}/+/{TopicKind.APPS.value}")
         if administer:
             subscriptions.append(RESPONSE_TOPIC)
         self._resync = resync

@@ -1,15 +1,18 @@
 """Deployments: an app version placed on the tenant's nodes, and each node told what it should run.
 
-Creating a deployment decides its placement at once (:func:`hub.apps.placement.place` over the tenant's
+Creating a deployment decides its placement at once (:func:`hub.deploy.placement.place` over the tenant's
 gateways, their latest heartbeats and the instances already placed on them). Placed, it is ``deploying`` with
 one instance per chosen node; with no qualifying node it is ``pending`` with the reason, and is placed again
-when a node of its tenant sends a heartbeat (:meth:`Deployments.node_heard`, a store query by status, so a
-tenant without pending deployments costs one indexed lookup per heartbeat).
+when a node of its tenant sends a heartbeat to this process (:meth:`Deployments.node_heard`, a store query by
+status, so a tenant without pending deployments costs one indexed lookup per heartbeat), and by a sweep over
+every tenant every few seconds (:meth:`Deployments.sweep`), for heartbeats stored by ingest replicas.
 
 Each node's desired set (:class:`contracts.apps.NodeDeployments`) is published retained on
 ``devices/{id}/deployments`` whenever a deployment on it starts or stops; the set is rebuilt from the store
 each time, so it never drifts from what the store says. The agent side (fetching, installing and running
-the instances, reporting their status) comes next.
+the instances) is :mod:`edge_agent.apps`; their reports move each deployment on (:mod:`hub.deploy.instances`).
+Each desired instance names the node's sensors and actuators matched to its bindings, so the agent hands the
+app exactly the sensors placement counted on.
 
 One lock serialises the decisions of this process; between hub processes on one store the conditional status
 change (``expected=pending``) keeps a deployment from being placed twice.
@@ -22,15 +25,16 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from contracts.apps import AppManifest, DesiredInstance, NodeDeployments
 from contracts.devices import Device, DeviceKind
 from contracts.topics import deployments_topic
 from hub.apps.catalog import AppCatalog
-from hub.apps.placement import Decision, Needs, NodeView, node_view, place
 from hub.broker.base import Publisher
 from hub.clock import now_ms
+from hub.deploy.placement import Decision, Needs, NodeView, assign, node_view, place
 from hub.errors import NotFound
 from hub.registry import DeviceRegistry
 from hub.store.apps import (
@@ -47,8 +51,10 @@ from hub.store.registry import DeviceQuery
 
 log = logging.getLogger(__name__)
 
-#: Statuses whose instances the nodes should run.
-ACTIVE = (DeploymentStatus.DEPLOYING, DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED)
+#: Statuses whose instances the nodes should run (a failed one too: its nodes keep them, reporting why).
+ACTIVE = (DeploymentStatus.DEPLOYING, DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED, DeploymentStatus.FAILED)
+#: Seconds between sweeps placing pending deployments of every tenant.
+SWEEP_S = 5.0
 #: Gateways read from the registry per page while gathering the candidate nodes.
 _PAGE = 500
 
@@ -56,6 +62,11 @@ _PAGE = 500
 def package_url(node: str, digest: str) -> str:
     """Where a node fetches a package: a path on the hub's URL (the agent authenticates as its device)."""
     return f"/api/v1/nodes/{node}/packages/{digest}"
+
+
+def link_path(tenant: str, app: str) -> str:
+    """Where an app's link lives on the hub."""
+    return f"/apps/{tenant}/{app}/"
 
 
 def placement_doc(decision: Decision) -> dict[str, Any]:
@@ -66,6 +77,15 @@ def placement_doc(decision: Decision) -> dict[str, Any]:
             {"node": c.node, "accepted": c.accepted, "reason": c.reason, "rank": c.rank} for c in decision.candidates
         ],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTargets:
+    """Where an app's link leads: its running instances (``(deployment, node, replica)``) serving ``service``."""
+
+    public: bool
+    service: str
+    instances: list[tuple[str, str, int]]
 
 
 class Deployments:
@@ -143,6 +163,53 @@ class Deployments:
             async with self._lock:
                 await self._place_pending(tenant)
 
+    async def sweep(self) -> None:
+        """Place the pending deployments of every tenant that has some (heartbeats another process stored)."""
+        pending = await self._store.list_deployments(DeploymentQuery(statuses=(DeploymentStatus.PENDING,)))
+        for tenant in sorted({d.tenant for d in pending}):
+            async with self._lock:
+                await self._place_pending(tenant)
+
+    async def run_sweeps(self, interval_s: float = SWEEP_S) -> None:
+        """:meth:`sweep` every ``interval_s`` until cancelled; a failed sweep is logged and the next one runs."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sweep()
+            except Exception:  # the store may be away for a moment; the next sweep tries again
+                log.exception("placing pending deployments failed")
+
+    async def link(self, tenant: str, app: str) -> LinkTargets | None:
+        """Where ``/apps/{tenant}/{app}/`` leads; ``None`` when no active deployment of the app serves HTTP.
+
+        Every running instance of every active deployment of the app counts (two versions side by side share
+        the link); ``public`` and the service are the newest deployment's.
+        """
+        active = await self._store.list_deployments(DeploymentQuery(tenant=tenant, app=app, statuses=ACTIVE))
+        found: LinkTargets | None = None
+        for deployment in sorted(active, key=lambda d: d.created, reverse=True):
+            record = await self._store.get_version(tenant, deployment.app, deployment.version)
+            if record is None:
+                continue
+            service = _manifest(record).default_service()
+            if service.http is None:
+                continue
+            if found is None:
+                found = LinkTargets(service.http.public, service.name, [])
+            found.instances.extend(
+                (deployment.id, str(e["node"]), int(e.get("replica", 0)))
+                for e in json.loads(deployment.instances)
+                if e.get("status") == "running"
+            )
+        return found
+
+    async def link_path(self, deployment: DeploymentRecord) -> str | None:
+        """The path of the deployment's link on the hub, if its app serves HTTP."""
+        record = await self._store.get_version(deployment.tenant, deployment.app, deployment.version)
+        if record is None or _manifest(record).default_service().http is None:
+            return None
+        return link_path(deployment.tenant, deployment.app)
+
     async def desired_package(self, tenant: str, node: str, digest: str) -> AppVersionRecord:
         """The app version with package ``digest`` that ``node`` of ``tenant`` should run now.
 
@@ -202,6 +269,14 @@ class Deployments:
             views.append(node_view(device, heartbeat, instances=running[device.id]))
         return views
 
+    async def _node_view(self, node: str) -> NodeView:
+        """The node as placement sees it now (a node deleted meanwhile: no sensors to bind)."""
+        try:
+            device = await self._registry.get(node)
+        except NotFound:
+            return NodeView(id=node, unavailable="deleted")
+        return node_view(device, await self._nodes.get_heartbeat(node))
+
     async def _gateways(self, tenant: str) -> list[Device]:
         found: list[Device] = []
         while True:
@@ -219,6 +294,7 @@ class Deployments:
         active = await self._store.list_deployments(DeploymentQuery(tenant=tenant, statuses=ACTIVE))
         versions: dict[tuple[str, str], AppVersionRecord | None] = {}
         for node in targets:
+            view = await self._node_view(node)
             instances: list[DesiredInstance] = []
             for deployment in active:
                 replicas = _nodes_of(deployment, distinct=False).count(node)
@@ -229,7 +305,7 @@ class Deployments:
                     versions[key] = await self._store.get_version(tenant, *key)
                 record = versions[key]
                 if record is not None:
-                    instances += [_desired(node, deployment, record, replica) for replica in range(replicas)]
+                    instances += [_desired(view, deployment, record, replica) for replica in range(replicas)]
             message = NodeDeployments(version=now_ms(), instances=instances)
             await self._publisher.publish(
                 deployments_topic(node), message.model_dump_json(by_alias=True).encode(), qos=1, retain=True
@@ -241,8 +317,14 @@ def _manifest(record: AppVersionRecord) -> AppManifest:
     return AppManifest.model_validate_json(record.manifest)
 
 
-def _instances(chosen: list[str]) -> list[dict[str, str]]:
-    return [{"node": node, "status": DeploymentStatus.DEPLOYING.value} for node in chosen]
+def _instances(chosen: list[str]) -> list[dict[str, Any]]:
+    """One entry per chosen node id (repeated ids: several replicas on that node, numbered per node)."""
+    seen: Counter[str] = Counter()
+    entries = []
+    for node in chosen:
+        entries.append({"node": node, "replica": seen[node], "status": DeploymentStatus.DEPLOYING.value})
+        seen[node] += 1
+    return entries
 
 
 def _nodes_of(deployment: DeploymentRecord, *, distinct: bool = True) -> list[str]:
@@ -250,15 +332,19 @@ def _nodes_of(deployment: DeploymentRecord, *, distinct: bool = True) -> list[st
     return sorted(set(nodes)) if distinct else nodes
 
 
-def _desired(node: str, deployment: DeploymentRecord, record: AppVersionRecord, replica: int) -> DesiredInstance:
+def _desired(node: NodeView, deployment: DeploymentRecord, record: AppVersionRecord, replica: int) -> DesiredInstance:
     manifest = _manifest(record)
+    bound = assign(Needs.of(manifest), node)
     return DesiredInstance(
         deployment=deployment.id,
         replica=replica,
         app=deployment.app,
         version=deployment.version,
         digest=record.digest,
-        package_url=package_url(node, record.digest),
+        package_url=package_url(node.id, record.digest),
         services=manifest.all_services(),
+        wires=manifest.wires,
         env=manifest.env,
+        sensors=bound["sensor"],
+        actuators=bound["actuator"],
     )

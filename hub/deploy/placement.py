@@ -303,7 +303,7 @@ def _problems(node: NodeView, node_labels: Mapping[str, str], bindings: _Binding
                 problems.append(bindings.shortage(key[0], binding, len(serving), disabled))
         if not short and len(group) > 1:
             slots = sum(b.count for b in group)
-            matched = _max_matching(group, options)
+            matched = len(_matching(group, options))
             if matched < slots:
                 binds = ", ".join(b.bind for b in group)
                 problems.append(f"{slots} distinct {key[1]} {key[0]}s wanted for {binds}, {matched} found")
@@ -327,10 +327,29 @@ def _shortage(kind: Kind, binding: Binding, found: int, disabled: int) -> str:
     return f"{binding.count} {binding.type} {kind}s{where} wanted, {found} found{note}"
 
 
-def _max_matching(group: Sequence[Binding], options: Sequence[Sequence[int]]) -> int:
-    """How many of the group's slots (``count`` per binding) distinct sensors can fill (Kuhn's algorithm).
+def assign(needs: Needs, node: NodeView) -> dict[Kind, dict[str, list[str]]]:
+    """Which of a qualifying node's sensors and actuators serve each binding, by bind name.
 
-    ``options`` holds, per binding, the indices of the sensors that can serve it.
+    The same joint matching as placement, so a node that qualifies gets every binding filled; on a node that
+    does not, a binding gets what could be matched (possibly nothing).
+    """
+    bound: dict[Kind, dict[str, list[str]]] = {"sensor": {}, "actuator": {}}
+    for key, group, _ in _Bindings(needs).groups:
+        entries = node.of_type(*key)
+        options = [[i for i, entry in enumerate(entries) if entry.enabled and _fits(entry, b)] for b in group]
+        slot_binding = [binding.bind for binding in group for _ in range(binding.count)]
+        for sensor, slot in sorted(_matching(group, options).items()):
+            bound[key[0]].setdefault(slot_binding[slot], []).append(entries[sensor].name)
+        for binding in group:
+            bound[key[0]].setdefault(binding.bind, [])
+    return bound
+
+
+def _matching(group: Sequence[Binding], options: Sequence[Sequence[int]]) -> dict[int, int]:
+    """Distinct sensors for as many of the group's slots (``count`` per binding) as possible (Kuhn's algorithm).
+
+    ``options`` holds, per binding, the indices of the sensors that can serve it; the result maps each matched
+    sensor index to its slot (the bindings' slots in order, ``count`` each).
     """
     slots = [serving for binding, serving in zip(group, options, strict=True) for _ in range(binding.count)]
     owner: dict[int, int] = {}  # sensor index -> slot
@@ -345,4 +364,6 @@ def _max_matching(group: Sequence[Binding], options: Sequence[Sequence[int]]) ->
                 return True
         return False
 
-    return sum(augment(slot, set()) for slot in range(len(slots)))
+    for slot in range(len(slots)):
+        augment(slot, set())
+    return owner

@@ -1,0 +1,1 @@
+"""The app machinery of the agent: imported only when the hub gives the node instances to run."""

@@ -1,0 +1,382 @@
+"""The node's app host: runs exactly the instances the hub's desired set names, and reports how they fare.
+
+The hub publishes the node's desired set (:class:`contracts.apps.NodeDeployments`) retained on
+``devices/{id}/deployments``. The host compares it with what runs, by instance key (``{deployment}-{replica}``):
+a new instance is started, one no longer named (or named with another package) is stopped and removed. Each
+instance goes through ``fetching`` (package from the hub, digest verified), ``installing`` (the runtime
+prepares each service: a virtual environment, an image), ``starting`` (services started with their ports,
+bindings, env and SDK token; a service with ``[http]`` must answer its health check) and ``running``; a
+service that exits makes the instance ``failed`` with the exit code and its last output lines (restarts with
+backoff come with the operations work).
+
+Every change is reported on ``devices/{id}/apps`` (:class:`contracts.apps.NodeAppsReport`, all instances at
+once, coalesced); a removed instance is reported ``stopped`` once. Each receipt of the desired set reports
+again, so the hub learns the truth after either side reconnects.
+
+The host is created by the agent only when the hub first sends the node instances, so an agent without apps
+never imports any of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from contracts.apps import (
+    DesiredInstance,
+    InstancePhase,
+    InstanceReport,
+    NodeAppsReport,
+    NodeDeployments,
+    Service,
+    ServiceReport,
+)
+from contracts.topics import apps_topic
+from edge_agent.apps.health import answers
+from edge_agent.apps.packages import PackageStore
+from edge_agent.apps.ports import PortPool
+from edge_agent.apps.python import PythonRuntime
+from edge_agent.apps.runtime import Launch, Running, Runtime, RuntimeFailed
+from edge_agent.apps.sdk_server import Grant, ReadingTap, SdkServer, Spool, input_source
+from edge_agent.config import AgentConfig
+from edge_agent.desired import Post
+from edge_agent.sensors import SensorSet, now_ms
+
+log = logging.getLogger(__name__)
+app_log = logging.getLogger("edge_agent.app")
+#: Where fieldhub_sdk lives: put on every service's PYTHONPATH.
+SDK_DIR = Path(__file__).with_name("sdk")
+#: Output lines of a service kept for the reason of its failure.
+TAIL_LINES = 10
+_HEALTH_POLL_S = 0.1
+
+
+@dataclass(slots=True)
+class _Service:
+    spec: Service
+    port: int | None
+    token: str
+    status: InstancePhase = "starting"
+    running: Running | None = None
+    exit_code: int | None = None
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+
+    def report(self) -> ServiceReport:
+        ident = self.running.ident if self.running is not None else None
+        if self.spec.runtime.kind == "python":
+            return ServiceReport(status=self.status, pid=int(ident) if ident else None, exit_code=self.exit_code)
+        return ServiceReport(status=self.status, container=ident, exit_code=self.exit_code)
+
+
+@dataclass(slots=True)
+class _Instance:
+    desired: DesiredInstance
+    status: InstancePhase = "fetching"
+    reason: str = ""
+    since: int = field(default_factory=now_ms)
+    services: dict[str, _Service] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+    def report(self) -> InstanceReport:
+        d = self.desired
+        return InstanceReport(
+            deployment=d.deployment,
+            replica=d.replica,
+            app=d.app,
+            version=d.version,
+            status=self.status,
+            reason=self.reason,
+            since=self.since,
+            services={name: s.report() for name, s in self.services.items()},
+        )
+
+
+class AppHost:
+    """Reconciles the node's instances with the desired set; see the module docstring."""
+
+    def __init__(self, config: AgentConfig, post: Post, spool: Spool, sensors: Callable[[], SensorSet]) -> None:
+        hub, apps = config.hub, config.apps
+        self._config = config
+        self._post = post
+        self._root = apps.dir
+        self.tap = ReadingTap(hub.device_id)
+        self.sdk = SdkServer(apps.dir / "run" / "sdk.sock", self.tap, spool, sensors)
+        self.packages = PackageStore(apps.dir, hub.api_url, hub.device_id, hub.secret.get_secret_value(), hub.ca_file)
+        self._runtimes: dict[str, Runtime] = {"python": PythonRuntime(apps.dir / "envs", apps.python, apps.pip_args)}
+        self._ports = PortPool(*apps.ports)
+        self._desired: NodeDeployments | None = None
+        self._instances: dict[str, _Instance] = {}
+        self._gone: list[InstanceReport] = []
+        self._changed = asyncio.Event()
+        self._report_due = False
+        self._tunnel: asyncio.Task[None] | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+
+    def receive(self, payload: bytes) -> None:
+        """Take a message of the deployments topic; a malformed or older set is logged and ignored."""
+        try:
+            desired = NodeDeployments.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("ignored a malformed desired set of apps: %s", str(exc)[:300])
+            return
+        if self._desired is not None and desired.version < self._desired.version:
+            log.info("ignored desired set %d: older than %d", desired.version, self._desired.version)
+            return
+        self._desired = desired
+        self._changed.set()
+        self._report_soon()
+
+    def port_of(self, deployment: str, replica: int, service: str) -> int | None:
+        """The local port of a running instance's service (the tunnel's resolver)."""
+        instance = self._instances.get(f"{deployment}-{replica}")
+        if instance is None or instance.status != "running":
+            return None
+        found = instance.services.get(service)
+        return found.port if found is not None else None
+
+    async def run(self) -> None:
+        """Reconcile until cancelled; then stop every instance. Run again after a failure, it starts over."""
+        self._changed.set()
+        self._tunnel = None
+        await self.sdk.start()
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                while True:
+                    await self._changed.wait()
+                    self._changed.clear()
+                    await self._reconcile(tasks)
+        finally:
+            self._tasks = None
+            await self._stop_all()
+            await self.sdk.close()
+            for runtime in self._runtimes.values():
+                await runtime.close()
+
+    async def _reconcile(self, tasks: asyncio.TaskGroup) -> None:
+        wanted = {d.key: d for d in (self._desired.instances if self._desired else [])}
+        for key, instance in list(self._instances.items()):
+            if wanted.get(key) != instance.desired:
+                await self._remove(key)
+        for key, desired in wanted.items():
+            if key not in self._instances:
+                instance = _Instance(desired)
+                self._instances[key] = instance
+                instance.task = tasks.create_task(self._life(instance), name=f"app-{key}")
+        self.packages.forget({d.digest for d in wanted.values()})
+        self._ensure_tunnel(tasks)
+        self._report_soon()
+
+    def _ensure_tunnel(self, tasks: asyncio.TaskGroup) -> None:
+        """Open the tunnel for the apps' links once an instance serves HTTP (and the hub's URL is known)."""
+        hub = self._config.hub
+        serves_http = any(s.http is not None for d in self._instances.values() for s in d.desired.services)
+        if self._tunnel is not None or not serves_http or hub.api_url is None:
+            return
+        from edge_agent.apps.tunnel import TunnelClient  # noqa: PLC0415 - the links' machinery, only when needed
+
+        client = TunnelClient(hub.api_url, hub.device_id, hub.secret.get_secret_value(), hub.ca_file, self.port_of)
+        self._tunnel = tasks.create_task(client.run(), name="app-tunnel")
+
+    async def _remove(self, key: str) -> None:
+        instance = self._instances.pop(key)
+        if instance.task is not None:
+            instance.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await instance.task
+        await self._stop(instance)
+        shutil.rmtree(self._root / "data" / key, ignore_errors=True)
+        self._set(instance, "stopped", "no longer desired on this node")
+        self._gone.append(instance.report())
+        log.info("instance %s of %s %s removed", key, instance.desired.app, instance.desired.version)
+
+    async def _stop_all(self) -> None:
+        for instance in list(self._instances.values()):
+            if instance.task is not None:
+                instance.task.cancel()
+        for instance in list(self._instances.values()):
+            if instance.task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await instance.task
+            await self._stop(instance)
+        self._instances.clear()
+
+    async def _life(self, instance: _Instance) -> None:
+        """Bring one instance up and watch it; a failure on the way ends in ``failed`` with the reason."""
+        desired = instance.desired
+        try:
+            self._set(instance, "fetching", "fetching the package")
+            source = await self.packages.unpacked(desired.digest, desired.package_url)
+            self._set(instance, "installing", "preparing the services")
+            launches = self._launches(instance, source)
+            for launch in launches:
+                await self._runtime(launch.service).prepare(launch, self._sink(instance, launch.service.name))
+            self._set(instance, "starting", "starting the services")
+            for launch in launches:
+                await self._start(instance, launch)
+            await self._healthy(instance)
+            self._set(instance, "running", f"{len(launches)} service(s) running")
+            await self._watch(instance)
+        except RuntimeFailed as exc:
+            self._set(instance, "failed", exc.message)
+            log.warning("instance %s of %s failed: %s", desired.key, desired.app, exc.message)
+            await self._stop(instance)
+        except Exception as exc:  # one instance's surprise must not stop the agent or the others
+            log.exception("instance %s of %s failed unexpectedly", desired.key, desired.app)
+            self._set(instance, "failed", f"internal error of the agent: {exc!r}"[:1000])
+            await self._stop(instance)
+
+    def _launches(self, instance: _Instance, source: Path) -> list[Launch]:
+        desired = instance.desired
+        version_key = f"{desired.app}-{desired.version}-{desired.digest[:12]}".lower().replace("+", "-")
+        workdir = self._root / "data" / desired.key
+        workdir.mkdir(parents=True, exist_ok=True)
+        grants: dict[str, Grant] = {}
+        for spec in desired.services:
+            grant = Grant(desired.app, spec.name, desired.sensors, desired.actuators, set(spec.inputs))
+            self.sdk.grant(grant)
+            grants[spec.name] = grant
+            port = self._ports.take() if spec.http is not None else None
+            instance.services[spec.name] = _Service(spec, port, grant.token)
+        for wire in desired.wires:
+            source_service, output = wire.source.split(".")
+            target_service, input_ = wire.target.split(".")
+            grants[source_service].wires.setdefault(output, []).append(
+                input_source(grants[target_service].token, input_)
+            )
+        launches = []
+        for name, service in instance.services.items():
+            env = dict(desired.env)
+            env |= {
+                "FIELDHUB_SDK_TOKEN": service.token,
+                "FIELDHUB_APP": desired.app,
+                "FIELDHUB_APP_VERSION": desired.version,
+                "FIELDHUB_DEPLOYMENT": desired.deployment,
+                "FIELDHUB_INSTANCE": desired.key,
+                "FIELDHUB_SERVICE": name,
+                "FIELDHUB_NODE": self._config.hub.device_id,
+            }
+            if service.port is not None:
+                env["PORT"] = str(service.port)
+                # Where to listen: the node's loopback only (the hub reaches it through the tunnel); inside a
+                # container, every interface of the container, whose port is published on the loopback.
+                env["FIELDHUB_HOST"] = "0.0.0.0" if service.spec.runtime.kind == "container" else "127.0.0.1"  # noqa: S104
+            launches.append(
+                Launch(
+                    key=f"{desired.key}-{name}",
+                    version_key=version_key,
+                    service=service.spec,
+                    source=source,
+                    workdir=workdir,
+                    env=env,
+                    port=service.port,
+                    sdk_dir=SDK_DIR,
+                    sdk_socket=self.sdk.path,
+                )
+            )
+        return launches
+
+    def _runtime(self, service: Service) -> Runtime:
+        kind = service.runtime.kind
+        if kind not in self._runtimes:
+            from edge_agent.apps.container import ContainerRuntime  # noqa: PLC0415 - docker only for container apps
+
+            self._runtimes[kind] = ContainerRuntime(self._config.apps.docker_host)
+        return self._runtimes[kind]
+
+    async def _start(self, instance: _Instance, launch: Launch) -> None:
+        service = instance.services[launch.service.name]
+        service.running = await self._runtime(launch.service).start(launch, self._sink(instance, launch.service.name))
+        service.status = "running"
+        log.info("started %s (%s)", launch.key, service.running.ident)
+
+    async def _healthy(self, instance: _Instance) -> None:
+        """Wait until every HTTP service answers its health check; one that exits first fails the instance."""
+        timeout = self._config.apps.health_timeout_s
+        for name, service in instance.services.items():
+            if service.spec.http is None or service.port is None or service.running is None:
+                continue
+            exited = asyncio.ensure_future(service.running.wait())
+            try:
+                async with asyncio.timeout(timeout):
+                    while not await answers(service.port, service.spec.http.health):
+                        if exited.done():
+                            raise RuntimeFailed(self._exit_reason(name, service, exited.result()))
+                        await asyncio.sleep(_HEALTH_POLL_S)
+            except TimeoutError:
+                raise RuntimeFailed(
+                    f"service {name} did not answer {service.spec.http.health} on its port within {timeout:g} s"
+                ) from None
+            finally:
+                exited.cancel()
+
+    async def _watch(self, instance: _Instance) -> None:
+        """Return when the first service exits, having marked it; the instance then fails."""
+        waits = {asyncio.ensure_future(s.running.wait()): name for name, s in instance.services.items() if s.running}
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+        first = next(iter(done))
+        name = waits[first]
+        raise RuntimeFailed(self._exit_reason(name, instance.services[name], first.result()))
+
+    @staticmethod
+    def _exit_reason(name: str, service: _Service, code: int) -> str:
+        service.status, service.exit_code = "failed", code
+        tail = " | ".join(service.tail)
+        return f"service {name} exited with code {code}" + (f"; last output: {tail}" if tail else "")
+
+    async def _stop(self, instance: _Instance) -> None:
+        grace = self._config.apps.stop_grace_s
+        for service in instance.services.values():
+            if service.running is not None:
+                try:
+                    await service.running.stop(grace)
+                except RuntimeFailed as exc:
+                    log.warning("stopping %s failed: %s", instance.desired.key, exc.message)
+                if service.status == "running":
+                    service.status = "stopped"
+            if service.port is not None:
+                self._ports.release(service.port)
+                service.port = None
+            self.sdk.revoke(service.token)
+
+    def _sink(self, instance: _Instance, service: str) -> Callable[[str, str], None]:
+        prefix = f"[{instance.desired.app} {instance.desired.key}/{service}]"
+        tail = instance.services[service].tail if service in instance.services else deque(maxlen=TAIL_LINES)
+
+        def sink(stream: str, line: str) -> None:
+            tail.append(line[:500])
+            app_log.info("%s %s: %s", prefix, stream, line[:2000])
+
+        return sink
+
+    def _set(self, instance: _Instance, status: InstancePhase, reason: str) -> None:
+        if (instance.status, instance.reason) != (status, reason):
+            instance.status, instance.reason, instance.since = status, reason, now_ms()
+            self._report_soon()
+
+    def _report_soon(self) -> None:
+        """Report at the next turn of the loop: changes made together go out as one report."""
+        if not self._report_due:
+            self._report_due = True
+            asyncio.get_running_loop().call_soon(self._report)
+
+    def _report(self) -> None:
+        self._report_due = False
+        instances = [i.report() for i in self._instances.values()] + self._gone
+        self._gone = []
+        version = self._desired.version if self._desired is not None else 0
+        report = NodeAppsReport(version=version, ts=now_ms(), instances=instances)
+        self._post(apps_topic(self._config.hub.device_id), orjson.dumps(report.model_dump(mode="json")))

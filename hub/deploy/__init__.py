@@ -1,0 +1,1 @@
+"""Deploying apps: placement next to the sensors, each node's desired set, and what the nodes report."""

@@ -1,0 +1,115 @@
+"""What nodes say of the instances they run: each instance's status on its deployment, and the deployment's.
+
+A node publishes :class:`contracts.apps.NodeAppsReport` on ``devices/{id}/apps`` whenever one of its
+instances changes. Each report updates the instances the hub placed on that node (matched by deployment,
+node and replica: a node can only speak of its own instances, of its own tenant), and the deployment's status
+follows from all of its instances:
+
+- every instance ``running``: the deployment is ``running``;
+- any instance ``failed``: ``failed``, with that instance's reason;
+- otherwise (fetching, installing, starting): ``deploying``.
+
+Reports are handled by the hub process that serves the API (one subscription, not a shared one), under one
+lock, so the read-modify-write of a deployment's instances cannot interleave. A report about a deployment
+that is gone or stopped changes nothing: the node hears of that on its deployments topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from contracts.apps import InstanceReport, NodeAppsReport
+from hub.broker.base import DeviceIdentity
+from hub.clock import now_ms
+from hub.logutil import RateLimitedLog
+from hub.metrics import Metrics
+from hub.store.apps import AppStore, DeploymentRecord, DeploymentStatus, StaleStatus, Transition
+
+log = logging.getLogger(__name__)
+#: A report of 256 instances with their services fits easily.
+MAX_REPORT_BYTES = 256 * 1024
+#: Deployments whose status follows their instances (a stopped one is on its way out).
+FOLLOWS_INSTANCES = (
+    DeploymentStatus.DEPLOYING,
+    DeploymentStatus.RUNNING,
+    DeploymentStatus.DEGRADED,
+    DeploymentStatus.FAILED,
+)
+
+
+class InstanceReports:
+    """Applies nodes' instance reports to the deployments they run."""
+
+    def __init__(self, store: AppStore, metrics: Metrics) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._lock = asyncio.Lock()
+        self._log = RateLimitedLog(log)
+
+    async def reported(self, identity: DeviceIdentity, payload: bytes) -> None:
+        """Apply one report of ``identity``'s node; a malformed one is counted, logged and dropped."""
+        reason = "too large" if len(payload) > MAX_REPORT_BYTES else None
+        if reason is None:
+            try:
+                report = NodeAppsReport.model_validate_json(payload)
+            except ValidationError:
+                reason = "not a valid report"
+        if reason is not None:
+            self._metrics.app_reports_refused.inc()
+            self._log.warning(
+                f"apps:{identity.device_id}", "refused an app report of %s: %s", identity.device_id, reason
+            )
+            return
+        async with self._lock:
+            for instance in report.instances:
+                await self._apply(identity, instance)
+
+    async def _apply(self, identity: DeviceIdentity, report: InstanceReport) -> None:
+        deployment = await self._store.get_deployment(report.deployment, identity.tenant)
+        if deployment is None or deployment.status not in FOLLOWS_INSTANCES:
+            return
+        entries: list[dict[str, Any]] = json.loads(deployment.instances)
+        entry = next(
+            (e for e in entries if e["node"] == identity.device_id and e.get("replica", 0) == report.replica), None
+        )
+        if entry is None:  # an instance the hub no longer places there; the node's desired set says so
+            return
+        update = {
+            "status": report.status,
+            "reason": report.reason,
+            "since": report.since,
+            "services": {name: s.model_dump(exclude_none=True) for name, s in report.services.items()},
+        }
+        if all(entry.get(key) == value for key, value in update.items()):
+            return
+        entry.update(update)
+        ts = now_ms()
+        await self._store.set_instances(deployment.id, json.dumps(entries), ts)
+        await self._follow(deployment, entries, ts)
+
+    async def _follow(self, deployment: DeploymentRecord, entries: list[dict[str, Any]], ts: int) -> None:
+        status, reason = summarise(entries)
+        if status is deployment.status:
+            return
+        try:
+            await self._store.update_status(deployment.id, Transition(ts, status, reason), expected=deployment.status)
+        except StaleStatus:
+            return  # stopped or deleted meanwhile: its instances no longer matter
+        log.info("deployment %s is %s: %s", deployment.id, status, reason)
+
+
+def summarise(entries: list[dict[str, Any]]) -> tuple[DeploymentStatus, str]:
+    """A deployment's status and reason from its instances' statuses."""
+    failed = [e for e in entries if e.get("status") == "failed"]
+    if failed:
+        first = failed[0]
+        return DeploymentStatus.FAILED, f"node {first['node']}: {first.get('reason') or 'failed'}"[:1000]
+    running = sum(e.get("status") == "running" for e in entries)
+    if entries and running == len(entries):
+        return DeploymentStatus.RUNNING, f"{running} instance(s) running"
+    return DeploymentStatus.DEPLOYING, f"{running} of {len(entries)} instance(s) running"

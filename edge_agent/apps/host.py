@@ -20,7 +20,6 @@ never imports any of this.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 from collections import deque
@@ -191,8 +190,9 @@ class AppHost:
         instance = self._instances.pop(key)
         if instance.task is not None:
             instance.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await instance.task
+            # gather, not a suppressed await: a cancellation of the host itself (the agent stopping) must not
+            # be swallowed with the instance's.
+            await asyncio.gather(instance.task, return_exceptions=True)
         await self._stop(instance)
         shutil.rmtree(self._root / "data" / key, ignore_errors=True)
         self._set(instance, "stopped", "no longer desired on this node")
@@ -205,8 +205,7 @@ class AppHost:
                 instance.task.cancel()
         for instance in list(self._instances.values()):
             if instance.task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await instance.task
+                await asyncio.gather(instance.task, return_exceptions=True)
             await self._stop(instance)
         self._instances.clear()
 

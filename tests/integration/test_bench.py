@@ -1,4 +1,4 @@
-"""The ingest benchmark runs end to end on a small load and reports every figure the docs quote."""
+"""The benchmarks run end to end on a small load and report every figure the docs quote."""
 
 from __future__ import annotations
 
@@ -61,3 +61,25 @@ def test_the_kafka_variant_is_refused_on_the_embedded_broker() -> None:
     done = fieldhub("bench", "ingest", "--kafka", "--messages", "10")
     assert done.returncode == 2
     assert "--kafka needs --broker mosquitto" in done.stderr
+
+
+def test_the_apps_bench_reports_push_to_running_and_the_agents_memory() -> None:
+    done = fieldhub("bench", "apps", "--runs", "1", "--json", timeout=170)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    assert result["push_to_running_cached_s"] > 0 and result["push_to_running_cold_s"] > 0
+    assert 0 < result["agent_rss_mb_no_apps"] <= result["agent_rss_mb_with_app"]
+    assert result["rss_ratio"] == pytest.approx(
+        result["agent_rss_mb_with_app"] / result["agent_rss_mb_no_apps"], abs=0.01
+    )
+
+
+@pytest.mark.parametrize("app", ["aiohttp", "stdlib"])
+def test_the_link_bench_answers_every_request_both_ways(app: str) -> None:
+    done = fieldhub("bench", "link", "--app", app, "--seconds", "1", "--clients", "4", "--json", timeout=170)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    for way in ("direct", "link"):
+        assert result[way]["errors"] == 0 and result[way]["requests"] > 0
+        assert 0 < result[way]["p50_ms"] <= result[way]["p99_ms"]
+    assert result["ratio"] == pytest.approx(result["link"]["rps"] / result["direct"]["rps"], abs=0.01)

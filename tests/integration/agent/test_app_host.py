@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+import zipfile
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import AsyncExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,9 @@ from cloud.runtime import HubRuntime
 from contracts.apps import MANIFEST
 from hub.apps.template import zip_directory
 from tests.helpers.agent import running_agent
-from tests.helpers.hub import Api
+from tests.helpers.hub import Api, running_hub
 from tests.helpers.podman import BASE_IMAGE, PodmanService
+from tests.helpers.ports import free_port
 from tests.helpers.process import alive
 from tests.helpers.waiting import eventually
 
@@ -67,7 +70,6 @@ for reading in fieldhub_sdk.readings("air"):
     fieldhub_sdk.publish("temp", reading["value"])
 """
 ACTOR = """\
-import asyncio
 import json
 import os
 from pathlib import Path
@@ -325,3 +327,109 @@ async def test_a_container_app_is_built_run_and_reached_through_its_link(
                 return False
 
             await eventually(removed, what="the container removed from the node")
+
+
+async def test_an_app_keeps_its_readings_and_loses_no_output_while_the_node_is_cut_off(
+    tmp_path: Path, pins: MockFactory
+) -> None:
+    data, port = tmp_path / "hub", free_port()
+    seen_file: Path | None = None
+    async with AsyncExitStack() as stack:
+        hub = await stack.enter_async_context(running_hub(data, mqtt_port=port))
+        api = await Api.login(hub.url)
+        secret = str((await api.create_device(NODE, kind="gateway"))["credentials"]["password"])
+        await push(api, tmp_path, {MANIFEST: WIRED_MANIFEST, "reader.py": READER, "actor.py": ACTOR})
+        agent_stack = AsyncExitStack()
+        await agent_stack.enter_async_context(running_agent(agent_config(tmp_path, hub, secret)))
+        try:
+            deployment = await deployed(api, "thermostat")
+            assert (await settled(api, deployment))["status"] == "running"
+            seen_file = tmp_path / "apps" / "data" / f"{deployment}-0" / "seen.json"
+            await eventually(lambda: _json(seen_file), what="the app at work")
+            await api.close()
+            await stack.aclose()  # the hub goes away; the node and its app stay
+
+            cut_off = int(time.time() * 1000)
+
+            async def reading_after(ts: int) -> Any:
+                seen = await _json(seen_file)
+                return seen if seen and seen["input"]["ts"] > ts and seen["latest"]["ts"] > ts else None
+
+            # Readings keep reaching the app from the node's own sensor, through the wire to its actor.
+            await eventually(lambda: reading_after(cut_off + 500), what="readings while the hub is away")
+            back_at = int(time.time() * 1000)
+            async with running_hub(data, mqtt_port=port) as hub_again:
+                api = await Api.login(hub_again.url)
+
+                async def outputs_of_the_outage() -> int | None:
+                    query = {"key": "thermostat:temp", "start": cut_off, "end": back_at}
+                    found = (await api.http.get(f"/api/v1/devices/{NODE}/telemetry", params=query)).json()
+                    # A reading every 50 ms for at least half a second: ten outputs at least.
+                    return len(found["points"]) if len(found["points"]) >= 10 else None
+
+                # The outputs published while cut off went through the spool and reached the hub.
+                await eventually(outputs_of_the_outage, within=30, what="the outage's outputs stored")
+                await api.close()
+        finally:
+            await agent_stack.aclose()
+
+
+def write_wheel(directory: Path, name: str, version: str, module: str, source: str) -> None:
+    """A pure-Python wheel of one module, written as the format says (no build tool, no index needed)."""
+    dist = f"{name.replace('-', '_')}-{version}"
+    files = {
+        f"{module}.py": source,
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [f"{path},," for path in files] + [f"{dist}.dist-info/RECORD,,"]
+    files[f"{dist}.dist-info/RECORD"] = "\n".join(record) + "\n"
+    with zipfile.ZipFile(directory / f"{dist}-py3-none-any.whl", "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+
+
+async def test_requirements_are_installed_once_per_version_into_the_apps_own_environment(
+    hub: HubRuntime, api: Api, secret: str, tmp_path: Path, pins: MockFactory
+) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    write_wheel(wheels, "fieldhub-test-greeting", "1.2.0", "greeting", 'WORDS = "hello from a wheel"\n')
+    manifest = (
+        '[app]\nname = "greeter"\nversion = "1.0.0"\n'
+        '[runtime]\ncommand = ["python", "main.py"]\nrequirements = "requirements.txt"\n'
+    )
+    main = (
+        "import os, pathlib, sys, time, greeting\n"
+        "out = pathlib.Path(os.environ['FIELDHUB_DATA_DIR']) / 'greeting.txt'\n"
+        "out.write_text(greeting.WORDS + ' in ' + sys.prefix)\n"
+        "time.sleep(600)\n"
+    )
+    await push(
+        api, tmp_path, {MANIFEST: manifest, "main.py": main, "requirements.txt": "fieldhub-test-greeting==1.2.0\n"}
+    )
+    # The node's package index: a directory here (pip's own configuration, or pip_args, say where it is).
+    config = agent_config(tmp_path, hub, secret, pip_args=["--no-index", "--find-links", str(wheels)])
+    async with running_agent(config):
+        first = await deployed(api, "greeter")
+        assert (await settled(api, first))["status"] == "running"
+        written = await eventually(
+            lambda: _text(tmp_path / "apps" / "data" / f"{first}-0" / "greeting.txt"), what="the app's greeting"
+        )
+        [env] = (tmp_path / "apps" / "envs").iterdir()
+        assert written == f"hello from a wheel in {env}"
+        ready = (env / ".fieldhub-ready").stat().st_mtime_ns
+        assert (await api.http.delete(f"/api/v1/deployments/{first}")).status_code == 204
+
+        # Deployed again: the environment of that version is reused as it is, pip does not run.
+        second = await deployed(api, "greeter")
+        assert (await settled(api, second))["status"] == "running"
+        assert [p.name for p in (tmp_path / "apps" / "envs").iterdir()] == [env.name]
+        assert (env / ".fieldhub-ready").stat().st_mtime_ns == ready
+
+
+async def _text(path: Path) -> str | None:
+    try:
+        return await asyncio.to_thread(path.read_text)
+    except FileNotFoundError:
+        return None

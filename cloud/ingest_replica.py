@@ -22,7 +22,9 @@ from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
 from hub.commands import CommandBus
 from hub.deploy.instances import InstanceReports
 from hub.errors import ConfigError
+from hub.events.service import Events
 from hub.follower import Followers
+from hub.logs.service import LogService
 from hub.logutil import bounded_accept_errors
 from hub.metrics import Metrics
 from hub.nodes import NodeService
@@ -52,6 +54,8 @@ class IngestReplica(Lifetime):
         await store.database.open()
         self._stack.push_async_callback(store.database.close)
         # Streams follow the store; fieldhub up forwards them, whichever process stored the message.
+        # Events this replica records are stored by it; fieldhub up keeps their retention and posts them.
+        events = await self._stack.enter_async_context(Events(store.events))
         followers = Followers(store.outbox)
         pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, followers)
         # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
@@ -62,9 +66,9 @@ class IngestReplica(Lifetime):
             presence,
             StateService(store.state, downlink),
             CommandBus(self.metrics, presence, downlink),
-            NodeService(store.nodes, self.metrics),
+            NodeService(store.nodes, self.metrics, LogService(store.logs).ingest),
             # Not subscribed to app reports (the API process takes them), but the router routes every kind.
-            apps=InstanceReports(store.apps, self.metrics),
+            apps=InstanceReports(store.apps, self.metrics, events),
             metrics=self.metrics,
         )
         broker = MosquittoBroker(

@@ -24,16 +24,24 @@ from cloud.services import Services
 from cloud.settings import HubSettings, ProcessSettings
 from contracts.telemetry import Arrivals
 from hub.apps.catalog import AppCatalog
+from hub.blobs.base import BlobStore
 from hub.blobs.factory import open_blob_store
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.link import LinkFactory, MqttLink
 from hub.commands import CommandBus
 from hub.deploy.deployments import Deployments
 from hub.deploy.instances import InstanceReports
+from hub.deploy.schedules import Scheduler
+from hub.events.service import EventRetention, Events
+from hub.events.webhooks import DeliveryPolicy, Webhooks
 from hub.follower import Followers
 from hub.ingest.pipeline import IngestPipeline
 from hub.links.tunnels import Tunnels
 from hub.live import LiveFeed
+from hub.logs.handler import HubLogHandler
+from hub.logs.retention import Retention, RetentionPolicy
+from hub.logs.service import LogService
+from hub.logs.upkeep import LogUpkeep
 from hub.logutil import bounded_accept_errors
 from hub.metrics import Metrics
 from hub.nodes import NodeService
@@ -42,6 +50,7 @@ from hub.registry import DEFAULT_TENANT, DeviceRegistry
 from hub.router import InboundRouter
 from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
+from hub.store.apps import AppStore
 from hub.store.backend import Backend
 from hub.store.factory import open_store
 from hub.streams.factory import build_sink
@@ -93,6 +102,51 @@ async def start_pipeline(
     for forwarder in forwarders:
         pipeline.add_listener(forwarder.offer)
     return await stack.enter_async_context(pipeline), forwarders
+
+
+def log_upkeep(s: HubSettings, logs: LogService, blobs: BlobStore) -> LogUpkeep:
+    """The hub's own records into the log store, and its retention, as the settings say."""
+    section = s.logs
+    handler = None
+    if section.hub_lines_per_s > 0:
+        handler = HubLogHandler(s.replica_id, logging.getLevelName(section.hub_level), section.hub_lines_per_s)
+    policy = RetentionPolicy(
+        section.retention_days, section.max_lines, section.retention_interval_s, archive=section.archive
+    )
+    return LogUpkeep(logs, handler, Retention(logs.store, blobs, policy))
+
+
+async def run_deployments(stack: AsyncExitStack, deployments: Deployments, store: AppStore) -> Scheduler:
+    """Start placing pending deployments and running the schedules, as tasks that ``stack`` stops."""
+    sweeps = Background()
+    await sweeps.open()
+    stack.push_async_callback(sweeps.close)
+    sweeps.spawn(deployments.run_sweeps(), name="pending-deployments")
+    schedules = Scheduler(deployments, store)
+    sweeps.spawn(schedules.run(), name="deployment-schedules")
+    return schedules
+
+
+def events_of(s: HubSettings, store: Backend) -> Events:
+    """The event service with its retention, as the settings say."""
+    section = s.events
+    return Events(
+        store.events,
+        retention=EventRetention(section.retention_days, section.max_per_tenant, section.retention_interval_s),
+    )
+
+
+def webhooks_of(s: HubSettings, events: Events) -> Webhooks:
+    """The webhook subscriptions and their deliveries, as the settings say."""
+    section = s.events
+    policy = DeliveryPolicy(
+        attempts=section.webhook_attempts,
+        first_s=section.webhook_backoff_s,
+        cap_s=section.webhook_backoff_cap_s,
+        timeout_s=section.webhook_timeout_s,
+        queue_size=section.webhook_queue,
+    )
+    return Webhooks(events, policy)
 
 
 class HubRuntime(Lifetime):
@@ -147,6 +201,9 @@ class HubRuntime(Lifetime):
         # Opening connects to nothing yet (the first push or download does): no cost for hubs without apps.
         blobs = open_blob_store(s.blob, s.blob_context)
         self._stack.push_async_callback(blobs.close)
+        logs = await self._stack.enter_async_context(log_upkeep(s, LogService(store.logs), blobs))
+        events = await self._stack.enter_async_context(events_of(s, store))
+        webhooks = await self._stack.enter_async_context(webhooks_of(s, events))
 
         metrics = Metrics()
         authenticator = DeviceAuthenticator(store.registry, metrics)
@@ -175,8 +232,8 @@ class HubRuntime(Lifetime):
             await presence.reset()  # nobody is connected to a broker that starts now
         state = StateService(store.state, downlink)
         commands = CommandBus(metrics, presence, downlink)
-        nodes = NodeService(store.nodes, metrics)
-        reports = InstanceReports(store.apps, metrics)
+        nodes = NodeService(store.nodes, metrics, logs.service.ingest)
+        reports = InstanceReports(store.apps, metrics, events)
         router = InboundRouter(pipeline, presence, state, commands, nodes, apps=reports, metrics=metrics)
         started = await kind.start(
             BrokerContext(s, self._stack, store.registry, router, authenticator, metrics, self._link)
@@ -191,10 +248,7 @@ class HubRuntime(Lifetime):
         apps = AppCatalog(store.apps, blobs)
         deployments = Deployments(apps, registry, store.nodes, downlink)
         nodes.add_listener(deployments.node_heard)
-        sweeps = Background()
-        await sweeps.open()
-        self._stack.push_async_callback(sweeps.close)
-        sweeps.spawn(deployments.run_sweeps(), name="pending-deployments")
+        schedules = await run_deployments(self._stack, deployments, store.apps)
         republished = await deployments.republish()
         if republished:
             log.info("republished the desired instances of %d node(s)", republished)
@@ -213,10 +267,14 @@ class HubRuntime(Lifetime):
             pipeline=pipeline,
             forwarders=forwarders,
             nodes=nodes,
+            logs=logs.service,
+            events=events,
+            webhooks=webhooks,
             authenticator=authenticator,
             provisioning=Provisioning(store.provisioning, store.registry, registry, s.hash_params),
             apps=apps,
             deployments=deployments,
+            schedules=schedules,
             tunnels=Tunnels(metrics),
             mqtt_port=self.mqtt_port,
             broker_up=started.link_up,

@@ -13,9 +13,13 @@ from cloud.settings import HubSettings
 from hub.apps.catalog import AppCatalog
 from hub.commands import CommandBus
 from hub.deploy.deployments import Deployments
+from hub.deploy.schedules import Scheduler
+from hub.events.service import Events
+from hub.events.webhooks import Webhooks
 from hub.ingest.pipeline import IngestPipeline
 from hub.links.tunnels import Tunnels
 from hub.live import LiveFeed
+from hub.logs.service import LogService
 from hub.metrics import Metrics
 from hub.nodes import NodeService
 from hub.registry import DeviceRegistry
@@ -44,12 +48,20 @@ class Services:
     #: The stream forwarders this process runs (their state and lag go into /healthz and /metrics).
     forwarders: list[Forwarder]
     nodes: NodeService
+    #: Log lines of the nodes, their apps and the hub: search and live tails.
+    logs: LogService
+    #: Platform events: record, list, follow live.
+    events: Events
+    #: The tenants' webhook subscriptions; this process delivers to them.
+    webhooks: Webhooks
     authenticator: DeviceAuthenticator
     provisioning: Provisioning
     #: Pushed app versions, their packages in the blob store (``blob`` setting).
     apps: AppCatalog
     #: Deployments of app versions onto the tenants' nodes.
     deployments: Deployments
+    #: Scheduled deployments: created through it, started and ended by its loop.
+    schedules: Scheduler
     #: The nodes' app-link tunnels connected to this process.
     tunnels: Tunnels
     #: The port the MQTT listener really bound (the setting may say 0).

@@ -54,6 +54,40 @@ class IngestSettings(BaseModel):
         return Limits(self.max_payload_bytes, self.max_values, int(self.max_future_s * 1000))
 
 
+class LogSettings(BaseModel):
+    """The ``[logs]`` section: how long the log store keeps lines, and the hub's own records in it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: float = Field(default=14.0, gt=0, le=3650, description="Lines older than this are archived")
+    max_lines: int = Field(
+        default=5_000_000, ge=1000, description="Beyond this many lines the oldest are archived (the size limit)"
+    )
+    retention_interval_s: float = Field(default=300.0, ge=1, le=86400, description="How often retention runs")
+    archive: bool = Field(default=True, description="Archive leaving lines to the blob store (else only remove them)")
+    hub_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="WARNING", description="The hub's own records from this level go into the log store"
+    )
+    hub_lines_per_s: float = Field(
+        default=10.0, ge=0, le=10_000, description="At most this many hub records a second on average (0: none)"
+    )
+
+
+class EventSettings(BaseModel):
+    """The ``[events]`` section: how long platform events are kept, and how webhooks are delivered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: float = Field(default=30.0, gt=0, le=3650, description="Events older than this are removed")
+    max_per_tenant: int = Field(default=100_000, ge=100, description="Each tenant keeps at most this many, newest")
+    retention_interval_s: float = Field(default=600.0, ge=1, le=86400, description="How often retention runs")
+    webhook_attempts: int = Field(default=8, ge=1, le=50, description="Tries of one delivery before it is dropped")
+    webhook_backoff_s: float = Field(default=1.0, gt=0, le=60, description="Wait after a delivery's first failure")
+    webhook_backoff_cap_s: float = Field(default=60.0, gt=0, le=3600, description="Longest wait between tries")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Time an endpoint has to answer")
+    webhook_queue: int = Field(default=1000, ge=1, le=100_000, description="Events waiting per webhook (then dropped)")
+
+
 class MosquittoSettings(BaseModel):
     """The ``[mosquitto]`` section: the hub's account on Mosquitto, and how a managed one runs."""
 
@@ -252,6 +286,8 @@ class HubSettings(ProcessSettings):
         default=None, description="Blob store of app packages; default file:// (<data_dir>/blobs), or azure://CONTAINER"
     )
     azure: AzureSettings = AzureSettings()
+    logs: LogSettings = LogSettings()
+    events: EventSettings = EventSettings()
 
     env_sources: ClassVar[tuple[type[PydanticBaseSettingsSource], ...]] = (_FlatEnvNames,)
 

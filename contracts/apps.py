@@ -221,7 +221,9 @@ class NodeDeployments(BaseModel):
     instances: list[DesiredInstance] = Field(default_factory=list)
 
 
-InstancePhase = Literal["fetching", "installing", "starting", "running", "failed", "stopped"]
+#: ``restarting``: a service exited or failed its health checks and starts again after a backoff;
+#: ``crashloop``: it did so ``crash_loop_after`` times in a row (still restarted, at the longest backoff).
+InstancePhase = Literal["fetching", "installing", "starting", "running", "restarting", "crashloop", "failed", "stopped"]
 
 
 class ServiceReport(BaseModel):

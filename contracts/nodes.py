@@ -61,17 +61,28 @@ class Heartbeat(BaseModel):
 
 
 MAX_LOG_BYTES = 256 * 1024
+#: Characters of one log line's message.
+MAX_LOG_MESSAGE = 4000
 
 
 class LogLine(BaseModel):
-    """One log line of an agent (or, later, of an app), as shipped on ``devices/{id}/logs``."""
+    """One log line of an agent or of an app it runs, as shipped on ``devices/{id}/logs``.
+
+    An app's lines carry where they come from (``app`` ... ``stream``); the agent's own lines leave them out.
+    """
 
     model_config = ConfigDict(extra="ignore")
 
     ts: int = Field(description="Epoch milliseconds")
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
     logger: str = Field(default="", max_length=128)
-    message: str = Field(max_length=4000)
+    message: str = Field(max_length=MAX_LOG_MESSAGE)
+    app: str | None = Field(default=None, max_length=63)
+    version: str | None = Field(default=None, max_length=64)
+    deployment: str | None = Field(default=None, max_length=64)
+    instance: str | None = Field(default=None, max_length=80, description="``{deployment}-{replica}``")
+    service: str | None = Field(default=None, max_length=32)
+    stream: Literal["stdout", "stderr"] | None = None
 
 
 class Node(BaseModel):

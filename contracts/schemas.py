@@ -12,6 +12,7 @@ from contracts.devices import Credentials, Device, DeviceCreate, DevicePatch, Te
 from contracts.messages import CommandRequest, CommandResponse, DesiredState, StatusMessage
 from contracts.nodes import Heartbeat, Node
 from contracts.provisioning import Enrolled, EnrollRequest
+from contracts.schedules import DeploymentSchedule
 from contracts.telemetry import TelemetryMessage
 
 SCHEMAS: dict[str, type[BaseModel]] = {
@@ -21,6 +22,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "agent-desired-state": AgentDesiredState,
     "agent-reported-state": AgentReportedState,
     "app-manifest": AppManifest,
+    "deployment-schedule": DeploymentSchedule,
     "command-request": CommandRequest,
     "command-response": CommandResponse,
     "device": Device,

@@ -179,8 +179,11 @@ class Agent:
             if not named or self._tasks is None or self._writer is None or self._uplink is None:
                 return
             from edge_agent.apps.host import AppHost  # noqa: PLC0415 - nodes without apps never load the machinery
+            from edge_agent.apps.logs import AppLogs  # noqa: PLC0415
 
-            self.apps = AppHost(self.config, self._uplink.post, self._writer.put, lambda: self.sensors)
+            assert self.spool is not None and self.sender is not None
+            logs = AppLogs(self.spool, self.sender.wake)
+            self.apps = AppHost(self.config, self._uplink.post, self._writer.put, logs, lambda: self.sensors)
             self.sensors.set_tap(self.apps.tap.offer)
             self._background.append(self._tasks.create_task(self._run_apps(self.apps), name="apps"))
             log.info("app host started: the hub placed apps on this node")

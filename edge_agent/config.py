@@ -118,6 +118,15 @@ class AppsSection(_Section):
     stop_grace_s: float = Field(default=10.0, ge=0, le=300)
     #: How long a service with ``[http]`` may take, once started, to answer its health check.
     health_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    #: While it runs: a health check this often; this many failed in a row make it unhealthy (restarted).
+    health_interval_s: float = Field(default=5.0, gt=0, le=3600)
+    unhealthy_after: int = Field(default=3, ge=1, le=100)
+    #: Restarts wait ``restart_min_s``, doubling up to ``restart_max_s``; a service up ``stable_after_s``
+    #: starts afresh; ``crash_loop_after`` failures in a row are reported as a crash loop.
+    restart_min_s: float = Field(default=1.0, gt=0, le=3600)
+    restart_max_s: float = Field(default=60.0, gt=0, le=86400)
+    stable_after_s: float = Field(default=60.0, gt=0, le=86400)
+    crash_loop_after: int = Field(default=5, ge=1, le=1000)
     #: Extra arguments for ``pip install`` of apps' requirements (e.g. ``["--index-url", "..."]``).
     pip_args: list[str] = Field(default_factory=list, max_length=32)
 

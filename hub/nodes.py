@@ -1,4 +1,5 @@
-"""Keeps the latest heartbeat of every edge node (health, spool backlog, attached sensors)."""
+"""Keeps the latest heartbeat of every edge node (health, spool backlog, attached sensors) and hands the log
+lines nodes ship to the log store (:mod:`hub.logs`)."""
 
 from __future__ import annotations
 
@@ -19,18 +20,19 @@ from hub.metrics import Metrics
 from hub.store.nodes import NodeStore
 
 log = logging.getLogger(__name__)
-#: Log lines kept per node (the newest); older ones are dropped as new ones arrive.
-KEEP_LOG_LINES = 2000
 _LOG_LINES = TypeAdapter(list[LogLine])
 #: Told of every stored heartbeat: ``(node id, tenant)``.
 HeartbeatListener = Callable[[str, str], Awaitable[None]]
+#: Stores a node's valid log lines: ``(tenant, node id, lines)`` (:meth:`hub.logs.service.LogService.ingest`).
+LogSink = Callable[[str, str, list[LogLine]], Awaitable[None]]
 
 
 class NodeService:
     """Validates heartbeats and stores the latest per node (older ones are of no use)."""
 
-    def __init__(self, store: NodeStore, metrics: Metrics) -> None:
+    def __init__(self, store: NodeStore, metrics: Metrics, logs: LogSink) -> None:
         self._store = store
+        self._logs = logs
         self._metrics = metrics
         self._log = RateLimitedLog(log)
         self._listeners: list[HeartbeatListener] = []
@@ -54,14 +56,13 @@ class NodeService:
                 log.exception("heartbeat listener failed for node %s", identity.device_id)
 
     async def logs(self, identity: DeviceIdentity, payload: bytes) -> None:
-        """Keep an agent's log lines (one object or a list), or count and log why they were refused."""
+        """Store a node's log lines (one object or a list; its own and its apps'), or count and log why not."""
         try:
             lines = _parse_logs(payload)
         except ValueError as exc:
             self._refuse(self._metrics.node_logs_refused, "log lines", identity.device_id, logs_topic, exc)
             return
-        rows: list[tuple[int, str, str, str]] = [(line.ts, line.level, line.logger, line.message) for line in lines]
-        await self._store.append_logs(identity.device_id, rows, KEEP_LOG_LINES)
+        await self._logs(identity.tenant, identity.device_id, lines)
 
     def _refuse(
         self, counter: Counter, what: str, device_id: str, topic: Callable[[str], str], exc: ValueError

@@ -13,12 +13,15 @@ from cloud.api import (
     devices,
     docs_ui,
     errors,
+    events,
+    logs,
     nodes,
     provisioning,
     system,
     telemetry,
     tenants,
     tunnel,
+    webhooks,
 )
 from cloud.api.body_limit import BodyLimit
 from cloud.services import Services
@@ -46,6 +49,9 @@ def create_app(services: Services) -> FastAPI:
         nodes,
         apps,
         deployments,
+        logs,
+        events,
+        webhooks,
         provisioning,
         broker_hooks,
         system,

@@ -21,6 +21,7 @@ from contracts.telemetry import from_epoch_ms, to_rfc3339
 from hub.broker.base import DeviceIdentity
 from hub.errors import NotFound, Unauthorized
 from hub.security.device_auth import AuthRefused
+from hub.store.logs import LogQuery
 from hub.store.registry import DeviceQuery
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
@@ -90,10 +91,14 @@ class NodeLogs(BaseModel):
 async def node_logs(
     node_id: str, principal: PrincipalDep, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=2000)] = 200
 ) -> NodeLogs:
-    """The newest log lines a node (or any device) shipped on ``devices/{id}/logs``, oldest first."""
+    """The newest log lines a node (or any device) shipped on ``devices/{id}/logs``, its own and its apps',
+    oldest first (search them with ``GET /api/v1/logs?node=``)."""
     device = await visible_device(node_id, principal, services)
-    rows = await services.store.nodes.recent_logs(device.id, limit)
-    lines = [LogEntry(ts=to_rfc3339(ts), level=level, logger=name, message=text) for ts, level, name, text in rows]
+    rows = await services.logs.search(LogQuery(tenant=device.tenant, node=device.id, limit=limit, stored_order=True))
+    lines = [
+        LogEntry(ts=to_rfc3339(row.ts), level=row.level_name, logger=row.logger, message=row.message)
+        for row in reversed(rows)
+    ]
     return NodeLogs(node_id=device.id, lines=lines)
 
 

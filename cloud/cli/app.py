@@ -7,16 +7,19 @@ it; the hub checks the package before it stores anything and answers every probl
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from cloud.cli.app_logs import logs
 from cloud.cli.client import ApiError
 from cloud.cli.errors import fail
 from cloud.cli.lazy import OrderedGroup
 from cloud.cli.options import api_options, hub_options, invocation
 from cloud.cli.output import Column, col
+from cloud.cli.params import duration
 
 APPS = "/api/v1/apps"
 LIST_COLUMNS = (col("NAME"), col("TENANT"), col("LATEST"), col("VERSIONS"), col("DESCRIPTION"))
@@ -28,6 +31,7 @@ DEPLOYMENT_COLUMNS = (
     col("VERSION"),
     col("STATUS"),
     Column("NODES", lambda row: ",".join(i["node"] for i in row["instances"]) or None),
+    Column("NEXT START", lambda row: _utc(row.get("next_start"))),
     col("LINK"),
 )
 CANDIDATE_COLUMNS = (col("NODE"), col("ACCEPTED"), col("RANK"), col("REASON"))
@@ -133,23 +137,98 @@ def _deploy_target(ctx: click.Context, param: click.Parameter, value: str) -> tu
     return _app_name(ctx, param, name), version or None
 
 
+def _utc(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _time(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """RFC 3339 with a zone (``2026-11-22T10:00:00Z``), checked here so that a typo costs no request."""
+    if value is None:
+        return None
+    for text in value if isinstance(value, tuple) else (value,):
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is no RFC 3339 time such as 2026-11-22T10:00:00Z") from None
+        if parsed.tzinfo is None:
+            raise click.BadParameter(f"{text!r} needs a zone: Z or an offset such as +01:00")
+    return value
+
+
+def _run_length(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    return None if value is None else max(1, round(duration(ctx, param, value)))
+
+
+def _schedule(
+    start: str | None, window: tuple[str, str] | None, cron: str | None, length: int | None, timezone: str | None
+) -> dict[str, Any] | None:
+    """The ``schedule`` of ``POST /deployments`` from the options; ``None``: now."""
+    chosen = [name for name, value in (("--at", start), ("--window", window), ("--cron", cron)) if value is not None]
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join(chosen)} exclude each other: give one schedule")
+    if cron is None and (length is not None or timezone is not None):
+        raise click.UsageError("--duration and --timezone go with --cron")
+    if start is not None:
+        return {"kind": "at", "start": start}
+    if window is not None:
+        return {"kind": "window", "start": window[0], "end": window[1]}
+    if cron is not None:
+        if length is None:
+            raise click.UsageError("--cron needs --duration, how long each run lasts (e.g. 10m)")
+        return {"kind": "cron", "cron": cron, "duration_s": length, "timezone": timezone or "UTC"}
+    return None
+
+
 @app.command()
 @click.argument("target", metavar="NAME[@VERSION]", callback=_deploy_target)
 @click.option("--replicas", type=click.IntRange(1, 64), help="Instances to run [default: the manifest's]")
+@click.option(
+    "--at", "start", metavar="TIME", callback=_time, help="Start at TIME (RFC 3339 with a zone), run until removed"
+)
+@click.option(
+    "--window", nargs=2, metavar="START END", callback=_time, help="Run from START to END (RFC 3339 with a zone)"
+)
+@click.option("--cron", metavar="EXPR", help="Run at every time EXPR names (5 fields, or 6 with seconds first)")
+@click.option(
+    "--duration",
+    "length",
+    metavar="LENGTH",
+    callback=_run_length,
+    help="How long each --cron run lasts: 90s, 10m, 2h, 1d",
+)
+@click.option("--timezone", metavar="TZ", help="IANA time zone --cron is read in [default: UTC]")
 @click.option("--tenant", help="Deploy in this tenant (platform admins)")
 @api_options
-def deploy(target: tuple[str, str | None], replicas: int | None, tenant: str | None) -> None:
+def deploy(  # click passes every option by name
+    *,
+    target: tuple[str, str | None],
+    replicas: int | None,
+    start: str | None,
+    window: tuple[str, str] | None,
+    cron: str | None,
+    length: int | None,
+    timezone: str | None,
+    tenant: str | None,
+) -> None:
     """Deploy the app NAME (its highest version, or VERSION) onto the nodes hosting its sensors.
 
-    Prints the deployment, its link once it has one, and where it was placed or why it waits (pending).
+    At once, or on a schedule: --at TIME, --window START END, or --cron EXPR --duration 10m [--timezone TZ]
+    (one of them). Prints the deployment, its link once it has one, and where it was placed or why it waits
+    (pending), or when it starts (scheduled).
     """
     name, version = target
-    body = {"app": name, "version": version, "replicas": replicas}
+    body: dict[str, Any] = {"app": name, "version": version, "replicas": replicas}
+    schedule = _schedule(start, window, cron, length, timezone)
+    if schedule is not None:
+        body["schedule"] = schedule
     inv = invocation()
     client = inv.api()
     answer = client.request("POST", DEPLOYMENTS, json=body, params={"tenant": tenant} if tenant else None)
     if inv.show(answer, DEPLOYMENT_COLUMNS).table:
-        click.echo(f"placement: {answer['placement']['reason']}")
+        if answer["placement"]:
+            click.echo(f"placement: {answer['placement']['reason']}")
+        if answer["status"] == "scheduled":
+            click.echo(f"scheduled: next start {_utc(answer['next_start'])}")
         link = answer["link"]
         click.echo(f"link: {client.hub}{link}" if link else "link: none (the app serves no HTTP)")
 
@@ -186,3 +265,6 @@ def undeploy(deployment_id: str) -> None:
     """Stop and delete the deployment ID: its nodes are told to remove its instances."""
     invocation().api().request("DELETE", f"{DEPLOYMENTS}/{deployment_id}")
     click.echo(f"removed {deployment_id}")
+
+
+app.add_command(logs)

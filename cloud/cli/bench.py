@@ -1,4 +1,4 @@
-"""``fieldhub bench ingest|agent|placement|link|apps``: measured figures, each against a baseline run alongside."""
+"""``fieldhub bench ingest|agent|placement|link|apps|logs``: measured figures, each against a baseline run alongside."""
 
 from __future__ import annotations
 
@@ -83,6 +83,17 @@ def link(json_output: bool, **options: Any) -> int:
 def apps(json_output: bool, **options: Any) -> int:
     """Push-to-running of the template app (cold, cached) and the agent's memory with an app running."""
     return _run("apps", json=json_output, **options)
+
+
+@bench.command()
+@click.option("--lines", type=click.IntRange(min=1000), default=1_000_000, help="Lines stored, then searched")
+@click.option("--batch", type=click.IntRange(min=1), default=500, help="Lines per write (as nodes ship them)")
+@click.option("--searches", type=click.IntRange(min=1), default=30, help="Runs of each kind of query")
+@click.option("--seed", type=int, default=1, help="Seed of the generated lines and queries")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def logs(json_output: bool, **options: Any) -> int:
+    """Log ingest lines/s through the store (baseline: without the full-text index) and search p50/p99."""
+    return _run("logs", json=json_output, **options)
 
 
 def _run(name: str, **options: Any) -> int:

@@ -37,6 +37,8 @@ ENTRIES: dict[str, Entry] = {
     "app": Entry("cloud.cli.app:app", "Apps: write a template, push, list, show, remove, deploy.", MANAGE),
     "tenant": Entry("cloud.cli.tenant:tenant", "Tenants.", MANAGE),
     "user": Entry("cloud.cli.user:user", "Users, and your own password.", MANAGE),
+    "events": Entry("cloud.cli.events:events", "Platform events: list them, or follow them live.", MANAGE),
+    "webhook": Entry("cloud.cli.events:webhook", "Webhooks: post a tenant's events to a URL, signed.", MANAGE),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}

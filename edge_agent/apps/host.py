@@ -25,6 +25,7 @@ import shutil
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import orjson
@@ -37,43 +38,24 @@ from contracts.apps import (
     NodeAppsReport,
     NodeDeployments,
     Service,
-    ServiceReport,
 )
 from contracts.topics import apps_topic
-from edge_agent.apps.health import answers
+from edge_agent.apps.logs import AppLogs
 from edge_agent.apps.packages import PackageStore
 from edge_agent.apps.ports import PortPool
 from edge_agent.apps.python import PythonRuntime
-from edge_agent.apps.runtime import Launch, Running, Runtime, RuntimeFailed
+from edge_agent.apps.runtime import Launch, Runtime, RuntimeFailed
 from edge_agent.apps.sdk_server import Grant, ReadingTap, SdkServer, Spool, input_source
+from edge_agent.apps.supervisor import TAIL_LINES, ServiceState, supervise
 from edge_agent.config import AgentConfig
 from edge_agent.desired import Post
 from edge_agent.sensors import SensorSet, now_ms
 
 log = logging.getLogger(__name__)
-app_log = logging.getLogger("edge_agent.app")
 #: Where fieldhub_sdk lives: put on every service's PYTHONPATH.
 SDK_DIR = Path(__file__).with_name("sdk")
-#: Output lines of a service kept for the reason of its failure.
-TAIL_LINES = 10
-_HEALTH_POLL_S = 0.1
-
-
-@dataclass(slots=True)
-class _Service:
-    spec: Service
-    port: int | None
-    token: str
-    status: InstancePhase = "starting"
-    running: Running | None = None
-    exit_code: int | None = None
-    tail: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
-
-    def report(self) -> ServiceReport:
-        ident = self.running.ident if self.running is not None else None
-        if self.spec.runtime.kind == "python":
-            return ServiceReport(status=self.status, pid=int(ident) if ident else None, exit_code=self.exit_code)
-        return ServiceReport(status=self.status, container=ident, exit_code=self.exit_code)
+#: How an instance fares, from its services' states: the first of these that any service is in.
+_WORST: tuple[InstancePhase, ...] = ("crashloop", "restarting", "starting")
 
 
 @dataclass(slots=True)
@@ -82,7 +64,7 @@ class _Instance:
     status: InstancePhase = "fetching"
     reason: str = ""
     since: int = field(default_factory=now_ms)
-    services: dict[str, _Service] = field(default_factory=dict)
+    services: dict[str, ServiceState] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
     def report(self) -> InstanceReport:
@@ -102,13 +84,21 @@ class _Instance:
 class AppHost:
     """Reconciles the node's instances with the desired set; see the module docstring."""
 
-    def __init__(self, config: AgentConfig, post: Post, spool: Spool, sensors: Callable[[], SensorSet]) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        post: Post,
+        readings: Spool,
+        logs: AppLogs,
+        sensors: Callable[[], SensorSet],
+    ) -> None:
         hub, apps = config.hub, config.apps
         self._config = config
         self._post = post
         self._root = apps.dir
         self.tap = ReadingTap(hub.device_id)
-        self.sdk = SdkServer(apps.dir / "run" / "sdk.sock", self.tap, spool, sensors)
+        self.sdk = SdkServer(apps.dir / "run" / "sdk.sock", self.tap, readings, sensors)
+        self.logs = logs
         self.packages = PackageStore(apps.dir, hub.api_url, hub.device_id, hub.secret.get_secret_value(), hub.ca_file)
         self._runtimes: dict[str, Runtime] = {"python": PythonRuntime(apps.dir / "envs", apps.python, apps.pip_args)}
         self._ports = PortPool(*apps.ports)
@@ -150,6 +140,7 @@ class AppHost:
         try:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
+                tasks.create_task(self.logs.run(), name="app-logs")
                 while True:
                     await self._changed.wait()
                     self._changed.clear()
@@ -157,6 +148,7 @@ class AppHost:
         finally:
             self._tasks = None
             await self._stop_all()
+            await self.logs.flush()  # the stopped services' last lines
             await self.sdk.close()
             for runtime in self._runtimes.values():
                 await runtime.close()
@@ -210,7 +202,7 @@ class AppHost:
         self._instances.clear()
 
     async def _life(self, instance: _Instance) -> None:
-        """Bring one instance up and watch it; a failure on the way ends in ``failed`` with the reason."""
+        """Bring one instance up and keep its services running; a failure to fetch or install ends in ``failed``."""
         desired = instance.desired
         try:
             self._set(instance, "fetching", "fetching the package")
@@ -220,11 +212,16 @@ class AppHost:
             for launch in launches:
                 await self._runtime(launch.service).prepare(launch, self._sink(instance, launch.service.name))
             self._set(instance, "starting", "starting the services")
-            for launch in launches:
-                await self._start(instance, launch)
-            await self._healthy(instance)
-            self._set(instance, "running", f"{len(launches)} service(s) running")
-            await self._watch(instance)
+            async with asyncio.TaskGroup() as services:
+                for launch in launches:
+                    state = instance.services[launch.service.name]
+                    runtime, sink = self._runtime(launch.service), self._sink(instance, launch.service.name)
+                    changed = partial(self._follow, instance)
+                    services.create_task(
+                        supervise(
+                            state, launch, runtime=runtime, sink=sink, settings=self._config.apps, changed=changed
+                        )
+                    )
         except RuntimeFailed as exc:
             self._set(instance, "failed", exc.message)
             log.warning("instance %s of %s failed: %s", desired.key, desired.app, exc.message)
@@ -233,6 +230,16 @@ class AppHost:
             log.exception("instance %s of %s failed unexpectedly", desired.key, desired.app)
             self._set(instance, "failed", f"internal error of the agent: {exc!r}"[:1000])
             await self._stop(instance)
+
+    def _follow(self, instance: _Instance) -> None:
+        """The instance's status from its services': the worst of them, with that service's reason."""
+        states = list(instance.services.values())
+        for phase in _WORST:
+            worst = next((s for s in states if s.status == phase), None)
+            if worst is not None:
+                self._set(instance, phase, worst.reason or f"service {worst.spec.name} {phase}")
+                return
+        self._set(instance, "running", f"{len(states)} service(s) running")
 
     def _launches(self, instance: _Instance, source: Path) -> list[Launch]:
         desired = instance.desired
@@ -245,7 +252,7 @@ class AppHost:
             self.sdk.grant(grant)
             grants[spec.name] = grant
             port = self._ports.take() if spec.http is not None else None
-            instance.services[spec.name] = _Service(spec, port, grant.token)
+            instance.services[spec.name] = ServiceState(spec, port, grant.token)
         for wire in desired.wires:
             source_service, output = wire.source.split(".")
             target_service, input_ = wire.target.split(".")
@@ -292,72 +299,36 @@ class AppHost:
             self._runtimes[kind] = ContainerRuntime(self._config.apps.docker_host)
         return self._runtimes[kind]
 
-    async def _start(self, instance: _Instance, launch: Launch) -> None:
-        service = instance.services[launch.service.name]
-        service.running = await self._runtime(launch.service).start(launch, self._sink(instance, launch.service.name))
-        service.status = "running"
-        log.info("started %s (%s)", launch.key, service.running.ident)
-
-    async def _healthy(self, instance: _Instance) -> None:
-        """Wait until every HTTP service answers its health check; one that exits first fails the instance."""
-        timeout = self._config.apps.health_timeout_s
-        for name, service in instance.services.items():
-            if service.spec.http is None or service.port is None or service.running is None:
-                continue
-            exited = asyncio.ensure_future(service.running.wait())
-            try:
-                async with asyncio.timeout(timeout):
-                    while not await answers(service.port, service.spec.http.health):
-                        if exited.done():
-                            raise RuntimeFailed(self._exit_reason(name, service, exited.result()))
-                        await asyncio.sleep(_HEALTH_POLL_S)
-            except TimeoutError:
-                raise RuntimeFailed(
-                    f"service {name} did not answer {service.spec.http.health} on its port within {timeout:g} s"
-                ) from None
-            finally:
-                exited.cancel()
-
-    async def _watch(self, instance: _Instance) -> None:
-        """Return when the first service exits, having marked it; the instance then fails."""
-        waits = {asyncio.ensure_future(s.running.wait()): name for name, s in instance.services.items() if s.running}
-        try:
-            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in waits:
-                waiting.cancel()
-        first = next(iter(done))
-        name = waits[first]
-        raise RuntimeFailed(self._exit_reason(name, instance.services[name], first.result()))
-
-    @staticmethod
-    def _exit_reason(name: str, service: _Service, code: int) -> str:
-        service.status, service.exit_code = "failed", code
-        tail = " | ".join(service.tail)
-        return f"service {name} exited with code {code}" + (f"; last output: {tail}" if tail else "")
-
     async def _stop(self, instance: _Instance) -> None:
-        grace = self._config.apps.stop_grace_s
+        """Release what the instance's services held (they are stopped by their supervisors)."""
         for service in instance.services.values():
             if service.running is not None:
                 try:
-                    await service.running.stop(grace)
+                    await service.running.stop(self._config.apps.stop_grace_s)
                 except RuntimeFailed as exc:
                     log.warning("stopping %s failed: %s", instance.desired.key, exc.message)
-                if service.status == "running":
-                    service.status = "stopped"
+                service.running = None
+            if service.status in ("running", "starting", "restarting", "crashloop"):
+                service.status = "stopped"
             if service.port is not None:
                 self._ports.release(service.port)
                 service.port = None
             self.sdk.revoke(service.token)
 
     def _sink(self, instance: _Instance, service: str) -> Callable[[str, str], None]:
-        prefix = f"[{instance.desired.app} {instance.desired.key}/{service}]"
+        desired = instance.desired
+        fields: dict[str, object] = {
+            "app": desired.app,
+            "version": desired.version,
+            "deployment": desired.deployment,
+            "instance": desired.key,
+            "service": service,
+        }
         tail = instance.services[service].tail if service in instance.services else deque(maxlen=TAIL_LINES)
 
         def sink(stream: str, line: str) -> None:
             tail.append(line[:500])
-            app_log.info("%s %s: %s", prefix, stream, line[:2000])
+            self.logs.add(fields, stream, line)
 
         return sink
 

@@ -14,6 +14,9 @@ the instances) is :mod:`edge_agent.apps`; their reports move each deployment on 
 Each desired instance names the node's sensors and actuators matched to its bindings, so the agent hands the
 app exactly the sensors placement counted on.
 
+A deployment with a schedule is created ``scheduled`` and unplaced; :mod:`hub.deploy.schedules` starts and ends
+its runs (:meth:`Deployments.start_run`, :meth:`Deployments.end_run`).
+
 One lock serialises the decisions of this process; between hub processes on one store the conditional status
 change (``expected=pending``) keeps a deployment from being placed twice.
 """
@@ -100,9 +103,20 @@ class Deployments:
         self._lock = asyncio.Lock()
 
     async def create(
-        self, tenant: str, app: str, version: str | None = None, replicas: int | None = None
+        self,
+        tenant: str,
+        app: str,
+        version: str | None = None,
+        replicas: int | None = None,
+        *,
+        schedule: str | None = None,
+        scheduled: str = "scheduled",
+        ts: int | None = None,
     ) -> DeploymentRecord:
         """Deploy ``app`` (its newest version unless ``version``) and tell the chosen nodes.
+
+        With a ``schedule`` (JSON text, :mod:`hub.deploy.schedules`) it is stored ``scheduled`` for the
+        reason ``scheduled`` instead (at ``ts``), unplaced: the scheduler places it when a run starts.
 
         Raises:
             NotFound: the tenant has no such app or version.
@@ -113,6 +127,10 @@ class Deployments:
             else await self._catalog.version(tenant, app, version)
         )
         needs = Needs.of(_manifest(record), replicas)
+        if schedule is not None:
+            return await self._create_scheduled(
+                tenant, record, replicas=needs.wanted, schedule=schedule, reason=scheduled, ts=ts or now_ms()
+            )
         async with self._lock:
             decision = place(needs, await self._node_views(tenant))
             ts = now_ms()
@@ -133,6 +151,60 @@ class Deployments:
             await self._publish_nodes(tenant, decision.chosen)
         log.info("deployment %s of %s %s (tenant %s): %s", stored.id, app, record.version, tenant, decision.reason)
         return stored
+
+    async def _create_scheduled(
+        self, tenant: str, record: AppVersionRecord, *, replicas: int, schedule: str, reason: str, ts: int
+    ) -> DeploymentRecord:
+        deployment = DeploymentRecord(
+            id=new_deployment_id(),
+            tenant=tenant,
+            app=record.name,
+            version=record.version,
+            replicas=replicas,
+            status=DeploymentStatus.SCHEDULED,
+            created=ts,
+            updated=ts,
+            schedule=schedule,
+        )
+        stored = await self._store.create_deployment(deployment, reason)
+        log.info("deployment %s of %s %s (tenant %s): %s", stored.id, record.name, record.version, tenant, reason)
+        return stored
+
+    async def start_run(self, deployment_id: str, reason: str, ts: int) -> None:
+        """Start a run of a ``scheduled`` deployment at ``ts``: place it and tell the chosen nodes, as a new
+        deployment is (``deploying``, or ``pending`` until a node qualifies); ``reason`` goes on the timeline.
+
+        Raises:
+            NotFound: no such deployment, or its version is gone.
+            StaleStatus: it is no longer ``scheduled`` (another hub process started it, or it was deleted).
+        """
+        async with self._lock:
+            deployment = await self.get(deployment_id)
+            record = await self._store.get_version(deployment.tenant, deployment.app, deployment.version)
+            if record is None:
+                raise NotFound("app version", f"{deployment.app} {deployment.version}")
+            needs = Needs.of(_manifest(record), deployment.replicas)
+            decision = place(needs, await self._node_views(deployment.tenant))
+            status = DeploymentStatus.PENDING if decision.pending else DeploymentStatus.DEPLOYING
+            change = Transition(ts, status, f"{reason}; {decision.reason}")
+            await self._store.update_status(deployment_id, change, expected=DeploymentStatus.SCHEDULED)
+            await self._store.set_placement(deployment_id, json.dumps(placement_doc(decision)), ts)
+            await self._store.set_instances(deployment_id, json.dumps(_instances(decision.chosen)), ts)
+            await self._publish_nodes(deployment.tenant, decision.chosen)
+
+    async def end_run(self, deployment_id: str, change: Transition, *, expected: DeploymentStatus) -> None:
+        """End a scheduled deployment's run: ``change`` (to ``scheduled`` or ``completed``) if its status is still
+        ``expected``, its instances dropped and its nodes' desired sets published without them.
+
+        Raises:
+            NotFound: no such deployment.
+            StaleStatus: its status is no longer ``expected`` (read it again).
+        """
+        async with self._lock:
+            deployment = await self.get(deployment_id)
+            await self._store.update_status(deployment_id, change, expected=expected)
+            await self._store.set_instances(deployment_id, "[]", change.ts)
+            await self._publish_nodes(deployment.tenant, _nodes_of(deployment))
 
     async def get(self, deployment_id: str, tenant: str | None = None) -> DeploymentRecord:
         """One deployment (of ``tenant``, if given); NotFound otherwise."""

@@ -6,7 +6,7 @@ chooses the candidate nodes (the gateways of the app's tenant) and keeps the ins
 
 The rules:
 
-- A node qualifies when it is available (online, enabled, has sent a heartbeat), carries every
+- A node qualifies when it is available (online, enabled, healthy: its latest heartbeat is recent), carries every
   ``[placement] node_labels`` pair, and hosts every binding: ``count`` distinct enabled sensors (or
   actuators) of the binding's ``type``, at its ``location`` if given, carrying all its ``labels``. One sensor
   never serves two bindings of the same app: bindings of the same type are matched jointly (a maximum
@@ -37,6 +37,7 @@ from typing import Literal
 from contracts.apps import AppManifest, Binding, Placement
 from contracts.devices import Device, DeviceKind, DeviceStatus
 from contracts.nodes import Heartbeat
+from hub.deploy.failover import NodeHealth
 from hub.store.nodes import HeartbeatRecord
 
 #: A heartbeat sensor entry with this label is an actuator.
@@ -97,13 +98,20 @@ class NodeView:
         return self._by_type.get((kind, type_), ())
 
 
-def node_view(device: Device, heartbeat: Heartbeat | HeartbeatRecord | None, *, instances: int = 0) -> NodeView:
+def node_view(
+    device: Device,
+    heartbeat: Heartbeat | HeartbeatRecord | None,
+    *,
+    instances: int = 0,
+    health: NodeHealth = NodeHealth.HEALTHY,
+) -> NodeView:
     """The view of a node from its device record and latest heartbeat (as the node store keeps it).
 
     Args:
         device: The gateway's registry record: id, labels, enabled and online status.
         heartbeat: Its latest heartbeat, parsed or as stored; ``None`` if it never sent one.
         instances: App instances the hub has placed on it.
+        health: From the age of its latest heartbeat: a suspect or dead node takes no instances.
     """
     beat = Heartbeat.model_validate(heartbeat.doc) if isinstance(heartbeat, HeartbeatRecord) else heartbeat
     unavailable = None
@@ -115,6 +123,8 @@ def node_view(device: Device, heartbeat: Heartbeat | HeartbeatRecord | None, *, 
         unavailable = "offline"
     elif beat is None:
         unavailable = "no heartbeat yet"
+    elif health is not NodeHealth.HEALTHY:
+        unavailable = f"{health.value}: no recent heartbeat"
     sensors: list[SensorView] = []
     actuators: list[SensorView] = []
     for info in beat.sensors if beat is not None else ():

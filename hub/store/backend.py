@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hub.store.apps import AppStore
+from hub.store.events import EventStore
 from hub.store.identity import IdentityStore
+from hub.store.logs import LogStore
 from hub.store.nodes import NodeStore
 from hub.store.outbox import Outbox
 from hub.store.provisioning import ProvisioningStore
@@ -48,3 +50,5 @@ class Backend:
     identity: IdentityStore
     provisioning: ProvisioningStore
     apps: AppStore
+    logs: LogStore
+    events: EventStore

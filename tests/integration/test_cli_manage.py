@@ -563,3 +563,32 @@ def test_app_deploy_deployments_status_undeploy(cli: Cli, tmp_path: Path, name: 
     assert cli.ok("app", "undeploy", ident).strip() == f"removed {ident}"
     assert cli.error("app", "status", ident).startswith("fieldhub: 404 not_found")
     assert cli.ok("app", "rm", name).strip() == f"removed {name}"
+
+
+def test_app_deploy_on_a_schedule(cli: Cli, tmp_path: Path, name: str) -> None:
+    app_dir = tmp_path / "app"
+    cli.ok("app", "init", name, str(app_dir))
+    cli.ok("app", "push", str(app_dir))
+    # Refused locally, before any request: two schedules, a cron without its duration, a time without a zone.
+    both = cli.run("app", "deploy", name, "--at", "2031-01-01T10:00:00Z", "--cron", "0 8 * * *", "--duration", "1h")
+    assert both.returncode == 2 and "--at and --cron exclude each other" in both.stderr
+    assert "--cron needs --duration" in cli.run("app", "deploy", name, "--cron", "0 8 * * *").stderr
+    assert "needs a zone" in cli.run("app", "deploy", name, "--at", "2031-01-01T10:00:00").stderr
+    # Refused by the hub, naming the problem.
+    assert "bad hour" in cli.error("app", "deploy", name, "--cron", "0 25 * * *", "--duration", "1h")
+
+    out = cli.ok("app", "deploy", name, "--cron", "0 8 * * *", "--duration", "10m", "--timezone", "Europe/Riga")
+    [row] = _table(out.split("\nscheduled: ")[0])
+    assert row["STATUS"] == "scheduled" and row["NODES"] == "-"
+    # 08:00 in Riga is 05:00 or 06:00 UTC, summer or winter.
+    assert (
+        row["NEXT START"][10:] in ("T05:00:00Z", "T06:00:00Z") and f"scheduled: next start {row['NEXT START']}" in out
+    )
+    shown = cli.json("app", "status", row["ID"])
+    assert shown["schedule"] == {"kind": "cron", "cron": "0 8 * * *", "duration_s": 600, "timezone": "Europe/Riga"}
+    window = cli.json("app", "deploy", name, "--window", "2031-01-01T10:00:00Z", "2031-01-01T12:00:00+01:00")
+    assert (window["status"], window["next_start"]) == ("scheduled", 1_925_028_000_000)
+    assert window["schedule"] == {"kind": "window", "start": "2031-01-01T10:00:00Z", "end": "2031-01-01T12:00:00+01:00"}
+    for ident in (row["ID"], window["id"]):
+        cli.ok("app", "undeploy", ident)
+    cli.ok("app", "rm", name)

@@ -13,6 +13,7 @@ from contracts.telemetry import Reading
 from hub.errors import ConfigError, Conflict, StoreUnavailable
 from hub.store.apps import AppVersionRecord, DeploymentRecord, DeploymentStatus, Transition
 from hub.store.identity import SessionRecord, SessionStatus, UserRecord
+from hub.store.logs import LogQuery
 from hub.store.sqlite import migrations
 from hub.store.sqlite.backend import sqlite_backend
 from hub.store.sqlite.connections import Checkpointer, ConnectionPool
@@ -159,6 +160,20 @@ async def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None
         writer.close()
 
 
+VERSION_6_TABLES = {
+    "tenants",
+    "devices",
+    "series",
+    "latest",
+    "state",
+    "users",
+    "provisioning_tokens",
+    "chunks",
+    "outbox",
+    "outbox_cursors",
+}
+
+
 async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_path: Path) -> None:
     """Migration 7: heartbeats leave the device state table; desired and reported state stay."""
     path = tmp_path / "hub.db"
@@ -167,11 +182,19 @@ async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_pa
     await store.database.close()
     with sqlite3.connect(path, isolation_level=None) as conn:
         # Back to version 6 by hand: a heartbeat kept as device state, as version 6 did.
+        # Every table a later version made goes (virtual tables first: they own their shadow tables).
+        tables = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " ORDER BY sql NOT LIKE 'CREATE VIRTUAL%'"
+        ).fetchall()
+        for (name,) in tables:
+            if name not in VERSION_6_TABLES:
+                conn.execute(f'DROP TABLE IF EXISTS "{name}"')
         conn.executescript(
-            "DROP TABLE deployment_timeline; DROP TABLE deployments; DROP TABLE app_versions;"
-            " DROP TABLE heartbeats; DROP TABLE outbox_followers; DROP TABLE user_sessions;"
-            " ALTER TABLE users DROP COLUMN token_version;"
-            " ALTER TABLE node_logs RENAME COLUMN node_id TO device_id; PRAGMA user_version = 6;"
+            "ALTER TABLE users DROP COLUMN token_version;"
+            " CREATE TABLE node_logs (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL,"
+            " ts INTEGER NOT NULL, level TEXT NOT NULL, logger TEXT NOT NULL, message TEXT NOT NULL);"
+            " PRAGMA user_version = 6;"
         )
         conn.execute("INSERT INTO state VALUES ('gw1', 'heartbeat', '{\"cpu\": 7}', 3, 1000)")
         conn.execute("INSERT INTO state VALUES ('gw1', 'desired', '{\"interval\": 5}', 1, 900)")
@@ -185,7 +208,9 @@ async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_pa
         assert beat is not None and (beat.doc, beat.received) == ({"cpu": 7}, 1000)
         desired = await store.state.get_state("gw1", StateKind.DESIRED)
         assert desired is not None and desired.doc == {"interval": 5}
-        assert await store.nodes.recent_logs("gw1", 5) == [(1, "INFO", "a", "up")]
+        # Migration 11 moves the lines kept per node into the log store.
+        [line] = await store.logs.search(LogQuery(node="gw1", text="up"))
+        assert (line.ts, line.level_name, line.logger, line.message) == (1, "INFO", "a", "up")
         with sqlite3.connect(path) as conn:
             assert conn.execute("SELECT count(*) FROM state WHERE kind = 'heartbeat'").fetchone()[0] == 0
     finally:

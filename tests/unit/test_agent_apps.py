@@ -20,13 +20,16 @@ import orjson
 import pytest
 
 from contracts.apps import AppManifest, Runtime, Service
+from contracts.nodes import LogLine
 from edge_agent.apps.host import SDK_DIR
+from edge_agent.apps.logs import BUFFER_LINES, AppLogs, level_of
 from edge_agent.apps.packages import PackageStore
 from edge_agent.apps.ports import PortPool
 from edge_agent.apps.python import PythonRuntime
 from edge_agent.apps.runtime import Launch, RuntimeFailed
 from edge_agent.apps.sdk_server import STREAM_QUEUE, Grant, ReadingTap, SdkServer
 from edge_agent.sensors import SensorSet
+from edge_agent.spool import Spool
 from hub.deploy.placement import Needs, NodeView, SensorView, assign
 
 pytestmark = pytest.mark.timeout(30)
@@ -318,3 +321,44 @@ async def test_a_service_that_ignores_sigterm_is_killed_after_the_grace(tmp_path
     assert await running.wait() == -9
     assert lines == ["ready"]
     await running.stop(0.2)  # idempotent
+
+
+@pytest.mark.parametrize(
+    ("line", "stream", "level"),
+    [
+        ("INFO:     Uvicorn running on http://127.0.0.1:8000", "stderr", "INFO"),
+        ("2026-12-02 17:00:00,123 WARNING greenhouse: too warm", "stdout", "WARNING"),
+        ("[ERROR] sensor unreadable", "stdout", "ERROR"),
+        ("WARN disk almost full", "stdout", "WARNING"),
+        ("FATAL out of memory", "stderr", "CRITICAL"),
+        ("Traceback (most recent call last):", "stderr", "ERROR"),
+        ("hello", "stdout", "INFO"),
+        (f"{'x' * 60} ERROR far into the line", "stdout", "INFO"),
+    ],
+)
+def test_an_app_lines_level_is_the_one_it_states_else_its_streams(line: str, stream: str, level: str) -> None:
+    assert level_of(line, stream) == level
+
+
+async def test_app_lines_reach_the_spool_with_their_origin_and_a_flood_is_counted(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.db", 64 * 1024 * 1024)
+    woken: list[bool] = []
+    logs = AppLogs(spool, lambda: woken.append(True))
+    fields: dict[str, object] = {"app": "climate", "version": "1.0.0", "deployment": "dep-1", "instance": "dep-1-0"}
+    for i in range(BUFFER_LINES + 3):
+        logs.add({**fields, "service": "main"}, "stdout", f"line {i}")
+    await logs.flush()
+    rows = spool.batch(0, BUFFER_LINES + 10, 1 << 30)
+    records = [LogLine.model_validate(orjson.loads(row.body)) for row in rows]
+    assert len(records) == BUFFER_LINES + 1 and woken == [True]
+    first = records[0]
+    assert (first.app, first.deployment, first.instance, first.service, first.stream) == (
+        "climate",
+        "dep-1",
+        "dep-1-0",
+        "main",
+        "stdout",
+    )
+    assert first.message == "line 3"  # the oldest three gave way
+    assert records[-1].message == "3 app log lines dropped: the apps wrote faster than the spool took them"
+    spool.close()

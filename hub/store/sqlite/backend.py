@@ -7,7 +7,9 @@ from pathlib import Path
 from hub.store.backend import Backend
 from hub.store.sqlite.apps import SqliteApps
 from hub.store.sqlite.database import SqliteDatabase
+from hub.store.sqlite.events import SqliteEvents
 from hub.store.sqlite.identity import SqliteIdentity
+from hub.store.sqlite.logs import SqliteLogs
 from hub.store.sqlite.nodes import SqliteNodes
 from hub.store.sqlite.outbox import SqliteOutbox
 from hub.store.sqlite.provisioning import SqliteProvisioning
@@ -30,4 +32,6 @@ def sqlite_backend(path: Path) -> Backend:
         identity=SqliteIdentity(db),
         provisioning=SqliteProvisioning(db),
         apps=SqliteApps(db),
+        logs=SqliteLogs(db),
+        events=SqliteEvents(db),
     )

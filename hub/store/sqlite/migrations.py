@@ -232,6 +232,79 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     );
     CREATE INDEX deployment_timeline_by_deployment ON deployment_timeline(deployment_id, seq);
     """,
+    # 11: every log line of the nodes, their apps and the hub (hub/store/sqlite/logs.py), its message indexed for
+    # text search by an external-content FTS5 table that the triggers keep in step with the rows; the lines kept
+    # per node before move over (their tenant from the device, levels as numbers).
+    """
+    CREATE TABLE log_lines (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        node TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        logger TEXT NOT NULL,
+        message TEXT NOT NULL,
+        app TEXT,
+        version TEXT,
+        deployment TEXT,
+        instance TEXT,
+        service TEXT,
+        stream TEXT
+    );
+    CREATE INDEX log_lines_by_time ON log_lines(ts);
+    CREATE INDEX log_lines_by_node ON log_lines(node, ts);
+    CREATE INDEX log_lines_by_tenant ON log_lines(tenant, ts);
+    CREATE INDEX log_lines_by_deployment ON log_lines(deployment, ts) WHERE deployment IS NOT NULL;
+    CREATE VIRTUAL TABLE log_text USING fts5(message, content='log_lines', content_rowid='id');
+    CREATE TRIGGER log_lines_indexed AFTER INSERT ON log_lines BEGIN
+        INSERT INTO log_text(rowid, message) VALUES (new.id, new.message);
+    END;
+    CREATE TRIGGER log_lines_unindexed AFTER DELETE ON log_lines BEGIN
+        INSERT INTO log_text(log_text, rowid, message) VALUES ('delete', old.id, old.message);
+    END;
+    INSERT INTO log_lines(tenant, node, ts, level, logger, message)
+        SELECT coalesce(d.tenant, ''), n.node_id, n.ts,
+               CASE n.level WHEN 'DEBUG' THEN 10 WHEN 'INFO' THEN 20 WHEN 'WARNING' THEN 30
+                            WHEN 'ERROR' THEN 40 ELSE 50 END,
+               n.logger, n.message
+        FROM node_logs n LEFT JOIN devices d ON d.id = n.node_id ORDER BY n.id;
+    DROP TABLE node_logs;
+    """,
+    # 12: platform events (hub/store/sqlite/events.py: an index per filter, each ending in id for the newest-first
+    # order) and the tenants' webhook subscriptions with their delivery counters.
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        tenant TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        deployment TEXT,
+        node TEXT,
+        message TEXT NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX events_by_tenant ON events(tenant, id);
+    CREATE INDEX events_by_time ON events(ts);
+    CREATE INDEX events_by_kind ON events(kind, id);
+    CREATE INDEX events_by_deployment ON events(deployment, id) WHERE deployment IS NOT NULL;
+    CREATE INDEX events_by_node ON events(node, id) WHERE node IS NOT NULL;
+    CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        url TEXT NOT NULL,
+        kinds TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        dropped INTEGER NOT NULL DEFAULT 0,
+        last_attempt INTEGER,
+        last_status INTEGER,
+        last_error TEXT,
+        last_delivered INTEGER
+    );
+    CREATE INDEX webhooks_by_tenant ON webhooks(tenant, created);
+    """,
 ]
 
 

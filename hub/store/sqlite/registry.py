@@ -146,7 +146,7 @@ class SqliteRegistry:
                 telemetry.delete_device_data(conn, device_id)
                 conn.execute("DELETE FROM state WHERE device_id = ?", (device_id,))
                 conn.execute("DELETE FROM heartbeats WHERE node_id = ?", (device_id,))
-                conn.execute("DELETE FROM node_logs WHERE node_id = ?", (device_id,))
+                conn.execute("DELETE FROM log_lines WHERE node = ?", (device_id,))
             self._telemetry.forget_device(device_id)
             return deleted
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 import zipfile
 from collections.abc import Iterator
@@ -219,29 +221,33 @@ HTTPServer((os.environ["FIELDHUB_HOST"], int(os.environ["PORT"])), Handler).serv
 
 
 @pytest.mark.parametrize(
-    ("files", "extra", "expected"),
+    ("files", "extra", "status", "expected"),
     [
         pytest.param(
             {"main.py": "print('starting up')\nprint('boom', flush=True)\nraise SystemExit(3)\n"},
             "",
-            "service main exited with code 3; last output: starting up | boom",
+            "crashloop",
+            "crash loop (2 failures in a row): service main exited with code 3; restarting in 0.2 s; "
+            "last output: starting up | boom",
             id="crash",
         ),
         pytest.param(
             {"main.py": "print('never runs')\n", "requirements.txt": "fieldhub-no-such-package==1.0\n"},
             'requirements = "requirements.txt"\n',
+            "failed",
             "installing requirements.txt failed (exit 1): ",
             id="requirements",
         ),
         pytest.param(
             {"main.py": UNHEALTHY},
             '[http]\nhealth = "/healthz"\n',
-            "service main did not answer /healthz on its port within 1 s",
+            "crashloop",
+            "crash loop (2 failures in a row): service main did not answer /healthz on its port within 1 s",
             id="unhealthy",
         ),
     ],
 )
-async def test_an_instance_that_cannot_run_fails_with_the_reason(
+async def test_an_instance_that_cannot_run_is_reported_with_the_reason(
     hub: HubRuntime,
     api: Api,
     secret: str,
@@ -249,30 +255,105 @@ async def test_an_instance_that_cannot_run_fails_with_the_reason(
     pins: MockFactory,
     files: dict[str, str],
     extra: str,
+    status: str,
     expected: str,
 ) -> None:
     manifest = f'[app]\nname = "broken"\nversion = "1.0.0"\n[runtime]\ncommand = ["python", "main.py"]\n{extra}'
     await push(api, tmp_path, {MANIFEST: manifest, **files})
-    # No package index here: pip fails at once instead of searching one.
-    config = agent_config(tmp_path, hub, secret, pip_args=["--no-index"], health_timeout_s=1)
+    # No package index here: pip fails at once instead of searching one. Restarts fast, a loop after two.
+    settings = {"health_timeout_s": 1, "restart_min_s": 0.1, "crash_loop_after": 2}
+    config = agent_config(tmp_path, hub, secret, pip_args=["--no-index"], **settings)
     async with running_agent(config):
         deployment = await deployed(api, "broken")
-        # A service that exits at once may be seen running for a moment: its failure follows.
+        # Every instance failed or crashing in a loop: the deployment is failed, with the node's reason.
         found = await settled(api, deployment, until=("failed",))
-    assert found["status"] == "failed"
     [instance] = found["instances"]
-    assert instance["status"] == "failed"
+    assert instance["status"] == status
     assert instance["reason"].startswith(expected), instance["reason"]
     assert found["timeline"][-1]["reason"] == f"node {NODE}: {instance['reason']}"
     if "requirements.txt" in files:
         assert "fieldhub-no-such-package" in instance["reason"]
         # A failed environment is not left half-made for the next try.
         assert not any((tmp_path / "apps" / "envs").iterdir())
-    elif "exited with code 3" in expected:
-        assert instance["services"]["main"]["exit_code"] == 3
     else:
-        # The unhealthy service was stopped, not left running.
-        assert not alive(instance["services"]["main"]["pid"])
+        main = instance["services"]["main"]
+        assert main["restarts"] >= 2 and main["status"] == "crashloop"
+        assert main["exit_code"] == (3 if "exited" in expected else None)
+
+
+#: Crashes on its first start, then serves; its health check fails from the moment /sick is asked.
+FLAKY = """\
+import os, pathlib
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+data = pathlib.Path(os.environ["FIELDHUB_DATA_DIR"])
+(data / "pids").open("a").write(f"{os.getpid()}\\n")
+if not (data / "crashed-once").exists():
+    (data / "crashed-once").touch()
+    raise SystemExit("first start: crashing on purpose")
+sick = False
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        global sick
+        sick = sick or self.path == "/sick"
+        self.send_response(500 if sick and self.path == "/healthz" else 200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+HTTPServer((os.environ["FIELDHUB_HOST"], int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+async def test_a_crashed_or_unhealthy_service_is_restarted_by_its_node_even_without_the_hub(
+    tmp_path: Path, pins: MockFactory
+) -> None:
+    data, port = tmp_path / "hub", free_port()
+    manifest = '[app]\nname = "flaky"\nversion = "1.0.0"\n[runtime]\ncommand = ["python", "main.py"]\n[http]\n'
+    pids_file: Path | None = None
+    async with AsyncExitStack() as stack:
+        hub = await stack.enter_async_context(running_hub(data, mqtt_port=port))
+        api = await Api.login(hub.url)
+        secret = str((await api.create_device(NODE, kind="gateway"))["credentials"]["password"])
+        await push(api, tmp_path, {MANIFEST: manifest, "main.py": FLAKY})
+        settings = {"restart_min_s": 0.1, "health_interval_s": 0.2, "unhealthy_after": 2}
+        agent_stack = AsyncExitStack()
+        await agent_stack.enter_async_context(running_agent(agent_config(tmp_path, hub, secret, **settings)))
+        try:
+            deployment = await deployed(api, "flaky")
+            found = await settled(api, deployment, until=("running",))
+            [instance] = found["instances"]
+            assert instance["services"]["main"]["restarts"] == 1  # the crash of its first start
+            pids_file = tmp_path / "apps" / "data" / f"{deployment}-0" / "pids"
+            link = found["link"]
+            assert (await api.http.get(f"{link}sick")).status_code == 200
+            # Unhealthy from now on: its node restarts it (a new process), the hub hears of the restart.
+            await eventually(lambda: _lines_at_least(pids_file, 3), what="the unhealthy service restarted")
+            restarted = await settled(api, deployment, until=("running",))
+            assert restarted["instances"][0]["services"]["main"]["restarts"] >= 2
+            await api.close()
+            await stack.aclose()  # the hub goes away
+
+            # Cut off from the hub, the node still restarts its app when the process dies.
+            pids = await _lines_at_least(pids_file, 3)
+            assert pids is not None
+            os.kill(int(pids[-1]), signal.SIGKILL)
+            after = await eventually(lambda: _lines_at_least(pids_file, len(pids) + 1), what="restarted offline")
+            assert alive(int(after[-1]))
+        finally:
+            await agent_stack.aclose()
+
+
+async def _lines_at_least(path: Path, count: int) -> list[str] | None:
+    try:
+        lines = (await asyncio.to_thread(path.read_text)).split()
+    except FileNotFoundError:
+        return None
+    return lines if len(lines) >= count else None
 
 
 @pytest.fixture(scope="module")

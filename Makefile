@@ -55,6 +55,7 @@ bench: $(VENV)/.stamp-install test-servers
 	$(BIN)/fieldhub bench link --app stdlib
 	$(BIN)/fieldhub bench apps
 	$(BIN)/fieldhub bench logs
+	$(BIN)/fieldhub bench failover
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache .hypothesis

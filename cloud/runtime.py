@@ -30,6 +30,8 @@ from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.link import LinkFactory, MqttLink
 from hub.commands import CommandBus
 from hub.deploy.deployments import Deployments
+from hub.deploy.failover import Failover, NodeMonitor
+from hub.deploy.health import HealthThresholds
 from hub.deploy.instances import InstanceReports
 from hub.deploy.schedules import Scheduler
 from hub.events.service import EventRetention, Events
@@ -50,7 +52,6 @@ from hub.registry import DEFAULT_TENANT, DeviceRegistry
 from hub.router import InboundRouter
 from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
-from hub.store.apps import AppStore
 from hub.store.backend import Backend
 from hub.store.factory import open_store
 from hub.streams.factory import build_sink
@@ -116,14 +117,20 @@ def log_upkeep(s: HubSettings, logs: LogService, blobs: BlobStore) -> LogUpkeep:
     return LogUpkeep(logs, handler, Retention(logs.store, blobs, policy))
 
 
-async def run_deployments(stack: AsyncExitStack, deployments: Deployments, store: AppStore) -> Scheduler:
-    """Start placing pending deployments and running the schedules, as tasks that ``stack`` stops."""
+async def run_deployments(
+    stack: AsyncExitStack, deployments: Deployments, store: Backend, events: Events, health: HealthThresholds
+) -> Scheduler:
+    """Start placing pending deployments, running the schedules and watching the nodes' health, as tasks that
+    ``stack`` stops."""
     sweeps = Background()
     await sweeps.open()
     stack.push_async_callback(sweeps.close)
     sweeps.spawn(deployments.run_sweeps(), name="pending-deployments")
-    schedules = Scheduler(deployments, store)
+    schedules = Scheduler(deployments, store.apps, events=events)
     sweeps.spawn(schedules.run(), name="deployment-schedules")
+    failover = Failover(deployments, events)
+    monitor = NodeMonitor(deployments.placed_nodes, store.nodes, failover.move_off, health, failover.health_changed)
+    sweeps.spawn(monitor.run(), name="node-health")
     return schedules
 
 
@@ -246,9 +253,10 @@ class HubRuntime(Lifetime):
         if republished:
             log.info("republished desired state of %d device(s)", republished)
         apps = AppCatalog(store.apps, blobs)
-        deployments = Deployments(apps, registry, store.nodes, downlink)
+        health = HealthThresholds(s.node_suspect_s, s.node_dead_s)
+        deployments = Deployments(apps, registry, store.nodes, downlink, health)
         nodes.add_listener(deployments.node_heard)
-        schedules = await run_deployments(self._stack, deployments, store.apps)
+        schedules = await run_deployments(self._stack, deployments, store, events, health)
         republished = await deployments.republish()
         if republished:
             log.info("republished the desired instances of %d node(s)", republished)

@@ -288,6 +288,12 @@ class HubSettings(ProcessSettings):
     azure: AzureSettings = AzureSettings()
     logs: LogSettings = LogSettings()
     events: EventSettings = EventSettings()
+    node_suspect_s: float = Field(
+        default=7.0, gt=0, le=86400, description="A node whose latest heartbeat is this old is suspect"
+    )
+    node_dead_s: float = Field(
+        default=10.0, gt=0, le=86400, description="...and this old, dead: its app instances are placed elsewhere"
+    )
 
     env_sources: ClassVar[tuple[type[PydanticBaseSettingsSource], ...]] = (_FlatEnvNames,)
 

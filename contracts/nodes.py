@@ -95,9 +95,18 @@ class Node(BaseModel):
     last_seen: datetime | None
     heartbeat_at: datetime | None = Field(description="When the hub received the latest heartbeat")
     heartbeat: Heartbeat | None
+    health: Literal["healthy", "suspect", "dead"] = Field(
+        description="From the age of the latest heartbeat (settings node_suspect_s, node_dead_s); dead: never sent one"
+    )
 
     @classmethod
-    def of(cls, device: Device, heartbeat: Heartbeat | None, received: datetime | None) -> Node:
+    def of(
+        cls,
+        device: Device,
+        heartbeat: Heartbeat | None,
+        received: datetime | None,
+        health: Literal["healthy", "suspect", "dead"],
+    ) -> Node:
         return cls(
             id=device.id,
             name=device.name,
@@ -106,4 +115,5 @@ class Node(BaseModel):
             last_seen=device.last_seen,
             heartbeat_at=received,
             heartbeat=heartbeat,
+            health=health,
         )

@@ -19,6 +19,8 @@ from contracts.ids import ID_PATTERN
 from contracts.nodes import Node
 from contracts.telemetry import from_epoch_ms, to_rfc3339
 from hub.broker.base import DeviceIdentity
+from hub.clock import now_ms
+from hub.deploy.health import HealthThresholds, NodeHealth
 from hub.errors import NotFound, Unauthorized
 from hub.security.device_auth import AuthRefused
 from hub.store.logs import LogQuery
@@ -52,10 +54,12 @@ async def node_identity(services: Services, node_id: str, username: str | None, 
 
 async def _node(device: Device, services: Services) -> Node:
     latest = await services.nodes.latest(device.id)
+    s = services.settings
+    thresholds = HealthThresholds(s.node_suspect_s, s.node_dead_s)
     if latest is None:
-        return Node.of(device, None, None)
+        return Node.of(device, None, None, NodeHealth.DEAD.value)
     beat, received = latest
-    return Node.of(device, beat, from_epoch_ms(received))
+    return Node.of(device, beat, from_epoch_ms(received), thresholds.of(received, now_ms()).value)
 
 
 @router.get("", response_model=NodePage)

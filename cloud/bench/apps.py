@@ -25,10 +25,9 @@ import httpx
 import tomli_w
 
 from cloud.bench.agent import _gateway, _rss_mb
+from cloud.bench.common import hub_with_admin
 from cloud.runtime import HubRuntime
-from cloud.settings import load_settings
 from hub.apps.template import write_template, zip_directory
-from hub.security.passwords import new_secret
 
 _NODE = "bench-apps"
 _APP = "bench-template"
@@ -84,13 +83,7 @@ async def _deploy(http: httpx.AsyncClient, package: bytes | None) -> tuple[str, 
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fieldhub-apps-bench-") as tmp_dir:
         tmp = Path(tmp_dir)
-        password = new_secret()
-        settings = load_settings(
-            data_dir=tmp / "hub", mqtt_port=0, http_port=0, demo=True, scrypt_n=1024, admin_password=password
-        )
-        async with HubRuntime(settings) as hub, httpx.AsyncClient(base_url=hub.url, timeout=60) as http:
-            token = await http.post("/api/v1/auth/token", data={"username": "admin", "password": password})
-            http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        async with hub_with_admin(tmp / "hub") as (hub, http):
             secret = await _gateway(hub, _NODE)
             config = tmp / "agent.toml"
             config.write_text(tomli_w.dumps(_agent_config(tmp, hub, secret)))

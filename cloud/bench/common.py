@@ -7,14 +7,16 @@ import asyncio
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, Self
 
+import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from cloud.runtime import HubRuntime
 from cloud.settings import HubSettings, load_settings
 from hub.clock import now_ms
 from hub.ingest.pipeline import IngestPipeline
@@ -117,3 +119,17 @@ async def wait_for(count: Callable[[], int], total: int, *, poll_s: float = 0.00
         if value >= total or now - last_change > STALL_S:
             return last_change
         await asyncio.sleep(poll_s)  # polling a counter, bounded by the stall timeout
+
+
+@asynccontextmanager
+async def hub_with_admin(data_dir: Path) -> AsyncIterator[tuple[HubRuntime, httpx.AsyncClient]]:
+    """A hub in this process on free ports, and an API client signed in as its admin."""
+    password = new_secret()
+    settings = load_settings(
+        data_dir=data_dir, mqtt_port=0, http_port=0, demo=True, scrypt_n=1024, admin_password=password
+    )
+    async with HubRuntime(settings) as hub, httpx.AsyncClient(base_url=hub.url, timeout=60) as http:
+        token = await http.post("/api/v1/auth/token", data={"username": "admin", "password": password})
+        token.raise_for_status()
+        http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        yield hub, http

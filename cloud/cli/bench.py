@@ -1,4 +1,4 @@
-"""``fieldhub bench ingest|agent|placement|link|apps|logs``: measured figures, each against a baseline run alongside."""
+"""``fieldhub bench ...``: measured figures, each against a baseline run alongside (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -94,6 +94,15 @@ def apps(json_output: bool, **options: Any) -> int:
 def logs(json_output: bool, **options: Any) -> int:
     """Log ingest lines/s through the store (baseline: without the full-text index) and search p50/p99."""
     return _run("logs", json=json_output, **options)
+
+
+@bench.command()
+@click.option("--runs", type=click.IntRange(min=1), default=10, help="Nodes killed, one after the other")
+@click.option("--restarts", type=click.IntRange(min=1), default=5, help="App processes killed")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def failover(json_output: bool, **options: Any) -> int:
+    """Last heartbeat to serving on another node when a node dies, and a killed app's restart."""
+    return _run("failover", json=json_output, **options)
 
 
 def _run(name: str, **options: Any) -> int:

@@ -31,6 +31,7 @@ COLUMNS = (
     col("NAME"),
     col("TENANT"),
     col("STATUS"),
+    col("HEALTH"),
     col("HEARTBEAT AT"),
     Column("AGENT", _beat("agent_version")),
     Column("CPU TEMP", _beat("cpu_temp", " C")),

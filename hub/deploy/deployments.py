@@ -24,6 +24,7 @@ change (``expected=pending``) keeps a deployment from being placed twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import Counter
@@ -37,6 +38,7 @@ from contracts.topics import deployments_topic
 from hub.apps.catalog import AppCatalog
 from hub.broker.base import Publisher
 from hub.clock import now_ms
+from hub.deploy.health import HealthThresholds
 from hub.deploy.placement import Decision, Needs, NodeView, assign, node_view, place
 from hub.errors import NotFound
 from hub.registry import DeviceRegistry
@@ -91,15 +93,32 @@ class LinkTargets:
     instances: list[tuple[str, str, int]]
 
 
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A deployment whose instances left a dead node: the nodes they went to (empty: nowhere), and why."""
+
+    deployment: str
+    to: list[str]
+    reason: str
+
+
 class Deployments:
     """Creates, places, lists and removes deployments, and publishes each node's desired instances."""
 
-    def __init__(self, catalog: AppCatalog, registry: DeviceRegistry, nodes: NodeStore, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        catalog: AppCatalog,
+        registry: DeviceRegistry,
+        nodes: NodeStore,
+        publisher: Publisher,
+        health: HealthThresholds | None = None,
+    ) -> None:
         self._catalog = catalog
         self._store = catalog.store
         self._registry = registry
         self._nodes = nodes
         self._publisher = publisher
+        self._health = health or HealthThresholds()
         self._lock = asyncio.Lock()
 
     async def create(
@@ -332,13 +351,57 @@ class Deployments:
             await self._publish_nodes(tenant, decision.chosen)
             log.info("pending deployment %s of tenant %s placed: %s", deployment.id, tenant, decision.reason)
 
+    async def placed_nodes(self) -> dict[str, str]:
+        """Every node that active deployments place instances on, with its tenant."""
+        active = await self._store.list_deployments(DeploymentQuery(statuses=ACTIVE))
+        return {node: d.tenant for d in active for node in _nodes_of(d)}
+
+    async def move_off(self, node: str, tenant: str, why: str) -> list[Moved]:
+        """Place elsewhere the instances ``node`` (dead) runs, deployment by deployment, and tell the nodes.
+
+        Where no other node qualifies the deployment is ``degraded`` with the reason and keeps its instances on
+        ``node``, in case it comes back. The node's own set, published without what moved, tells it to stop
+        those instances once it hears the hub again (see :mod:`hub.deploy.failover`).
+        """
+        moved: list[Moved] = []
+        async with self._lock:
+            touched = {node}
+            for deployment in await self._store.list_deployments(DeploymentQuery(tenant=tenant, statuses=ACTIVE)):
+                entries: list[dict[str, Any]] = json.loads(deployment.instances)
+                lost = [e for e in entries if e["node"] == node]
+                record = await self._store.get_version(tenant, deployment.app, deployment.version)
+                if not lost or record is None:
+                    continue
+                decision = place(Needs.of(_manifest(record), len(lost)), await self._node_views(tenant))
+                ts = now_ms()
+                if decision.pending:
+                    change = Transition(ts, DeploymentStatus.DEGRADED, f"{why}; {decision.reason}")
+                else:
+                    kept = [e for e in entries if e["node"] != node]
+                    on = Counter(str(e["node"]) for e in kept)
+                    for target in decision.chosen:
+                        kept.append({"node": target, "replica": on[target], "status": DeploymentStatus.DEPLOYING.value})
+                        on[target] += 1
+                    await self._store.set_instances(deployment.id, json.dumps(kept), ts)
+                    touched.update(decision.chosen)
+                    change = Transition(ts, DeploymentStatus.DEPLOYING, f"{why}; rescheduled: {decision.reason}")
+                if change.status is not deployment.status:
+                    with contextlib.suppress(StaleStatus):  # stopped or deleted meanwhile
+                        await self._store.update_status(deployment.id, change, expected=deployment.status)
+                moved.append(Moved(deployment.id, decision.chosen, change.reason))
+                log.warning("deployment %s: %s", deployment.id, change.reason)
+            await self._publish_nodes(tenant, touched)
+        return moved
+
     async def _node_views(self, tenant: str) -> list[NodeView]:
         active = await self._store.list_deployments(DeploymentQuery(tenant=tenant, statuses=ACTIVE))
         running = Counter(node for d in active for node in _nodes_of(d, distinct=False))
         views = []
+        now = now_ms()
         for device in await self._gateways(tenant):
-            heartbeat = await self._nodes.get_heartbeat(device.id)
-            views.append(node_view(device, heartbeat, instances=running[device.id]))
+            beat = await self._nodes.get_heartbeat(device.id)
+            health = self._health.of(beat.received if beat is not None else None, now)
+            views.append(node_view(device, beat, instances=running[device.id], health=health))
         return views
 
     async def _node_view(self, node: str) -> NodeView:

@@ -19,39 +19,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import StrEnum
 
+from contracts.events import EventKind
 from hub.clock import now_ms
+from hub.deploy.deployments import Deployments
+from hub.deploy.health import HealthThresholds, NodeHealth
+from hub.events.service import Events
 from hub.store.nodes import NodeStore
 
 log = logging.getLogger(__name__)
 
 #: Seconds between two looks at the nodes running instances.
 CHECK_S = 1.0
-
-
-class NodeHealth(StrEnum):
-    HEALTHY = "healthy"
-    SUSPECT = "suspect"
-    DEAD = "dead"
-
-
-@dataclass(frozen=True, slots=True)
-class HealthThresholds:
-    """Ages of a node's latest heartbeat at which it becomes suspect, then dead (seconds)."""
-
-    suspect_s: float = 7.0
-    dead_s: float = 10.0
-
-    def of(self, received_ms: int | None, now: int) -> NodeHealth:
-        """The health of a node whose latest heartbeat arrived at ``received_ms`` (``None``: never)."""
-        if received_ms is None:
-            return NodeHealth.DEAD
-        age_s = (now - received_ms) / 1000
-        if age_s >= self.dead_s:
-            return NodeHealth.DEAD
-        return NodeHealth.SUSPECT if age_s >= self.suspect_s else NodeHealth.HEALTHY
 
 
 #: Told of each change of a node's health: ``(node, tenant, health before, health now)``.
@@ -108,3 +87,40 @@ class NodeMonitor:
                 await self._move_off(node, tenant, f"node {node} is dead ({age})")
         for node in set(self._known) - set(followed):
             del self._known[node]
+
+
+#: The event of each change of a node's health.
+_HEALTH_EVENTS = {
+    NodeHealth.SUSPECT: EventKind.NODE_SUSPECT,
+    NodeHealth.DEAD: EventKind.NODE_DEAD,
+    NodeHealth.HEALTHY: EventKind.NODE_BACK,
+}
+
+
+class Failover:
+    """What the monitor's findings do: a dead node's instances move, and every change is an event."""
+
+    def __init__(self, deployments: Deployments, events: Events) -> None:
+        self._deployments = deployments
+        self._events = events
+
+    async def health_changed(self, node: str, tenant: str, before: NodeHealth, now: NodeHealth) -> None:
+        self._events.record(
+            _HEALTH_EVENTS[now],
+            tenant,
+            message=f"node {node} is {now.value} (was {before.value})",
+            node=node,
+            data={"before": before.value},
+        )
+
+    async def move_off(self, node: str, tenant: str, why: str) -> None:
+        for moved in await self._deployments.move_off(node, tenant, why):
+            kind = EventKind.DEPLOYMENT_RESCHEDULED if moved.to else EventKind.DEPLOYMENT_DEGRADED
+            self._events.record(
+                kind,
+                tenant,
+                message=moved.reason,
+                deployment=moved.deployment,
+                node=node,
+                data={"from": node, "to": moved.to},
+            )

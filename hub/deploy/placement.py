@@ -37,7 +37,7 @@ from typing import Literal
 from contracts.apps import AppManifest, Binding, Placement
 from contracts.devices import Device, DeviceKind, DeviceStatus
 from contracts.nodes import Heartbeat
-from hub.deploy.failover import NodeHealth
+from hub.deploy.health import NodeHealth
 from hub.store.nodes import HeartbeatRecord
 
 #: A heartbeat sensor entry with this label is an actuator.

@@ -42,10 +42,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from contracts.events import EventKind
 from contracts.schedules import AtSchedule, CronSchedule, NowSchedule, WindowSchedule, parse_schedule
 from hub.clock import now_ms
 from hub.deploy.deployments import ACTIVE, Deployments
 from hub.errors import InvalidDocument, NotFound
+from hub.events.service import Events
 from hub.store.apps import AppStore, DeploymentQuery, DeploymentRecord, DeploymentStatus, StaleStatus, Transition
 
 log = logging.getLogger(__name__)
@@ -279,8 +281,10 @@ class Scheduler:
         store: AppStore,
         clock: Callable[[], int] = now_ms,
         refresh_s: float = REFRESH_S,
+        events: Events | None = None,
     ) -> None:
         self._deployments = deployments
+        self._events = events
         self._store = store
         self._clock = clock
         self._refresh_s = refresh_s
@@ -348,16 +352,25 @@ class Scheduler:
             if step.missed is not None:
                 missed = Transition(now, DeploymentStatus.SCHEDULED, step.missed)
                 await self._store.update_status(deployment.id, missed, expected=DeploymentStatus.SCHEDULED)
+                self._record(EventKind.SCHEDULE_MISSED, deployment, step.missed)
             await self._deployments.start_run(deployment.id, step.reason, now)
+            self._record(EventKind.SCHEDULE_STARTED, deployment, step.reason)
         elif step.step is Step.END:
             assert step.status is not None
             change = Transition(now, step.status, step.reason)
             await self._deployments.end_run(deployment.id, change, expected=deployment.status)
+            self._record(EventKind.SCHEDULE_ENDED, deployment, step.reason)
         else:
             assert step.status is not None
             change = Transition(now, step.status, step.reason)
             await self._store.update_status(deployment.id, change, expected=deployment.status)
+            if step.reason.startswith("missed"):
+                self._record(EventKind.SCHEDULE_MISSED, deployment, step.reason)
         log.info("deployment %s of %s (tenant %s): %s", deployment.id, deployment.app, deployment.tenant, step.reason)
+
+    def _record(self, kind: EventKind, deployment: DeploymentRecord, reason: str) -> None:
+        if self._events is not None:
+            self._events.record(kind, deployment.tenant, message=reason, deployment=deployment.id)
 
 
 def _first_start(schedule: AtSchedule | WindowSchedule | CronSchedule, now: int) -> int:

@@ -6,6 +6,8 @@ environment, read that sensor through fieldhub_sdk, serve it through the hub's l
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -25,7 +27,7 @@ from tests.helpers.process import HubProcess, alive, cli_env, fieldhub, logged_i
 pytestmark = pytest.mark.timeout(180)
 
 APP = "climate"
-PORTS = {"node-a": 21000, "node-b": 21100, "node-c": 21200}
+PORTS = {"node-a": 21000, "node-b": 21100, "node-c": 21200, "node-b2": 21300}
 #: An app that serves the latest reading of its bound sensor, and publishes an output on each request.
 APP_MAIN = """\
 import json
@@ -135,14 +137,24 @@ class AgentProcess:
                 "agent", "--config", str(path), "enroll", "--hub", hub.url, "--token", token, "--id", node
             )
             assert enrolled.returncode == 0, enrolled.stderr
-        self.log = self.dir / "agent.log"
-        with self.log.open("w") as out:
+        self.config, self.log = path, self.dir / "agent.log"
+        self.start()
+
+    def start(self) -> None:
+        """Run the agent, in a process group of its own (as a service manager would)."""
+        with self.log.open("a") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cloud.cli.main", "agent", "--config", str(path), "run"],
+                [sys.executable, "-m", "cloud.cli.main", "agent", "--config", str(self.config), "run"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=cli_env(),
+                start_new_session=True,
             )
+
+    def kill(self) -> None:
+        """The node is gone: SIGKILL to the agent's whole process group."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -279,3 +291,52 @@ def test_the_template_app_runs_as_written_on_two_nodes_behind_one_link(
         answer = http.get(f"{hub.url}{running['link']}")
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"app": "hello", "message": "hello from Fieldhub"}
+
+
+def test_a_dead_nodes_app_serves_from_another_node_and_its_return_leaves_exactly_one_instance(
+    tmp_path: Path, platform: tuple[HubProcess, httpx.Client, dict[str, AgentProcess]]
+) -> None:
+    hub, http, agents = platform
+    agents["node-b2"] = AgentProcess(tmp_path, hub, http, "node-b2", "greenhouse-b")
+    wait_for(lambda: http.get("/api/v1/nodes/node-b2").json().get("heartbeat"), "node-b2 heartbeat")
+    push(http, tmp_path, APP, "greenhouse-b")
+    created = http.post("/api/v1/deployments", json={"app": APP})
+    assert created.status_code == 201, created.text
+    deployment_id, link = created.json()["id"], f"{hub.url}{created.json()['link']}"
+    running = wait_for(lambda: (d := deployment(http, deployment_id))["status"] == "running" and d, "the app running")
+    [first] = running["instances"]
+    dead, other = first["node"], ({"node-b", "node-b2"} - {first["node"]}).pop()
+
+    # The node goes away whole: its agent's process group, and the app it ran.
+    agents[dead].kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(first["services"]["main"]["pid"], signal.SIGKILL)
+
+    def served_by_the_other() -> bool:
+        answer = http.get(link)
+        return answer.status_code == 200 and answer.json()["reading"]["node"] == other
+
+    wait_for(served_by_the_other, f"the app serving from {other}", within=40)
+    moved = deployment(http, deployment_id)
+    assert [(i["node"], i["status"]) for i in moved["instances"]] == [(other, "running")]
+    assert any(f"node {dead} is dead" in t["reason"] and "rescheduled" in t["reason"] for t in moved["timeline"])
+    kinds = {(e["kind"], e.get("node")) for e in http.get("/api/v1/events", params={"limit": 100}).json()["items"]}
+    assert {("node.dead", dead), ("deployment.rescheduled", dead)} <= kinds
+    assert http.get(f"/api/v1/nodes/{dead}").json()["health"] == "dead"
+
+    # The node comes back: it hears that its instance went elsewhere; exactly one instance runs.
+    agents[dead].start()
+    wait_for(lambda: http.get(f"/api/v1/nodes/{dead}").json()["health"] == "healthy", f"{dead} back")
+    wait_for(
+        lambda: (
+            ("node.back", dead)
+            in {
+                (e["kind"], e.get("node")) for e in http.get("/api/v1/events", params={"kind": "node."}).json()["items"]
+            }
+        ),
+        "the node's return recorded",
+    )
+    after = deployment(http, deployment_id)
+    assert after["status"] == "running"
+    assert [(i["node"], i["status"]) for i in after["instances"]] == [(other, "running")]
+    assert served_by_the_other()

@@ -83,3 +83,14 @@ def test_the_link_bench_answers_every_request_both_ways(app: str) -> None:
         assert result[way]["errors"] == 0 and result[way]["requests"] > 0
         assert 0 < result[way]["p50_ms"] <= result[way]["p99_ms"]
     assert result["ratio"] == pytest.approx(result["link"]["rps"] / result["direct"]["rps"], abs=0.01)
+
+
+def test_the_failover_bench_moves_the_app_and_restarts_it() -> None:
+    done = fieldhub("bench", "failover", "--runs", "1", "--restarts", "1", "--json", timeout=170)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    [failover] = result["failover_s"]
+    # The node is called dead only once its heartbeat is node_dead_s old: no failover can come sooner.
+    assert failover >= result["baseline_node_dead_s"]
+    assert result["failover_ratio"] == pytest.approx(failover / result["baseline_node_dead_s"], abs=0.01)
+    assert len(result["restart_s"]) == 1 and result["restart_median_s"] > 0

@@ -20,7 +20,7 @@ from contracts.apps import NodeDeployments
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.waiting import eventually
-from tests.integration.test_deployments_api import DEPLOYMENTS, beat, gateway, push_bound_app, report
+from tests.integration.test_deployments_api import DEPLOYMENTS, beat, beating, gateway, push_bound_app, report
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 
@@ -174,31 +174,32 @@ async def test_a_window_across_a_hub_restart_runs_if_still_open_else_is_recorded
 async def test_a_cron_schedule_runs_twice(hub: HubRuntime, api: Api, tmp_path: Path) -> None:
     node = await gateway(hub, api, NODE, "temperature", "greenhouse-b")
     try:
-        desired = await watch(node)
-        await push_bound_app(api, tmp_path, "climate", "temperature", "greenhouse-b")
-        schedule = {"kind": "cron", "cron": "*/4 * * * * *", "duration_s": 2}
-        response = await api.http.post(DEPLOYMENTS, json={"app": "climate", "schedule": schedule})
-        assert response.status_code == 201, response.text
-        created = response.json()
-        ident, first = created["id"], created["next_start"]
-        assert created["status"] == "scheduled" and first % 4000 == 0 and first > created["created"]
-        assert created["schedule"] == {**schedule, "timezone": "UTC"}
-        starts, ends = [], []
-        for _ in range(2):
-            _, arrived = await desired.next(names(ident))
-            starts.append(arrived)
-            _, arrived = await desired.next(lacks(ident))
-            ends.append(arrived)
-        runs = [first, first + 4000]  # the times the expression names, each run lasting 2 s
-        assert all(run <= start < run + ON_TIME_MS for run, start in zip(runs, starts, strict=True)), starts
-        assert all(run + 2000 <= end < run + 2000 + ON_TIME_MS for run, end in zip(runs, ends, strict=True)), ends
-        again = await eventually(lambda: status_of(api, ident, "scheduled"), what="the cron scheduled again")
-        statuses = [t["status"] for t in again["timeline"]]
-        assert statuses[:5] == ["scheduled", "deploying", "scheduled", "deploying", "scheduled"]
-        assert again["next_start"] >= first + 8000 and again["instances"] == []
-        assert "; next start " in again["timeline"][2]["reason"]
-        # Deleting it wakes the scheduler, which finds nothing more to do.
-        assert (await api.http.delete(f"{DEPLOYMENTS}/{ident}")).status_code == 204
+        async with beating(node, "temperature", "greenhouse-b"):  # runs come later than 7 s
+            desired = await watch(node)
+            await push_bound_app(api, tmp_path, "climate", "temperature", "greenhouse-b")
+            schedule = {"kind": "cron", "cron": "*/4 * * * * *", "duration_s": 2}
+            response = await api.http.post(DEPLOYMENTS, json={"app": "climate", "schedule": schedule})
+            assert response.status_code == 201, response.text
+            created = response.json()
+            ident, first = created["id"], created["next_start"]
+            assert created["status"] == "scheduled" and first % 4000 == 0 and first > created["created"]
+            assert created["schedule"] == {**schedule, "timezone": "UTC"}
+            starts, ends = [], []
+            for _ in range(2):
+                _, arrived = await desired.next(names(ident))
+                starts.append(arrived)
+                _, arrived = await desired.next(lacks(ident))
+                ends.append(arrived)
+            runs = [first, first + 4000]  # the times the expression names, each run lasting 2 s
+            assert all(run <= start < run + ON_TIME_MS for run, start in zip(runs, starts, strict=True)), starts
+            assert all(run + 2000 <= end < run + 2000 + ON_TIME_MS for run, end in zip(runs, ends, strict=True)), ends
+            again = await eventually(lambda: status_of(api, ident, "scheduled"), what="the cron scheduled again")
+            statuses = [t["status"] for t in again["timeline"]]
+            assert statuses[:5] == ["scheduled", "deploying", "scheduled", "deploying", "scheduled"]
+            assert again["next_start"] >= first + 8000 and again["instances"] == []
+            assert "; next start " in again["timeline"][2]["reason"]
+            # Deleting it wakes the scheduler, which finds nothing more to do.
+            assert (await api.http.delete(f"{DEPLOYMENTS}/{ident}")).status_code == 204
     finally:
         await asyncio.to_thread(node.close)
 

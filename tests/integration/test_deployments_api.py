@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,24 @@ async def gateway(
 
     await eventually(stored, what=f"the heartbeat of {node_id}")
     return device
+
+
+@asynccontextmanager
+async def beating(device: TestDevice, sensor_type: str, location: str, every_s: float = 2.0) -> AsyncIterator[None]:
+    """Keep ``device`` heartbeating as an agent does, for tests longer than the hub's suspect threshold (7 s)."""
+
+    async def beat_on() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            topic = f"devices/{device.client_id}/heartbeat"
+            await asyncio.to_thread(device.publish, topic, beat(sensor_type, location))
+
+    task = asyncio.create_task(beat_on())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def push_bound_app(api: Api, tmp_path: Path, name: str, sensor_type: str, location: str) -> None:

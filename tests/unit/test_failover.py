@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from hub.deploy import failover
-from hub.deploy.failover import HealthThresholds, NodeHealth, NodeMonitor
+from hub.deploy.failover import NodeMonitor
+from hub.deploy.health import HealthThresholds, NodeHealth
 from hub.store.backend import Backend
 from hub.store.factory import open_store
 

@@ -112,6 +112,11 @@ class Agent:
     async def run(self, stop: asyncio.Event) -> None:
         config = self.config
         spool = Spool(config.spool.path, int(config.spool.max_mb * 1024 * 1024))
+        if (config.apps.dir / "pids").is_dir():
+            # Killed outright last time? Its app services may still run, unsupervised: stop them first.
+            from edge_agent.apps.leftovers import stop_leftovers  # noqa: PLC0415 - only where apps have run
+
+            stop_leftovers(config.apps.dir / "pids")
         self.spool = spool
         shipper: LogShipper | None = None
         try:

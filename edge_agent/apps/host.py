@@ -100,7 +100,8 @@ class AppHost:
         self.sdk = SdkServer(apps.dir / "run" / "sdk.sock", self.tap, readings, sensors)
         self.logs = logs
         self.packages = PackageStore(apps.dir, hub.api_url, hub.device_id, hub.secret.get_secret_value(), hub.ca_file)
-        self._runtimes: dict[str, Runtime] = {"python": PythonRuntime(apps.dir / "envs", apps.python, apps.pip_args)}
+        python = PythonRuntime(apps.dir / "envs", apps.dir / "pids", apps.python, apps.pip_args)
+        self._runtimes: dict[str, Runtime] = {"python": python}
         self._ports = PortPool(*apps.ports)
         self._desired: NodeDeployments | None = None
         self._instances: dict[str, _Instance] = {}

@@ -18,9 +18,11 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
+from edge_agent.apps.leftovers import forget, remember
 from edge_agent.apps.runtime import Launch, LogSink, RuntimeFailed
 
 #: Written into an environment once it is complete.
@@ -45,8 +47,9 @@ _INHERITED = (
 class PythonRuntime:
     """Runs ``kind = "python"`` services; see the module docstring."""
 
-    def __init__(self, envs: Path, python: str = "python3", pip_args: Sequence[str] = ()) -> None:
+    def __init__(self, envs: Path, pids: Path, python: str = "python3", pip_args: Sequence[str] = ()) -> None:
         self._envs = envs
+        self._pids = pids
         self._python = python if os.sep in python else (shutil.which(python) or sys.executable)
         self._pip_args = list(pip_args)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -111,7 +114,8 @@ class PythonRuntime:
             )
         except OSError as exc:
             raise RuntimeFailed(f"cannot start {command[0]!r}: {exc.strerror}") from None
-        return Process(proc, log)
+        remember(self._pids, launch.key, proc.pid)
+        return Process(proc, log, partial(forget, self._pids, launch.key))
 
     async def close(self) -> None:
         """Nothing held between services."""
@@ -120,8 +124,9 @@ class PythonRuntime:
 class Process:
     """A running service process and the tasks reading its output."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, log: LogSink) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, log: LogSink, stopped: Callable[[], None]) -> None:
         self._proc = proc
+        self._stopped = stopped
         assert proc.stdout is not None and proc.stderr is not None
         self._readers = [
             asyncio.create_task(_lines(proc.stdout, "stdout", log)),
@@ -153,6 +158,7 @@ class Process:
         for reader in self._readers:
             reader.cancel()
         await asyncio.gather(*self._readers, return_exceptions=True)
+        self._stopped()
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -340,3 +340,31 @@ def test_a_dead_nodes_app_serves_from_another_node_and_its_return_leaves_exactly
     assert after["status"] == "running"
     assert [(i["node"], i["status"]) for i in after["instances"]] == [(other, "running")]
     assert served_by_the_other()
+
+
+def test_an_agent_killed_outright_stops_the_apps_it_left_when_it_comes_back(
+    tmp_path: Path, platform: tuple[HubProcess, httpx.Client, dict[str, AgentProcess]]
+) -> None:
+    hub, http, agents = platform
+    push(http, tmp_path, APP, "greenhouse-b")
+    created = http.post("/api/v1/deployments", json={"app": APP})
+    deployment_id, link = created.json()["id"], f"{hub.url}{created.json()['link']}"
+    running = wait_for(lambda: (d := deployment(http, deployment_id))["status"] == "running" and d, "the app running")
+    old = running["instances"][0]["services"]["main"]["pid"]
+
+    agents["node-b"].kill()  # kill -9 of the agent's group: the app, in a session of its own, lives on
+    assert alive(old)
+    agents["node-b"].start()
+    wait_for(lambda: not alive(old), "the leftover app stopped by the agent's next run")
+
+    def serving_anew() -> int | None:
+        found = deployment(http, deployment_id)["instances"][0]
+        pid = found["services"].get("main", {}).get("pid")
+        return (
+            pid
+            if found["status"] == "running" and pid not in (None, old) and http.get(link).status_code == 200
+            else None
+        )
+
+    new = wait_for(serving_anew, "the app running again under its agent")
+    assert alive(new)

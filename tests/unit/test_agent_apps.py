@@ -300,7 +300,7 @@ def test_a_slow_stream_loses_the_oldest_readings_and_says_how_many() -> None:
 
 
 async def test_a_service_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
-    runtime = PythonRuntime(tmp_path / "envs", sys.executable)
+    runtime = PythonRuntime(tmp_path / "envs", tmp_path / "pids", sys.executable)
     service = Service(name="main", runtime=Runtime(command=["python", "main.py"]), default=True)
     source = tmp_path / "src"
     source.mkdir()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +32,9 @@ from hub.deploy.schedules import (
     next_fire,
     plan,
 )
-from hub.errors import InvalidDocument, NotFound
-from hub.store.apps import DeploymentQuery, DeploymentRecord, DeploymentStatus, StaleStatus, Transition
+from hub.errors import InvalidDocument
+from hub.store.apps import AppStore, AppVersionRecord, DeploymentRecord, DeploymentStatus, Transition
+from hub.store.factory import open_store
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -248,35 +251,27 @@ def test_missed_cron_runs_are_recorded_and_an_open_one_starts_for_the_rest() -> 
 # --- the scheduler on an injected clock -------------------------------------------------------------------------
 
 
-class MemoryStore:
-    """The part of the apps store the scheduler uses, in memory; each read yields, as a real store's would."""
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[AppStore]:
+    """The real apps store (SQLite), with the version the tests' deployments run."""
+    backend = open_store(f"sqlite:///{tmp_path / 'hub.db'}")
+    await backend.database.open()
+    version = AppVersionRecord("t1", "climate", "0.1.0", "ab" * 32, 1, "{}", T0, "admin")
+    await backend.apps.add_version(version)
+    yield backend.apps
+    await backend.database.close()
 
-    def __init__(self) -> None:
-        self.deployments: dict[str, DeploymentRecord] = {}
 
-    async def list_deployments(self, query: DeploymentQuery) -> list[DeploymentRecord]:
-        await asyncio.sleep(0)
-        return [d for d in self.deployments.values() if not query.statuses or d.status in query.statuses]
-
-    async def update_status(
-        self, deployment_id: str, change: Transition, *, expected: DeploymentStatus | None = None
-    ) -> DeploymentRecord:
-        current = self.deployments.get(deployment_id)
-        if current is None:
-            raise NotFound("deployment", deployment_id)
-        if expected is not None and current.status is not expected:
-            raise StaleStatus(deployment_id, expected, current.status)
-        updated = dataclasses.replace(
-            current, status=change.status, updated=change.ts, timeline=(*current.timeline, change)
-        )
-        self.deployments[deployment_id] = updated
-        return updated
+async def stored(store: AppStore, deployment: DeploymentRecord) -> str:
+    """Store ``deployment`` as created at ``deployment.created``; its id."""
+    await store.create_deployment(deployment, "created")
+    return deployment.id
 
 
 class RunsOnStore:
     """Deployments' start and end of a run, reduced to their status changes (placement is not this test's)."""
 
-    def __init__(self, store: MemoryStore) -> None:
+    def __init__(self, store: AppStore) -> None:
         self.store = store
         self.runs: list[tuple[str, int]] = []
 
@@ -299,7 +294,7 @@ class Clock:
         return self.now
 
 
-def scheduler(store: MemoryStore, runs: RunsOnStore, clock: Clock) -> Scheduler:
+def scheduler(store: AppStore, runs: RunsOnStore, clock: Clock) -> Scheduler:
     return Scheduler(runs, store, clock)  # type: ignore[arg-type]
 
 
@@ -312,10 +307,10 @@ async def settle(hub: Scheduler, clock: Clock) -> int | None:
     raise AssertionError("the scheduler kept finding steps due")
 
 
-async def test_the_scheduler_runs_a_cron_schedule_twice_at_its_due_times() -> None:
-    store, clock = MemoryStore(), Clock(T0 + 1_000)
+async def test_the_scheduler_runs_a_cron_schedule_twice_at_its_due_times(store: AppStore) -> None:
+    clock = Clock(T0 + 1_000)
     runs = RunsOnStore(store)
-    store.deployments["d"] = dataclasses.replace(record(EVERY_10S, S.SCHEDULED, created=clock.now), id="d")
+    ident = await stored(store, record(EVERY_10S, S.SCHEDULED, created=clock.now))
     hub = scheduler(store, runs, clock)
     seen = []
     for _ in range(5):
@@ -325,24 +320,30 @@ async def test_the_scheduler_runs_a_cron_schedule_twice_at_its_due_times() -> No
         clock.now = due
     assert seen == [10_000, 14_000, 20_000, 24_000, 30_000]
     assert runs.runs == [("start", T0 + 10_000), ("end", T0 + 14_000), ("start", T0 + 20_000), ("end", T0 + 24_000)]
-    statuses = [t.status for t in store.deployments["d"].timeline]
+    statuses = [t.status for t in (await _get(store, ident)).timeline]
     assert statuses == [S.SCHEDULED, S.DEPLOYING, S.SCHEDULED, S.DEPLOYING, S.SCHEDULED]
 
 
-async def test_two_hub_processes_start_a_run_once() -> None:
-    store, clock = MemoryStore(), Clock(T0 + 10_000)
+async def test_two_hub_processes_start_a_run_once(store: AppStore) -> None:
+    clock = Clock(T0 + 10_000)
     runs = RunsOnStore(store)
-    store.deployments["d"] = dataclasses.replace(record(EVERY_10S, S.SCHEDULED, created=T0 + 1), id="d")
+    await stored(store, record(EVERY_10S, S.SCHEDULED, created=T0 + 1))
     await asyncio.gather(scheduler(store, runs, clock).tick(), scheduler(store, runs, clock).tick())
     assert runs.runs == [("start", T0 + 10_000)]
 
 
-async def test_the_scheduler_records_a_missed_start_then_starts_the_open_run() -> None:
-    store, clock = MemoryStore(), Clock(T0 + 62_000)
+async def test_the_scheduler_records_a_missed_start_then_starts_the_open_run(store: AppStore) -> None:
+    clock = Clock(T0 + 62_000)
     runs = RunsOnStore(store)
-    store.deployments["d"] = dataclasses.replace(record(EVERY_10S, S.SCHEDULED, created=T0 - 1), id="d")
+    ident = await stored(store, record(EVERY_10S, S.SCHEDULED, created=T0 - 1))
     assert await scheduler(store, runs, clock).tick() == T0 + 62_000  # look again at once
-    timeline = store.deployments["d"].timeline
+    timeline = (await _get(store, ident)).timeline
     assert [t.status for t in timeline] == [S.SCHEDULED, S.SCHEDULED, S.DEPLOYING]
     assert timeline[1].reason.startswith("missed: 6 cron run(s)")
     assert await scheduler(store, runs, clock).tick() == T0 + 64_000  # the open run ends on time
+
+
+async def _get(store: AppStore, ident: str) -> DeploymentRecord:
+    found = await store.get_deployment(ident)
+    assert found is not None
+    return found

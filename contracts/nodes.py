@@ -44,6 +44,17 @@ class SpoolInfo(BaseModel):
     bytes_used: int = Field(ge=0)
 
 
+class InstanceLoad(BaseModel):
+    """What one app instance on the node uses (its python services' processes; containers are not measured)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    deployment: str = Field(max_length=64)
+    replica: int = Field(default=0, ge=0)
+    cpu_pct: float | None = Field(default=None, ge=0, description="Percent of one core since the last heartbeat")
+    rss_mb: float | None = Field(default=None, ge=0, description="Resident memory of its processes")
+
+
 class Heartbeat(BaseModel):
     """Payload of ``devices/{id}/heartbeat``; unknown fields are ignored for forward compatibility."""
 
@@ -58,6 +69,7 @@ class Heartbeat(BaseModel):
     disk_used_pct: float | None = Field(default=None, ge=0, le=100)
     spool: SpoolInfo
     sensors: list[SensorInfo] = Field(default_factory=list, max_length=256)
+    apps: list[InstanceLoad] = Field(default_factory=list, max_length=256, description="The app instances it runs")
 
 
 MAX_LOG_BYTES = 256 * 1024

@@ -285,4 +285,5 @@ class Agent:
             disk_used_pct=metrics.get("disk_used_pct"),
             spool=SpoolInfo(depth=stats.depth, oldest_age_s=oldest, dropped=stats.dropped, bytes_used=stats.bytes_used),
             sensors=self.sensors.infos(),
+            apps=self.apps.loads() if self.apps is not None else [],
         )

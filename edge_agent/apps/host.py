@@ -39,7 +39,9 @@ from contracts.apps import (
     NodeDeployments,
     Service,
 )
+from contracts.nodes import InstanceLoad
 from contracts.topics import apps_topic
+from edge_agent.apps.load import CpuMeter
 from edge_agent.apps.logs import AppLogs
 from edge_agent.apps.packages import PackageStore
 from edge_agent.apps.ports import PortPool
@@ -105,6 +107,7 @@ class AppHost:
         self._ports = PortPool(*apps.ports)
         self._desired: NodeDeployments | None = None
         self._instances: dict[str, _Instance] = {}
+        self._meters: dict[str, CpuMeter] = {}
         self._gone: list[InstanceReport] = []
         self._changed = asyncio.Event()
         self._report_due = False
@@ -124,6 +127,17 @@ class AppHost:
         self._desired = desired
         self._changed.set()
         self._report_soon()
+
+    def loads(self) -> list[InstanceLoad]:
+        """What each running instance uses now, for the heartbeat (python services; see :mod:`.load`)."""
+        loads = []
+        for instance in self._instances.values():
+            d = instance.desired
+            python = [s.running for s in instance.services.values() if s.running and s.spec.runtime.kind == "python"]
+            meter = self._meters.setdefault(d.key, CpuMeter())
+            cpu_pct, rss_mb = meter.sample([int(p.ident) for p in python]) if python else (None, None)
+            loads.append(InstanceLoad(deployment=d.deployment, replica=d.replica, cpu_pct=cpu_pct, rss_mb=rss_mb))
+        return loads
 
     def port_of(self, deployment: str, replica: int, service: str) -> int | None:
         """The local port of a running instance's service (the tunnel's resolver)."""
@@ -181,6 +195,7 @@ class AppHost:
 
     async def _remove(self, key: str) -> None:
         instance = self._instances.pop(key)
+        self._meters.pop(key, None)
         if instance.task is not None:
             instance.task.cancel()
             # gather, not a suppressed await: a cancellation of the host itself (the agent stopping) must not

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,7 @@ import pytest
 from contracts.apps import AppManifest, Runtime, Service
 from contracts.nodes import LogLine
 from edge_agent.apps.host import SDK_DIR
+from edge_agent.apps.load import CpuMeter
 from edge_agent.apps.logs import BUFFER_LINES, AppLogs, level_of
 from edge_agent.apps.packages import PackageStore
 from edge_agent.apps.ports import PortPool
@@ -362,3 +364,15 @@ async def test_app_lines_reach_the_spool_with_their_origin_and_a_flood_is_counte
     assert first.message == "line 3"  # the oldest three gave way
     assert records[-1].message == "3 app log lines dropped: the apps wrote faster than the spool took them"
     spool.close()
+
+
+def test_the_cpu_meter_measures_a_process_between_two_looks() -> None:
+    meter = CpuMeter()
+    first_cpu, rss = meter.sample([os.getpid()])
+    assert first_cpu is None and rss is not None and rss > 10
+    spin_until = time.monotonic() + 0.2
+    while time.monotonic() < spin_until:  # this process works for 0.2 s: a measurable share of a core
+        pass
+    cpu, _ = meter.sample([os.getpid()])
+    assert cpu is not None and 20 <= cpu <= 200
+    assert meter.sample([2**22 + 7]) == (0.0, 0.0)  # a pid that is gone uses nothing

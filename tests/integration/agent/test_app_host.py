@@ -184,6 +184,15 @@ async def test_wired_services_read_the_sensor_command_the_actuator_and_publish_o
 
         pids = [service["pid"] for service in instance["services"].values()]
         assert all(map(alive, pids))
+
+        # Heartbeats tell what the instance uses (for autoscaling): CPU from the second look on, and memory.
+        async def load_reported() -> dict[str, Any] | None:
+            beat = (await api.http.get(f"/api/v1/nodes/{NODE}")).json()["heartbeat"]
+            loads = [a for a in beat.get("apps", []) if a["deployment"] == deployment and a["cpu_pct"] is not None]
+            return loads[0] if loads else None
+
+        load = await eventually(load_reported, what="the instance's load in a heartbeat")
+        assert load["replica"] == 0 and load["cpu_pct"] >= 0 and load["rss_mb"] > 5
         assert (await api.http.delete(f"/api/v1/deployments/{deployment}")).status_code == 204
         await eventually(lambda: _all_gone(pids), what="the app's processes stopped on the node")
         await eventually(lambda: _gone(seen_file.parent), what="the instance's data removed")

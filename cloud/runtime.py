@@ -120,12 +120,13 @@ def log_upkeep(s: HubSettings, logs: LogService, blobs: BlobStore) -> LogUpkeep:
 async def run_deployments(
     stack: AsyncExitStack, deployments: Deployments, store: Backend, events: Events, health: HealthThresholds
 ) -> Scheduler:
-    """Start placing pending deployments, running the schedules and watching the nodes' health, as tasks that
-    ``stack`` stops."""
+    """Start placing pending deployments, moving rollouts on, running the schedules and watching the nodes' health,
+    as tasks that ``stack`` stops."""
     sweeps = Background()
     await sweeps.open()
     stack.push_async_callback(sweeps.close)
     sweeps.spawn(deployments.run_sweeps(), name="pending-deployments")
+    sweeps.spawn(deployments.rollouts.run(), name="deployment-rollouts")
     schedules = Scheduler(deployments, store.apps, events=events)
     sweeps.spawn(schedules.run(), name="deployment-schedules")
     failover = Failover(deployments, events)
@@ -254,7 +255,7 @@ class HubRuntime(Lifetime):
             log.info("republished desired state of %d device(s)", republished)
         apps = AppCatalog(store.apps, blobs)
         health = HealthThresholds(s.node_suspect_s, s.node_dead_s)
-        deployments = Deployments(apps, registry, store.nodes, downlink, health)
+        deployments = Deployments(apps, registry, store.nodes, downlink, health, events=events, lock=reports.lock)
         nodes.add_listener(deployments.node_heard)
         schedules = await run_deployments(self._stack, deployments, store, events, health)
         republished = await deployments.republish()

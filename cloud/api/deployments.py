@@ -1,4 +1,5 @@
-"""Deployment routes: deploy an app version onto the tenant's nodes, follow its placement, delete it.
+"""Deployment routes: deploy an app version onto the tenant's nodes, follow its placement, update it to another
+version (a rollout, :mod:`hub.deploy.rollout`), delete it.
 
 Tenancy as for apps: a tenant's users act in their tenant, platform admins in any with ``?tenant=``; another
 tenant's deployment answers 404, as one that does not exist.
@@ -17,6 +18,8 @@ from cloud.api.deps import PrincipalDep, ServicesDep, target_tenant
 from contracts.apps import SEMVER_PATTERN, AppName
 from contracts.schedules import NowSchedule, Schedule, parse_schedule
 from hub.clock import now_ms
+from hub.deploy.instances import FOLLOWS_INSTANCES
+from hub.deploy.rollout import DEFAULT_GRACE_S, Rollout
 from hub.deploy.schedules import plan
 from hub.store.apps import DeploymentRecord
 
@@ -38,6 +41,21 @@ class DeploymentCreate(BaseModel):
     )
 
 
+class DeploymentUpdate(BaseModel):
+    """The version to roll a deployment out to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(pattern=SEMVER_PATTERN, max_length=64, description="A pushed version of the app")
+    grace_s: int = Field(
+        default=DEFAULT_GRACE_S,
+        ge=1,
+        le=3600,
+        description="Seconds each updated instance must run before the next one is updated; a failure within "
+        "them rolls the deployment back",
+    )
+
+
 class ServiceState(BaseModel):
     status: str = Field(description="starting, running, restarting, crashloop, stopped")
     pid: int | None = Field(default=None, description="Process id on the node (python runtime)")
@@ -49,6 +67,9 @@ class ServiceState(BaseModel):
 class Instance(BaseModel):
     node: str
     replica: int = Field(default=0, description="0, 1, ... among the deployment's instances on that node")
+    version: str | None = Field(
+        default=None, description="The app version this instance runs (during a rollout: the old or the new one)"
+    )
     status: str = Field(
         description="deploying (not heard of yet), fetching, installing, starting, running, restarting, crashloop, "
         "failed, stopped"
@@ -68,6 +89,13 @@ class Candidate(BaseModel):
 class Placement(BaseModel):
     reason: str = Field(description="The decision in one line; with no qualifying node, why the deployment waits")
     candidates: list[Candidate] = Field(description="One entry per node of the tenant, accepted first by rank")
+
+
+class RolloutState(BaseModel):
+    from_: str = Field(alias="from", description="The version rolled out from (and back to on a failure)")
+    to: str
+    grace_s: int
+    started: int = Field(description="Epoch ms")
 
 
 class TimelineEntry(BaseModel):
@@ -92,6 +120,9 @@ class Deployment(BaseModel):
     link: str | None = Field(
         description="The app's link on the hub, /apps/{tenant}/{app}/ (null when its default service has no [http])"
     )
+    rollout: RolloutState | None = Field(
+        default=None, description="The rollout under way (PATCH /api/v1/deployments/{id}); null: none"
+    )
     schedule: Schedule
     next_start: int | None = Field(
         description="When its schedule's next run starts (epoch ms; null: none to come, or a run without end is on)"
@@ -107,6 +138,9 @@ class DeploymentList(BaseModel):
 
 def _deployment(record: DeploymentRecord, link: str | None) -> Deployment:
     placement: dict[str, Any] = json.loads(record.placement)
+    # A run of a schedule that ended during a rollout leaves it behind: only an active deployment rolls out.
+    rollout = Rollout.of(record.placement) if record.status in FOLLOWS_INSTANCES else None
+    instances = [{"version": record.version} | i for i in json.loads(record.instances)]
     return Deployment(
         id=record.id,
         tenant=record.tenant,
@@ -114,9 +148,14 @@ def _deployment(record: DeploymentRecord, link: str | None) -> Deployment:
         version=record.version,
         replicas=record.replicas,
         status=record.status.value,
-        instances=[Instance.model_validate(i) for i in json.loads(record.instances)],
+        instances=[Instance.model_validate(i) for i in instances],
         placement=Placement.model_validate(placement) if placement else None,
         link=link,
+        rollout=None
+        if rollout is None
+        else RolloutState.model_validate(
+            {"from": rollout.source, "to": rollout.target, "grace_s": rollout.grace_s, "started": rollout.started}
+        ),
         schedule=parse_schedule(record.schedule),
         next_start=plan(record, now_ms()).next_start,
         created=record.created,
@@ -152,6 +191,21 @@ async def list_deployments(
 async def get_deployment(deployment_id: DeploymentId, principal: PrincipalDep, services: ServicesDep) -> Deployment:
     """One deployment with its placement (why each node was chosen or rejected) and its timeline."""
     record = await services.deployments.get(deployment_id, principal.tenant)
+    return _deployment(record, await services.deployments.link_path(record))
+
+
+@router.patch("/{deployment_id}", response_model=Deployment)
+async def update_deployment(
+    deployment_id: DeploymentId, body: DeploymentUpdate, principal: PrincipalDep, services: ServicesDep
+) -> Deployment:
+    """Update a deployment to another version of its app: its instances are updated one by one, each running
+    ``grace_s`` before the next; a new instance that fails, crashes or restarts within that time rolls every
+    instance back to the previous version by itself (timeline and event ``deployment.rolled_back`` say why).
+    ``404`` for an unknown version; ``409`` for a deployment that is not active (pending, scheduled, stopped,
+    completed), one that runs that version already, or one that is rolling out."""
+    record = await services.deployments.update_version(
+        deployment_id, body.version, grace_s=body.grace_s, tenant=principal.tenant
+    )
     return _deployment(record, await services.deployments.link_path(record))
 
 

@@ -1,4 +1,4 @@
-"""``fieldhub app``: write a template app, push a directory, list, show and remove apps; deploy them.
+"""``fieldhub app``: write a template app, push a directory, list, show and remove apps; deploy and update them.
 
 Pushing zips the directory as it is (without caches, version control and virtual environments) and uploads
 it; the hub checks the package before it stores anything and answers every problem at once.
@@ -35,7 +35,7 @@ DEPLOYMENT_COLUMNS = (
     col("LINK"),
 )
 CANDIDATE_COLUMNS = (col("NODE"), col("ACCEPTED"), col("RANK"), col("REASON"))
-INSTANCE_COLUMNS = (col("NODE"), col("REPLICA"), col("STATUS"), col("REASON"))
+INSTANCE_COLUMNS = (col("NODE"), col("REPLICA"), col("VERSION"), col("STATUS"), col("REASON"))
 _APP_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -256,6 +256,31 @@ def status(deployment_id: str) -> None:
     if printer.table and answer["placement"]:
         click.echo(f"\nplacement: {answer['placement']['reason']}")
         printer.rows(answer["placement"]["candidates"], CANDIDATE_COLUMNS)
+
+
+@app.command()
+@click.argument("deployment_id", metavar="ID")
+@click.argument("version")
+@click.option(
+    "--grace",
+    metavar="LENGTH",
+    callback=_run_length,
+    default="30s",
+    show_default=True,
+    help="How long each updated instance must run before the next is updated: 90s, 10m, 1h",
+)
+@api_options
+def update(deployment_id: str, version: str, grace: int) -> None:
+    """Update the deployment ID to VERSION of its app, one instance at a time.
+
+    Each updated instance must run for --grace before the next one is updated; one that fails, crashes or
+    restarts within it rolls the deployment back to its previous version by itself. Follow it with
+    `fieldhub app status ID` (its timeline says what happened and why).
+    """
+    inv = invocation()
+    answer = inv.api().request("PATCH", f"{DEPLOYMENTS}/{deployment_id}", json={"version": version, "grace_s": grace})
+    if inv.show(answer, DEPLOYMENT_COLUMNS).table and answer["timeline"]:
+        click.echo(answer["timeline"][-1]["reason"])
 
 
 @app.command()

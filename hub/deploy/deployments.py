@@ -17,8 +17,13 @@ app exactly the sensors placement counted on.
 A deployment with a schedule is created ``scheduled`` and unplaced; :mod:`hub.deploy.schedules` starts and ends
 its runs (:meth:`Deployments.start_run`, :meth:`Deployments.end_run`).
 
-One lock serialises the decisions of this process; between hub processes on one store the conditional status
-change (``expected=pending``) keeps a deployment from being placed twice.
+A deployment is updated to another version of its app by a rollout, instance by instance, rolled back by
+itself when the new version fails (:mod:`hub.deploy.rollout`); meanwhile each instance entry names the version
+it runs, and the desired sets and package downloads follow each entry's own version.
+
+One lock serialises the decisions of this process (instance reports and rollouts take it too); between hub
+processes on one store the conditional status change (``expected=pending``) keeps a deployment from being placed
+twice.
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ from hub.broker.base import Publisher
 from hub.clock import now_ms
 from hub.deploy.health import HealthThresholds
 from hub.deploy.placement import Decision, Needs, NodeView, assign, node_view, place
+from hub.deploy.rollout import DEFAULT_GRACE_S, Rollouts, entry_version
 from hub.errors import NotFound
+from hub.events.service import Events
 from hub.registry import DeviceRegistry
 from hub.store.apps import (
     AppVersionRecord,
@@ -112,14 +119,20 @@ class Deployments:
         nodes: NodeStore,
         publisher: Publisher,
         health: HealthThresholds | None = None,
+        *,
+        events: Events | None = None,
+        lock: asyncio.Lock | None = None,
     ) -> None:
+        """``lock``: :attr:`hub.deploy.instances.InstanceReports.lock` (default: one of its own);
+        ``events`` records rollbacks."""
         self._catalog = catalog
         self._store = catalog.store
         self._registry = registry
         self._nodes = nodes
         self._publisher = publisher
         self._health = health or HealthThresholds()
-        self._lock = asyncio.Lock()
+        self._lock = lock or asyncio.Lock()
+        self.rollouts = Rollouts(self._store, self._publish_nodes, self._lock, events)
 
     async def create(
         self,
@@ -225,6 +238,22 @@ class Deployments:
             await self._store.set_instances(deployment_id, "[]", change.ts)
             await self._publish_nodes(deployment.tenant, _nodes_of(deployment))
 
+    async def update_version(
+        self, deployment_id: str, version: str, *, grace_s: int = DEFAULT_GRACE_S, tenant: str | None = None
+    ) -> DeploymentRecord:
+        """Roll the deployment out to ``version`` of its app, instance by instance (:mod:`hub.deploy.rollout`).
+
+        Raises:
+            NotFound: no such deployment (of ``tenant``, if given), or no such version of its app.
+            Conflict: the deployment is not active, runs ``version`` already, or is rolling out.
+        """
+        async with self._lock:
+            deployment = await self.get(deployment_id, tenant)
+            record = await self._store.get_version(deployment.tenant, deployment.app, version)
+            if record is None:
+                raise NotFound("app version", f"{deployment.app} {version}")
+            return await self.rollouts.start(deployment, record, grace_s)
+
     async def get(self, deployment_id: str, tenant: str | None = None) -> DeploymentRecord:
         """One deployment (of ``tenant``, if given); NotFound otherwise."""
         found = await self._store.get_deployment(deployment_id, tenant)
@@ -310,11 +339,12 @@ class Deployments:
         """
         active = await self._store.list_deployments(DeploymentQuery(tenant=tenant, statuses=ACTIVE))
         for deployment in active:
-            if node not in _nodes_of(deployment):
-                continue
-            record = await self._store.get_version(tenant, deployment.app, deployment.version)
-            if record is not None and record.digest == digest:
-                return record
+            entries = json.loads(deployment.instances)
+            versions = {entry_version(e, deployment.version) for e in entries if e["node"] == node}
+            for version in sorted(versions):  # during a rollout: the old and the new one
+                record = await self._store.get_version(tenant, deployment.app, version)
+                if record is not None and record.digest == digest:
+                    return record
         raise NotFound("package", digest)
 
     async def republish(self) -> int:
@@ -432,15 +462,15 @@ class Deployments:
             view = await self._node_view(node)
             instances: list[DesiredInstance] = []
             for deployment in active:
-                replicas = _nodes_of(deployment, distinct=False).count(node)
-                if not replicas:
-                    continue
-                key = (deployment.app, deployment.version)
-                if key not in versions:
-                    versions[key] = await self._store.get_version(tenant, *key)
-                record = versions[key]
-                if record is not None:
-                    instances += [_desired(view, deployment, record, replica) for replica in range(replicas)]
+                for entry in json.loads(deployment.instances):
+                    if entry["node"] != node:
+                        continue
+                    key = (deployment.app, entry_version(entry, deployment.version))
+                    if key not in versions:
+                        versions[key] = await self._store.get_version(tenant, *key)
+                    record = versions[key]
+                    if record is not None:  # each instance at its own version (a rollout runs old and new)
+                        instances.append(_desired(view, deployment, record, int(entry.get("replica", 0))))
             message = NodeDeployments(version=now_ms(), instances=instances)
             await self._publisher.publish(
                 deployments_topic(node), message.model_dump_json(by_alias=True).encode(), qos=1, retain=True
@@ -474,7 +504,7 @@ def _desired(node: NodeView, deployment: DeploymentRecord, record: AppVersionRec
         deployment=deployment.id,
         replica=replica,
         app=deployment.app,
-        version=deployment.version,
+        version=record.version,
         digest=record.digest,
         package_url=package_url(node.id, record.digest),
         services=manifest.all_services(),

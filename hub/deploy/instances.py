@@ -11,8 +11,10 @@ follows from all of its instances:
 - otherwise (fetching, installing, starting): ``deploying``.
 
 Reports are handled by the hub process that serves the API (one subscription, not a shared one), under one
-lock, so the read-modify-write of a deployment's instances cannot interleave. A report about a deployment
-that is gone or stopped changes nothing: the node hears of that on its deployments topic.
+lock (:attr:`InstanceReports.lock`, shared with the deployer), so the read-modify-write of a deployment's
+instances cannot interleave. A report of an instance at another version than its entry names is of one the
+node is replacing (a rollout, a rollback) and changes nothing. A report about a deployment that is gone or
+stopped changes nothing: the node hears of that on its deployments topic.
 
 Each change of an instance's status is recorded as an event (:func:`instance_event`), and so is a deployment
 becoming ``degraded`` or ``failed``.
@@ -60,6 +62,11 @@ class InstanceReports:
         self._lock = asyncio.Lock()
         self._log = RateLimitedLog(log)
 
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a report changes instances; the deployer takes it for its changes (placement, rollouts)."""
+        return self._lock
+
     async def reported(self, identity: DeviceIdentity, payload: bytes) -> None:
         """Apply one report of ``identity``'s node; a malformed one is counted, logged and dropped."""
         reason = "too large" if len(payload) > MAX_REPORT_BYTES else None
@@ -88,6 +95,9 @@ class InstanceReports:
         )
         if entry is None:  # an instance the hub no longer places there; the node's desired set says so
             return
+        version = str(entry.get("version") or deployment.version)
+        if report.version != version:  # the instance being replaced by one at the entry's version
+            return
         update = {
             "status": report.status,
             "reason": report.reason,
@@ -106,7 +116,7 @@ class InstanceReports:
             self._events.record(
                 kind,
                 deployment.tenant,
-                message=f"{deployment.app} {deployment.version} on {identity.device_id}: {said}",
+                message=f"{deployment.app} {version} on {identity.device_id}: {said}",
                 deployment=deployment.id,
                 node=identity.device_id,
                 data=_details(report),

@@ -193,5 +193,9 @@ class AppStore(Protocol):
     async def set_instances(self, deployment_id: str, instances: str, ts: int) -> bool:
         """Replace the instances (JSON text) and set ``updated``; ``False`` if there is no such deployment."""
 
+    async def set_version(self, deployment_id: str, version: str, ts: int) -> bool:
+        """Point the deployment at another version of its app (a rollout, a rollback) and set ``updated``;
+        ``False`` if there is no such deployment, :class:`hub.errors.NotFound` if the version does not exist."""
+
     async def delete_deployment(self, deployment_id: str, tenant: str | None = None) -> bool:
         """Remove a deployment and its timeline; ``False`` if there was none (of ``tenant``, if given)."""

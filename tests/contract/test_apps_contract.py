@@ -146,6 +146,31 @@ async def test_a_deployment_lives_through_its_timeline(backend: Backend) -> None
         await apps.update_status(dep.id, Transition(T0 + 30, RUNNING, "gone"))
 
 
+async def test_a_deployment_moves_to_another_version_of_its_app(backend: Backend) -> None:
+    apps = backend.apps
+    for ver in ("1.0.0", "1.1.0"):
+        await apps.add_version(version("climate", ver))
+    await apps.add_version(version("door", "2.0.0"))
+    await apps.add_version(version("climate", "3.0.0", tenant="tb"))
+    dep = await apps.create_deployment(deployment("climate", "1.0.0"), "created")
+    assert await apps.set_version(dep.id, "1.1.0", T0 + 10) is True
+    moved = await apps.get_deployment(dep.id)
+    assert moved is not None and (moved.version, moved.updated) == ("1.1.0", T0 + 10)
+    assert moved.timeline == dep.timeline  # a version change is no status change
+    with pytest.raises(NotFound):
+        await apps.set_version(dep.id, "9.9.9", T0 + 20)
+    with pytest.raises(NotFound):  # another app's version
+        await apps.set_version(dep.id, "2.0.0", T0 + 20)
+    with pytest.raises(NotFound):  # another tenant's version
+        await apps.set_version(dep.id, "3.0.0", T0 + 20)
+    assert (await apps.get_deployment(dep.id)) == moved
+    # The version in use is now 1.1.0: 1.0.0 may go, 1.1.0 may not.
+    assert await apps.delete_version("ta", "climate", "1.0.0") is True
+    with pytest.raises(Conflict):
+        await apps.delete_version("ta", "climate", "1.1.0")
+    assert await apps.set_version("dep-000000000000", "1.1.0", T0 + 30) is False
+
+
 async def test_a_status_change_on_a_stale_read_is_refused(backend: Backend) -> None:
     apps = backend.apps
     await apps.add_version(version("climate", "1.0.0"))

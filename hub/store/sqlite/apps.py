@@ -170,6 +170,20 @@ def update_status(
     return updated
 
 
+def set_version(conn: sqlite3.Connection, deployment_id: str, version: str, ts: int) -> bool:
+    with transaction(conn):
+        row = conn.execute("SELECT tenant, app FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
+        if row is None:
+            return False
+        exists = conn.execute(
+            "SELECT 1 FROM app_versions WHERE tenant = ? AND name = ? AND version = ?", (row[0], row[1], version)
+        ).fetchone()
+        if exists is None:
+            raise NotFound("app version", f"{row[1]}@{version}")
+        conn.execute("UPDATE deployments SET version = ?, updated = ? WHERE id = ?", (version, ts, deployment_id))
+        return True
+
+
 def delete_deployment(conn: sqlite3.Connection, deployment_id: str, tenant: str | None) -> bool:
     with transaction(conn):
         row = conn.execute("SELECT tenant FROM deployments WHERE id = ?", (deployment_id,)).fetchone()
@@ -262,6 +276,9 @@ class SqliteApps:
 
     async def set_instances(self, deployment_id: str, instances: str, ts: int) -> bool:
         return await self._set(deployment_id, "instances", instances, ts)
+
+    async def set_version(self, deployment_id: str, version: str, ts: int) -> bool:
+        return await self._db.writer.run(lambda c: set_version(c, deployment_id, version, ts))
 
     async def _set(self, deployment_id: str, column: str, value: str, ts: int) -> bool:
         sql = f"UPDATE deployments SET {column} = ?, updated = ? WHERE id = ?"  # noqa: S608 - column is a constant

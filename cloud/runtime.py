@@ -33,6 +33,7 @@ from hub.deploy.deployments import Deployments
 from hub.deploy.failover import Failover, NodeMonitor
 from hub.deploy.health import HealthThresholds
 from hub.deploy.instances import InstanceReports
+from hub.deploy.scaling import Scaler
 from hub.deploy.schedules import Scheduler
 from hub.events.service import EventRetention, Events
 from hub.events.webhooks import DeliveryPolicy, Webhooks
@@ -120,8 +121,8 @@ def log_upkeep(s: HubSettings, logs: LogService, blobs: BlobStore) -> LogUpkeep:
 async def run_deployments(
     stack: AsyncExitStack, deployments: Deployments, store: Backend, events: Events, health: HealthThresholds
 ) -> Scheduler:
-    """Start placing pending deployments, moving rollouts on, running the schedules and watching the nodes' health,
-    as tasks that ``stack`` stops."""
+    """Start placing pending deployments, moving rollouts on, running the schedules, watching the nodes' health and
+    autoscaling, as tasks that ``stack`` stops."""
     sweeps = Background()
     await sweeps.open()
     stack.push_async_callback(sweeps.close)
@@ -132,6 +133,8 @@ async def run_deployments(
     failover = Failover(deployments, events)
     monitor = NodeMonitor(deployments.placed_nodes, store.nodes, failover.move_off, health, failover.health_changed)
     sweeps.spawn(monitor.run(), name="node-health")
+    scaler = Scaler(store.apps, store.nodes, deployments.scale_to)
+    sweeps.spawn(scaler.run(), name="deployment-scaling")
     return schedules
 
 

@@ -109,6 +109,23 @@ class Placement(_Strict):
     node_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=32)
 
 
+class Scale(_Strict):
+    """``[scale]``: replicas follow the instances' CPU (their nodes' heartbeats), between ``min`` and ``max``."""
+
+    min: int = Field(ge=1, le=64, description="Fewest replicas")
+    max: int = Field(ge=1, le=64, description="Most replicas")
+    cpu_percent: int = Field(
+        ge=1, le=1000, description="Target average CPU per instance, in percent of one core (200: two cores)"
+    )
+    cooldown_s: int = Field(default=60, ge=1, le=3600, description="Seconds between two changes of the replicas")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max < self.min:
+            raise ValueError(f"[scale] max ({self.max}) must be at least min ({self.min})")
+        return self
+
+
 class Service(_Strict):
     """One ``[[services]]`` entry: a process of the app with its own runtime and, optionally, HTTP."""
 
@@ -144,6 +161,7 @@ class AppManifest(_Strict):
     sensors: list[Binding] = Field(default_factory=list, max_length=64)
     actuators: list[Binding] = Field(default_factory=list, max_length=64)
     placement: Placement = Placement()
+    scale: Scale | None = Field(default=None, description="Autoscaling; without it the replicas stay as deployed")
     env: dict[EnvName, Annotated[str, StringConstraints(max_length=4096)]] = Field(default_factory=dict, max_length=64)
 
     @model_validator(mode="after")

@@ -39,13 +39,15 @@ from typing import Any
 
 from contracts.apps import AppManifest, DesiredInstance, NodeDeployments
 from contracts.devices import Device, DeviceKind
+from contracts.events import EventKind
 from contracts.topics import deployments_topic
 from hub.apps.catalog import AppCatalog
 from hub.broker.base import Publisher
 from hub.clock import now_ms
 from hub.deploy.health import HealthThresholds
+from hub.deploy.instances import summarise
 from hub.deploy.placement import Decision, Needs, NodeView, assign, node_view, place
-from hub.deploy.rollout import DEFAULT_GRACE_S, Rollouts, entry_version
+from hub.deploy.rollout import DEFAULT_GRACE_S, Rollout, Rollouts, entry_version
 from hub.errors import NotFound
 from hub.events.service import Events
 from hub.registry import DeviceRegistry
@@ -132,6 +134,7 @@ class Deployments:
         self._publisher = publisher
         self._health = health or HealthThresholds()
         self._lock = lock or asyncio.Lock()
+        self._events = events
         self.rollouts = Rollouts(self._store, self._publish_nodes, self._lock, events)
 
     async def create(
@@ -253,6 +256,73 @@ class Deployments:
             if record is None:
                 raise NotFound("app version", f"{deployment.app} {version}")
             return await self.rollouts.start(deployment, record, grace_s)
+
+    async def scale_to(self, deployment_id: str, replicas: int, reason: str) -> bool:
+        """Give an active deployment ``replicas`` instances (autoscaling, :mod:`hub.deploy.scaling`); ``reason``
+        goes into the ``deployment.scaled`` event. Returns whether it changed.
+
+        Extra instances go to qualifying nodes as placement ranks them now (numbered on after the node's
+        others); fewer means the newest instances go. Nothing changes while it rolls out, when it is no longer
+        active, or when no node qualifies for an extra instance. The timeline grows only when the status
+        changes with the instances (e.g. ``running`` to ``deploying`` while a new instance starts).
+
+        Raises:
+            ValueError: ``replicas`` is below 1 (stopping is deleting).
+        """
+        if replicas < 1:
+            raise ValueError(f"a deployment needs at least one replica, not {replicas}")
+        async with self._lock:
+            deployment = await self._store.get_deployment(deployment_id)
+            if (
+                deployment is None
+                or deployment.status not in ACTIVE
+                or deployment.status is DeploymentStatus.FAILED
+                or Rollout.of(deployment.placement) is not None
+            ):
+                return False
+            entries: list[dict[str, Any]] = json.loads(deployment.instances)
+            extra = replicas - len(entries)
+            if extra > 0:
+                record = await self._store.get_version(deployment.tenant, deployment.app, deployment.version)
+                if record is None:
+                    return False
+                decision = place(Needs.of(_manifest(record), extra), await self._node_views(deployment.tenant))
+                if decision.pending:
+                    log.debug("deployment %s stays at %d replica(s): %s", deployment_id, len(entries), decision.reason)
+                    return False
+                numbers: Counter[str] = Counter()  # each node's next replica number
+                for e in entries:
+                    numbers[str(e["node"])] = max(numbers[str(e["node"])], int(e.get("replica", 0)) + 1)
+                for node in decision.chosen:
+                    entries.append({"node": node, "replica": numbers[node], "status": DeploymentStatus.DEPLOYING.value})
+                    numbers[node] += 1
+                touched = set(decision.chosen)
+            else:
+                removed, entries = entries[replicas:], entries[:replicas]
+                touched = {str(e["node"]) for e in removed}
+            if replicas == deployment.replicas and not touched:
+                return False
+            ts = now_ms()
+            status, summary = summarise(entries)
+            if status is not deployment.status:
+                change = Transition(ts, status, f"scaled to {replicas} replica(s); {summary}")
+                try:
+                    await self._store.update_status(deployment_id, change, expected=deployment.status)
+                except StaleStatus:
+                    return False  # another hub process changed it meanwhile: decide again on the next look
+            await self._store.set_instances(deployment_id, json.dumps(entries), ts)
+            await self._store.set_replicas(deployment_id, replicas, ts)
+            await self._publish_nodes(deployment.tenant, touched)
+        log.info("deployment %s scaled from %d to %d: %s", deployment_id, deployment.replicas, replicas, reason)
+        if self._events is not None:
+            self._events.record(
+                EventKind.DEPLOYMENT_SCALED,
+                deployment.tenant,
+                message=f"{deployment.app} scaled from {deployment.replicas} to {replicas} replica(s): {reason}",
+                deployment=deployment_id,
+                data={"from": deployment.replicas, "to": replicas},
+            )
+        return True
 
     async def get(self, deployment_id: str, tenant: str | None = None) -> DeploymentRecord:
         """One deployment (of ``tenant``, if given); NotFound otherwise."""

@@ -193,6 +193,10 @@ class AppStore(Protocol):
     async def set_instances(self, deployment_id: str, instances: str, ts: int) -> bool:
         """Replace the instances (JSON text) and set ``updated``; ``False`` if there is no such deployment."""
 
+    async def set_replicas(self, deployment_id: str, replicas: int, ts: int) -> bool:
+        """Set how many instances the deployment wants (autoscaling) and ``updated``; ``False`` if there is no
+        such deployment."""
+
     async def set_version(self, deployment_id: str, version: str, ts: int) -> bool:
         """Point the deployment at another version of its app (a rollout, a rollback) and set ``updated``;
         ``False`` if there is no such deployment, :class:`hub.errors.NotFound` if the version does not exist."""

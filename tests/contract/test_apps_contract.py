@@ -171,6 +171,19 @@ async def test_a_deployment_moves_to_another_version_of_its_app(backend: Backend
     assert await apps.set_version("dep-000000000000", "1.1.0", T0 + 30) is False
 
 
+async def test_a_deployment_is_scaled_without_a_status_change(backend: Backend) -> None:
+    apps = backend.apps
+    await apps.add_version(version("climate", "1.0.0"))
+    dep = await apps.create_deployment(deployment("climate", "1.0.0"), "created")
+    assert dep.replicas == 1
+    assert await apps.set_replicas(dep.id, 3, T0 + 10) is True
+    scaled = await apps.get_deployment(dep.id)
+    assert scaled is not None and (scaled.replicas, scaled.updated) == (3, T0 + 10)
+    assert (scaled.status, scaled.timeline) == (dep.status, dep.timeline)  # scaling is no status change
+    assert [d.replicas for d in await apps.list_deployments(DeploymentQuery(tenant="ta"))] == [3]
+    assert await apps.set_replicas("dep-000000000000", 2, T0 + 20) is False
+
+
 async def test_a_status_change_on_a_stale_read_is_refused(backend: Backend) -> None:
     apps = backend.apps
     await apps.add_version(version("climate", "1.0.0"))

@@ -210,7 +210,7 @@ async def test_a_managed_broker_that_dies_is_started_again(tmp_path: Path, uniqu
                 r = await api.http.get(f"/api/v1/devices/{unique_id}/latest")
                 return "after" in r.json()["values"]
 
-            await eventually(stored, what="a message through the restarted broker stored")
+            await eventually(stored, within=30, what="a message through the restarted broker stored")
         finally:
             await api.close()
 

@@ -277,10 +277,13 @@ class SqliteApps:
     async def set_instances(self, deployment_id: str, instances: str, ts: int) -> bool:
         return await self._set(deployment_id, "instances", instances, ts)
 
+    async def set_replicas(self, deployment_id: str, replicas: int, ts: int) -> bool:
+        return await self._set(deployment_id, "replicas", replicas, ts)
+
     async def set_version(self, deployment_id: str, version: str, ts: int) -> bool:
         return await self._db.writer.run(lambda c: set_version(c, deployment_id, version, ts))
 
-    async def _set(self, deployment_id: str, column: str, value: str, ts: int) -> bool:
+    async def _set(self, deployment_id: str, column: str, value: str | int, ts: int) -> bool:
         sql = f"UPDATE deployments SET {column} = ?, updated = ? WHERE id = ?"  # noqa: S608 - column is a constant
         return await self._db.writer.run(lambda c: c.execute(sql, (value, ts, deployment_id)).rowcount == 1)
 

@@ -7,8 +7,6 @@ lines of their tenant's nodes; platform admins see every tenant's and the hub's 
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Annotated, Literal
 
@@ -20,9 +18,9 @@ from pydantic import BaseModel, Field
 from cloud.api.apps import TenantQuery
 from cloud.api.deps import PrincipalDep, ServicesDep, get_stream_session, target_tenant
 from cloud.api.params import parse_time
-from cloud.api.telemetry import KEEPALIVE_S
+from cloud.api.sse import event_stream, watched
 from cloud.identity.principals import Principal
-from cloud.identity.tokens import SessionWatch, TokenSession
+from cloud.identity.tokens import TokenSession
 from cloud.services import Services
 from contracts.ids import ID_PATTERN
 from contracts.telemetry import to_rfc3339
@@ -190,33 +188,8 @@ def _event(line: StoredLine) -> bytes:
     return b"event: log\ndata: " + orjson.dumps(_record(line).model_dump(exclude_none=True)) + b"\n\n"
 
 
-def _end(reason: str) -> bytes:
-    return b"event: end\ndata: " + orjson.dumps({"reason": reason}) + b"\n\n"
-
-
 async def _stream(services: Services, session: TokenSession, query: LogQuery) -> StreamingResponse:
     # Opened before the answer starts: a query the store cannot run is a 422, not a broken stream.
     tail = await services.logs.tail(replace(query, start=None, end=None))
 
-    async def events() -> AsyncIterator[bytes]:
-        watch = SessionWatch(services.tokens, session)
-        yield b": connected\n\n"
-        keepalive_at = time.monotonic() + KEEPALIVE_S
-        while True:
-            lines = await tail.next(max(0.0, min(keepalive_at - time.monotonic(), watch.due_in())))
-            reason = await watch.reason_to_end()
-            if reason is not None:
-                yield _end(reason)
-                return
-            if lines:
-                watch.sent()
-                yield b"".join(_event(line) for line in lines)
-            elif time.monotonic() >= keepalive_at:
-                yield b": keepalive\n\n"
-            else:
-                continue  # woken for a check of the session only
-            keepalive_at = time.monotonic() + KEEPALIVE_S
-
-    return StreamingResponse(
-        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+    return event_stream(watched(services.tokens, session, tail.next, _event))

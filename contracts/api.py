@@ -64,6 +64,22 @@ class Token(BaseModel):
     expires_in: int
 
 
+#: The portal's session cookie (HttpOnly, SameSite=Lax): the same signed token as a bearer token.
+SESSION_COOKIE = "fieldhub_session"
+#: Header carrying the session's CSRF token on every unsafe request authenticated by the cookie.
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class BrowserSession(BaseModel):
+    """Answer of ``POST``/``GET /api/v1/auth/session``: who is signed in, and the CSRF token for unsafe requests."""
+
+    username: str
+    role: str
+    tenant: str | None
+    csrf_token: str = Field(description=f"send it as {CSRF_HEADER} on POST, PUT, PATCH and DELETE")
+    expires: int = Field(description="when the session ends, epoch seconds")
+
+
 class ErrorBody(BaseModel):
     """The ``error`` member of every error answer."""
 

@@ -24,6 +24,7 @@ from cloud.api import (
     webhooks,
 )
 from cloud.api.body_limit import BodyLimit
+from cloud.portal import serve as portal
 from cloud.services import Services
 
 
@@ -58,6 +59,7 @@ def create_app(services: Services) -> FastAPI:
     ):
         app.include_router(module.router)
     docs_ui.install(app)
+    portal.install(app)
     # Added last, so outermost: the app links skip the API's middleware (their bodies are the apps').
     tunnel.install(app, services)
     return app

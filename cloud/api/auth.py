@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep
-from contracts.api import Token
+from cloud.identity.tokens import TokenService, TokenSession
+from contracts.api import SESSION_COOKIE, BrowserSession, Token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -18,6 +19,13 @@ class Me(BaseModel):
     username: str
     role: str
     tenant: str | None
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 class PasswordChange(BaseModel):
@@ -32,6 +40,55 @@ async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], services:
     """OAuth2 password flow: form fields ``username`` and ``password``."""
     principal = await services.sign_in.authenticate(form.username, form.password)
     return Token(access_token=await services.tokens.issue(principal), expires_in=services.tokens.ttl_s)
+
+
+def _browser_session(tokens: TokenService, session: TokenSession) -> BrowserSession:
+    principal = session.principal
+    return BrowserSession(
+        username=principal.username,
+        role=principal.role.value,
+        tenant=principal.tenant,
+        csrf_token=tokens.csrf_token(session),
+        expires=session.expires,
+    )
+
+
+@router.post("/session", response_model=BrowserSession)
+async def open_session(
+    body: Credentials, request: Request, response: Response, services: ServicesDep
+) -> BrowserSession:
+    """Sign a browser in: the token goes into an HttpOnly, SameSite=Lax cookie that scripts cannot read.
+
+    The cookie is ``Secure`` when the request came over HTTPS (directly, or through a proxy uvicorn trusts).
+    """
+    principal = await services.sign_in.authenticate(body.username, body.password)
+    token = await services.tokens.issue(principal)
+    session = services.tokens.verify(token)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=services.tokens.ttl_s,
+        path="/",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="lax",
+    )
+    return _browser_session(services.tokens, session)
+
+
+@router.get("/session", response_model=BrowserSession)
+async def current_session(session: SessionDep, services: ServicesDep) -> BrowserSession:
+    """The signed-in browser's session and CSRF token (a page reload asks for it again)."""
+    return _browser_session(services.tokens, session)
+
+
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+async def close_session(session: SessionDep, services: ServicesDep) -> Response:
+    """Sign a browser out: its session is revoked everywhere and the cookie removed."""
+    await services.tokens.revoke(session)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)

@@ -12,9 +12,10 @@ from pydantic import SecretStr
 from cloud.identity.principals import Principal
 from cloud.identity.tokens import TokenSession
 from cloud.services import Services
+from contracts.api import CSRF_HEADER, SESSION_COOKIE
 from contracts.devices import Device
 from contracts.ids import ID_PATTERN
-from hub.errors import NotFound, Unauthorized
+from hub.errors import Forbidden, NotFound, Unauthorized
 from hub.registry import DEFAULT_TENANT
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -36,11 +37,27 @@ def same_secret(given: str | None, expected: SecretStr) -> bool:
     return hmac.compare_digest((given or "").encode(), expected.get_secret_value().encode())
 
 
-async def get_session(services: ServicesDep, token: BearerDep) -> TokenSession:
-    """The caller's token, checked against the store on every request (revoked or stale tokens get 401)."""
-    if not token:
+#: Methods that change nothing: a cookie session needs no CSRF token for them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_session(request: Request, services: ServicesDep, token: BearerDep) -> TokenSession:
+    """The caller's token, checked against the store on every request (revoked or stale tokens get 401).
+
+    A bearer token comes first; else the portal's session cookie, which a browser sends on its own, so an
+    unsafe request must also carry the session's CSRF token (a page of another site cannot know it).
+    """
+    if token:
+        return await services.tokens.authenticate(token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         raise Unauthorized("missing bearer token; get one from POST /api/v1/auth/token")
-    return await services.tokens.authenticate(token)
+    session = await services.tokens.authenticate(cookie)
+    if request.method not in SAFE_METHODS and not services.tokens.csrf_matches(
+        session, request.headers.get(CSRF_HEADER)
+    ):
+        raise Forbidden(f"a request with the session cookie needs its {CSRF_HEADER} header (GET /api/v1/auth/session)")
+    return session
 
 
 SessionDep = Annotated[TokenSession, Depends(get_session)]
@@ -51,11 +68,12 @@ async def get_principal(session: SessionDep) -> Principal:
 
 
 async def get_stream_session(
+    request: Request,
     services: ServicesDep,
     token: BearerDep,
     access_token: Annotated[str | None, Query(description="For EventSource clients that cannot set headers")] = None,
 ) -> TokenSession:
-    return await get_session(services, token or access_token)
+    return await get_session(request, services, token or access_token)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

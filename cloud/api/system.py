@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from cloud.api.deps import BearerDep, PrincipalDep, ServicesDep, get_session, same_secret
@@ -101,12 +101,12 @@ async def current_exposition(metrics: Metrics, forwarders: Sequence[Forwarder]) 
     return exposition(metrics)
 
 
-async def require_metrics_reader(services: ServicesDep, token: BearerDep) -> None:
+async def require_metrics_reader(request: Request, services: ServicesDep, token: BearerDep) -> None:
     """A scraper with ``metrics_token``, or a platform admin; the probe listener needs neither."""
     expected = services.settings.metrics_token
     if expected is not None and same_secret(token, expected):
         return
-    (await get_session(services, token)).principal.require_platform_admin()
+    (await get_session(request, services, token)).principal.require_platform_admin()
 
 
 @router.get("/metrics", response_class=Response, dependencies=[Depends(require_metrics_reader)])

@@ -8,6 +8,9 @@ a change of a user at once.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -120,6 +123,16 @@ class TokenService:
         session = self.verify(token)
         await self.check(session)
         return session
+
+    def csrf_token(self, session: TokenSession) -> str:
+        """The CSRF token of a browser session: derived from its id with the signing key, so nothing is stored
+        and every hub process agrees on it; a page of another origin can neither read nor compute it."""
+        digest = hmac.new(self._key.encode(), b"csrf\0" + session.id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def csrf_matches(self, session: TokenSession, given: str | None) -> bool:
+        """Whether ``given`` is the session's CSRF token (constant-time)."""
+        return hmac.compare_digest((given or "").encode(), self.csrf_token(session).encode())
 
     async def revoke(self, session: TokenSession) -> None:
         """End one session at once (sign-out); the user's other tokens keep working."""

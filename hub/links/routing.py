@@ -3,12 +3,12 @@
 1. ``/apps/{tenant}/{app}`` without the trailing slash is redirected (307) to it;
 2. where the link leads (:meth:`hub.deploy.deployments.Deployments.link`, cached for :data:`TARGETS_TTL_S`, and
    forgotten at once when a node says it has no such instance);
-3. unless the app is public, the caller's bearer token must be of the app's tenant or a platform admin's:
-   none or a bad one is 401; another tenant's token and an unknown tenant or app are the same 404, so nothing
-   leaks (a caller without a token learns nothing either: it gets the 401 first);
+3. unless the app is public, the caller's bearer token (or the portal's session cookie) must be of the app's
+   tenant or a platform admin's: none or a bad one is 401; another tenant's token and an unknown tenant or app
+   are the same 404, so nothing leaks (a caller without a token learns nothing either: it gets the 401 first);
 4. an instance is picked round-robin among the running ones whose node has a tunnel to this process (503
    when there is none); the app gets the path without the prefix, ``X-Forwarded-Prefix``/``-For``/``-Proto``/
-   ``-Host``, and neither hop-by-hop headers nor the hub's token.
+   ``-Host``, and neither hop-by-hop headers nor the hub's token or session cookie.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from contracts.api import SESSION_COOKIE
 from contracts.errors import ErrorCode
 from contracts.ids import is_valid_id
 from hub.deploy.deployments import LinkTargets
@@ -118,10 +119,11 @@ class Router:
         bearer = _bearer(headers)
         strip_auth = False
         if targets is None or not targets.public:
-            if bearer is None:
+            token = bearer or _session_cookie(headers)
+            if token is None:
                 raise LinkRefused(401, ErrorCode.UNAUTHORIZED, "missing bearer token; get one from /api/v1/auth/token")
             try:
-                caller = await self._authenticate(bearer)
+                caller = await self._authenticate(token)
             except Unauthorized as exc:
                 raise LinkRefused(401, ErrorCode.UNAUTHORIZED, exc.message) from None
             if targets is None or caller not in (None, tenant):
@@ -219,6 +221,23 @@ def _bearer(headers: list[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+_SESSION_COOKIE = SESSION_COOKIE.encode()
+
+
+def _cookies(value: bytes) -> list[bytes]:
+    return [part.strip() for part in value.split(b";") if part.strip()]
+
+
+def _session_cookie(headers: list[tuple[bytes, bytes]]) -> str | None:
+    for name, value in headers:
+        if name == b"cookie":
+            for cookie in _cookies(value):
+                key, _, token = cookie.partition(b"=")
+                if key == _SESSION_COOKIE and token:
+                    return token.decode("latin-1")
+    return None
+
+
 def _forwarded(
     scope: Scope, headers: list[tuple[bytes, bytes]], prefix: str, strip_auth: bool
 ) -> list[tuple[bytes, bytes]]:
@@ -229,7 +248,15 @@ def _forwarded(
     for name, value in headers:
         if name == b"connection":
             drop.update(token.strip().lower() for token in value.split(b","))
-    kept = [(name, value) for name, value in headers if name not in drop]
+    kept = []
+    for name, value in headers:
+        if name == b"cookie":
+            # The hub's session is not the app's to see (nor to replay against the API).
+            others = [c for c in _cookies(value) if c.partition(b"=")[0] != _SESSION_COOKIE]
+            if others:
+                kept.append((name, b"; ".join(others)))
+        elif name not in drop:
+            kept.append((name, value))
     host = next((value for name, value in headers if name == b"host"), None)
     if host is None:
         server = scope.get("server") or ("localhost", None)

@@ -57,7 +57,7 @@ check: $(VENV)/.stamp-install ui/node_modules/.package-lock.json
 	cd ui && npm run --silent typecheck && npm run --silent lint
 
 # Ingest (single readings, then batches of 100) and the edge agent; each run measures its own baseline.
-bench: $(VENV)/.stamp-install test-servers
+bench: $(VENV)/.stamp-install test-servers portal
 	$(BIN)/fieldhub bench ingest --messages 20000
 	$(BIN)/fieldhub bench ingest --messages 2000 --batch 100
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 30000 --paced --kafka --paho
@@ -71,6 +71,7 @@ bench: $(VENV)/.stamp-install test-servers
 	$(BIN)/fieldhub bench apps
 	$(BIN)/fieldhub bench logs
 	$(BIN)/fieldhub bench failover
+	$(BIN)/fieldhub bench portal
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -12,7 +12,8 @@ export default defineConfig({
     emptyOutDir: true,
     assetsDir: "assets",
     sourcemap: false,
-    chunkSizeWarningLimit: 400,
+    // The entry chunk (React, the router, queries, forms) is about 420 KB, 130 KB gzipped; pages load on their own.
+    chunkSizeWarningLimit: 450,
   },
   server: {
     proxy: {

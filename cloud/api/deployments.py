@@ -8,10 +8,10 @@ tenant's deployment answers 404, as one that does not exist.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cloud.api.apps import TenantQuery, acting_tenant
 from cloud.api.deps import PrincipalDep, ServicesDep, target_tenant
@@ -21,6 +21,7 @@ from hub.clock import now_ms
 from hub.deploy.instances import FOLLOWS_INSTANCES
 from hub.deploy.rollout import DEFAULT_GRACE_S, Rollout
 from hub.deploy.schedules import plan
+from hub.errors import Conflict
 from hub.store.apps import DeploymentRecord
 
 router = APIRouter(prefix="/api/v1/deployments", tags=["deployments"])
@@ -42,11 +43,14 @@ class DeploymentCreate(BaseModel):
 
 
 class DeploymentUpdate(BaseModel):
-    """The version to roll a deployment out to."""
+    """The version to roll a deployment out to, or the number of replicas it should have (one of the two)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    version: str = Field(pattern=SEMVER_PATTERN, max_length=64, description="A pushed version of the app")
+    version: str | None = Field(
+        default=None, pattern=SEMVER_PATTERN, max_length=64, description="A pushed version of the app"
+    )
+    replicas: int | None = Field(default=None, ge=1, le=64, description="Instances it should have")
     grace_s: int = Field(
         default=DEFAULT_GRACE_S,
         ge=1,
@@ -54,6 +58,12 @@ class DeploymentUpdate(BaseModel):
         description="Seconds each updated instance must run before the next one is updated; a failure within "
         "them rolls the deployment back",
     )
+
+    @model_validator(mode="after")
+    def _one_change(self) -> Self:
+        if (self.version is None) == (self.replicas is None):
+            raise ValueError("give either version or replicas")
+        return self
 
 
 class ServiceState(BaseModel):
@@ -202,7 +212,22 @@ async def update_deployment(
     ``grace_s`` before the next; a new instance that fails, crashes or restarts within that time rolls every
     instance back to the previous version by itself (timeline and event ``deployment.rolled_back`` say why).
     ``404`` for an unknown version; ``409`` for a deployment that is not active (pending, scheduled, stopped,
-    completed), one that runs that version already, or one that is rolling out."""
+    completed), one that runs that version already, or one that is rolling out.
+
+    With ``replicas`` instead, instances are added on qualifying nodes or the newest removed; ``409`` when that
+    cannot be done now (not active, rolling out, or no node qualifies for another instance)."""
+    if body.replicas is not None:
+        record = await services.deployments.get(deployment_id, principal.tenant)
+        if body.replicas != record.replicas:
+            reason = f"set by {principal.username}"
+            if not await services.deployments.scale_to(deployment_id, body.replicas, reason):
+                raise Conflict(
+                    f"deployment {deployment_id} cannot have {body.replicas} replica(s) now: it is not active, "
+                    "rolls out, or no node qualifies for another instance"
+                )
+            record = await services.deployments.get(deployment_id, principal.tenant)
+        return _deployment(record, await services.deployments.link_path(record))
+    assert body.version is not None  # one of the two, as the model checks
     record = await services.deployments.update_version(
         deployment_id, body.version, grace_s=body.grace_s, tenant=principal.tenant
     )

@@ -23,6 +23,8 @@ from hub.errors import InvalidInput, NotFound
 from hub.store.registry import DeviceQuery
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+#: Longest text ``GET /devices?q=`` searches for.
+MAX_SEARCH = 100
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceWithCredentials)
@@ -43,6 +45,9 @@ async def list_devices(
     label: Annotated[str | None, Query(description="key=value")] = None,
     status: DeviceStatus | None = None,
     kind: DeviceKind | None = None,
+    q: Annotated[
+        str | None, Query(max_length=MAX_SEARCH, description="Case-insensitive part of the id or name")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> DevicePage:
@@ -53,7 +58,9 @@ async def list_devices(
         if not sep or not key:
             raise InvalidInput("label must be key=value")
         label_filter = (key, value)
-    query = DeviceQuery(tenant=scope, label=label_filter, status=status, kind=kind, limit=limit, offset=offset)
+    query = DeviceQuery(
+        tenant=scope, label=label_filter, status=status, kind=kind, search=q or None, limit=limit, offset=offset
+    )
     items, total = await services.registry.list(query)
     return DevicePage(items=items, total=total, limit=limit, offset=offset)
 

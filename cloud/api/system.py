@@ -1,15 +1,16 @@
-"""Health, metrics, ingest statistics and the contracts' JSON Schemas."""
+"""Health, metrics, ingest statistics, the contracts' JSON Schemas and the template app."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cloud.api.deps import BearerDep, PrincipalDep, ServicesDep, get_session, same_secret
 from contracts.schemas import SCHEMAS, json_schema
+from hub.apps.template import template_zip
 from hub.errors import NotFound
 from hub.metrics import Metrics
 from hub.store.backend import Database
@@ -143,3 +144,18 @@ async def get_contract(name: str) -> dict[str, Any]:
     if name not in SCHEMAS:
         raise NotFound("contract", name)
     return json_schema(name)
+
+
+@router.get(
+    "/api/v1/app-template",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "The template app, ready to push"}},
+)
+async def app_template(
+    name: Annotated[
+        str, Query(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", description="The app's name")
+    ] = "my-app",
+) -> Response:
+    """The template app ``fieldhub app init`` writes, as a zip with ``fieldhub-app.toml`` at its root (public)."""
+    headers = {"Content-Disposition": f'attachment; filename="{name}.zip"'}
+    return Response(template_zip(name), media_type="application/zip", headers=headers)

@@ -105,6 +105,15 @@ def failover(json_output: bool, **options: Any) -> int:
     return _run("failover", json=json_output, **options)
 
 
+@bench.command()
+@click.option("--devices", type=click.IntRange(min=10), default=10_000, help="Devices registered for the big page")
+@click.option("--loads", type=click.IntRange(min=1), default=5, help="Cold page loads per figure (the median)")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def portal(json_output: bool, **options: Any) -> int:
+    """Devices page first render with many devices (baseline: 10), JavaScript shipped, a live chart's rate."""
+    return _run("portal", json=json_output, **options)
+
+
 def _run(name: str, **options: Any) -> int:
     # Heavy imports only when benchmarking; the benchmarks read their options as attributes.
     main = import_module(f"cloud.bench.{name}").main

@@ -100,6 +100,15 @@ def template_files(name: str) -> dict[str, str]:
     }
 
 
+def template_zip(name: str) -> bytes:
+    """The template app called ``name`` as a package ready to push (its files at the zip's root)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, text in template_files(name).items():
+            archive.writestr(path, text)
+    return buffer.getvalue()
+
+
 def write_template(name: str, directory: Path) -> list[Path]:
     """Write the template app into ``directory`` (created if missing); refuse to overwrite a file.
 

@@ -16,6 +16,8 @@ class DeviceQuery:
     label: tuple[str, str] | None = None
     status: DeviceStatus | None = None
     kind: DeviceKind | None = None
+    #: Case-insensitive substring of the id or the name.
+    search: str | None = None
     limit: int = 100
     offset: int = 0
 

@@ -12,26 +12,16 @@ import threading
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from playwright.async_api import Browser, Page, Playwright, Request, Route, async_playwright
 
+# Installed by `make test-servers` (Debian's package); `playwright install` downloads and is never run.
+from cloud.bench.chromium import CHROMIUM, CHROMIUM_ARGS
+
 T = TypeVar("T")
 
-#: Installed by `make test-servers` (Debian's package); `playwright install` downloads and is never run.
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TIMEOUT_S = 60.0
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import fcntl
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from playwright.async_api import Browser, expect
@@ -18,14 +18,21 @@ ROOT = Path(__file__).resolve().parents[2]
 INDEX = ROOT / "cloud" / "portal" / "dist" / "index.html"
 
 
-def ensure_portal_built() -> Path:
-    """Build the portal if it is missing or older than its sources (make decides), once across workers."""
-    if shutil.which("npm") is None:
-        raise RuntimeError("npm is missing: `make test-servers` installs Node.js and npm")
+@contextmanager
+def build_lock() -> Iterator[None]:
+    """Held while the portal is built or read whole, so parallel workers never see half a build."""
     lock = ROOT / ".pytest_cache" / "portal-build.lock"
     lock.parent.mkdir(exist_ok=True)
     with lock.open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def ensure_portal_built() -> Path:
+    """Build the portal if it is missing or older than its sources (make decides), once across workers."""
+    if shutil.which("npm") is None:
+        raise RuntimeError("npm is missing: `make test-servers` installs Node.js and npm")
+    with build_lock():
         done = subprocess.run(
             ["make", "-s", "portal"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
         )

@@ -93,7 +93,9 @@ class HubProcess:
         return "".join(self.lines)
 
 
-def start_hub(data: Path, *extra: str, env: dict[str, str] | None = None, open_files: int | None = None) -> HubProcess:
+def start_hub(
+    data: Path, *extra: str, env: dict[str, str] | None = None, open_files: int | None = None, cwd: Path | None = None
+) -> HubProcess:
     """Start ``fieldhub up`` on free ports and wait until it reports its addresses.
 
     ``open_files`` runs it under that open-file limit (soft and hard, as ``ulimit -n`` would).
@@ -118,6 +120,7 @@ def start_hub(data: Path, *extra: str, env: dict[str, str] | None = None, open_f
         stderr=subprocess.STDOUT,
         text=True,
         env=env or cli_env(),
+        cwd=cwd,
     )
     assert proc.stdout is not None
     url, mqtt_port, seen = "", 0, []
@@ -138,10 +141,10 @@ def start_hub(data: Path, *extra: str, env: dict[str, str] | None = None, open_f
 
 @contextmanager
 def running_hub_process(
-    data: Path, *extra: str, env: dict[str, str] | None = None, open_files: int | None = None
+    data: Path, *extra: str, env: dict[str, str] | None = None, open_files: int | None = None, cwd: Path | None = None
 ) -> Iterator[HubProcess]:
     """``start_hub`` that always stops (or kills) the process on the way out."""
-    hub = start_hub(data, *extra, env=env, open_files=open_files)
+    hub = start_hub(data, *extra, env=env, open_files=open_files, cwd=cwd)
     try:
         yield hub
     finally:

@@ -19,11 +19,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from cloud.runtime import HubRuntime
+from contracts.api import CSRF_HEADER, SESSION_COOKIE
 from contracts.apps import MANIFEST
 from contracts.topics import apps_topic
 from edge_agent.apps.tunnel import TunnelClient
 from hub.apps.template import zip_directory
-from tests.helpers.hub import Api
+from tests.helpers.hub import ADMIN_PASSWORD, Api
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.waiting import eventually
 from tests.integration.test_deployments_api import DEPLOYMENTS, desired_set, gateway, push_bound_app
@@ -342,5 +343,35 @@ async def test_a_tunnel_needs_the_nodes_own_credentials(hub: HubRuntime, api: Ap
             async with connect(url):
                 pass
         assert hub.services.tunnels.get(gw.id) is None
+    finally:
+        await asyncio.to_thread(gw.device.close)
+
+
+async def test_the_portals_session_cookie_opens_the_link_and_stays_with_the_hub(
+    hub: HubRuntime, api: Api, tmp_path: Path
+) -> None:
+    gw = await node(hub, api, "gw-link-c")
+    try:
+        deployment = await deploy(api, tmp_path, "panel")
+        async with local_app("c") as port, tunnel(hub, gw, deployment, port):
+            await run_instance(api, gw, deployment)
+            async with httpx.AsyncClient(base_url=hub.url) as browser:
+                signed_in = await browser.post(
+                    "/api/v1/auth/session", json={"username": "admin", "password": ADMIN_PASSWORD}
+                )
+                assert signed_in.status_code == 200, signed_in.text
+                # The browser sends the cookie with its own cookies for the app: only the app's reach it.
+                browser.cookies.set("theme", "dark")
+                response = await link_ok(browser, "/apps/default/panel/")
+                headers = {k.lower(): v for k, v in response.json()["headers"].items()}
+                assert headers["cookie"] == "theme=dark"
+                assert SESSION_COOKIE not in response.text
+
+                # Signed out, the same cookie jar opens nothing.
+                csrf = signed_in.json()["csrf_token"]
+                assert (await browser.delete("/api/v1/auth/session", headers={CSRF_HEADER: csrf})).status_code == 204
+                assert SESSION_COOKIE not in browser.cookies
+            async with httpx.AsyncClient(base_url=hub.url, cookies={SESSION_COOKIE: "forged"}) as forged:
+                assert (await forged.get("/apps/default/panel/")).status_code == 401
     finally:
         await asyncio.to_thread(gw.device.close)

@@ -2,8 +2,8 @@ import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@ta
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { RouterProvider } from "react-router";
-import { ApiError } from "./api/client";
-import { SESSION_KEY } from "./api/session";
+import { ApiError } from "./lib/client";
+import { SESSION_KEY } from "./lib/session";
 import { router } from "./routes";
 import "./styles.css";
 

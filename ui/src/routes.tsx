@@ -1,18 +1,18 @@
 // Every page of the portal. Paths under /apps/ belong to the apps' links (served by the hub, not the portal),
 // so the portal's own app pages live under /applications.
+import type React from "react";
 import { createBrowserRouter } from "react-router";
-import { Layout } from "./components/Layout";
-import { NotFound, RouteError } from "./components/RouteError";
-import { Admin } from "./pages/admin/Admin";
-import { ApplicationPage } from "./pages/apps/ApplicationPage";
-import { Applications } from "./pages/apps/Applications";
-import { DeploymentPage } from "./pages/apps/DeploymentPage";
-import { DevicePage } from "./pages/devices/DevicePage";
-import { Devices } from "./pages/devices/Devices";
-import { NodePage } from "./pages/nodes/NodePage";
-import { Nodes } from "./pages/nodes/Nodes";
-import { Overview } from "./pages/Overview";
-import { SignIn } from "./pages/SignIn";
+import { Layout } from "./lib/Layout";
+import { NotFound, RouteError } from "./lib/RouteError";
+import { Devices } from "./devices/Devices";
+import { Nodes } from "./nodes/Nodes";
+import { Overview } from "./overview/Overview";
+import { SignIn } from "./signin/SignIn";
+
+// Pages most visits do not need (the charts' library, the app platform, administration) load when first opened.
+const page = <K extends string>(load: () => Promise<Record<K, React.ComponentType>>, name: K) => async () => ({
+  Component: (await load())[name],
+});
 
 export const router = createBrowserRouter([
   { path: "/signin", element: <SignIn />, errorElement: <RouteError /> },
@@ -23,13 +23,13 @@ export const router = createBrowserRouter([
     children: [
       { index: true, element: <Overview /> },
       { path: "devices", element: <Devices /> },
-      { path: "devices/:deviceId", element: <DevicePage /> },
+      { path: "devices/:deviceId", lazy: page(() => import("./devices/DevicePage"), "DevicePage") },
       { path: "nodes", element: <Nodes /> },
-      { path: "nodes/:nodeId", element: <NodePage /> },
-      { path: "applications", element: <Applications /> },
-      { path: "applications/:appName", element: <ApplicationPage /> },
-      { path: "deployments/:deploymentId", element: <DeploymentPage /> },
-      { path: "admin", element: <Admin /> },
+      { path: "nodes/:nodeId", lazy: page(() => import("./nodes/NodePage"), "NodePage") },
+      { path: "applications", lazy: page(() => import("./apps/Applications"), "Applications") },
+      { path: "applications/:appName", lazy: page(() => import("./apps/ApplicationPage"), "ApplicationPage") },
+      { path: "deployments/:deploymentId", lazy: page(() => import("./apps/DeploymentPage"), "DeploymentPage") },
+      { path: "admin", lazy: page(() => import("./admin/Admin"), "Admin") },
       { path: "*", element: <NotFound /> },
     ],
   },

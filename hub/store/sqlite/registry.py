@@ -20,6 +20,11 @@ _DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, las
 _SECRET_COLUMNS = "id, tenant, secret_hash, enabled, broker_hash"  # noqa: S105 - column names
 
 
+def _escape_like(text: str) -> str:
+    """``text`` matched literally by LIKE: its wildcards and the escape character escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _secret(row: tuple[Any, ...]) -> DeviceSecret:
     return DeviceSecret(row[0], row[1], row[2], bool(row[3]), row[4])
 
@@ -102,6 +107,9 @@ class SqliteRegistry:
         )
         if query.label is not None:
             filters.add("json_extract(labels, '$.\"' || ? || '\"') = ?", *query.label)
+        if query.search:
+            pattern = f"%{_escape_like(query.search)}%"
+            filters.add("(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')", pattern, pattern)
         where, args = filters.sql, filters.args
 
         def run(conn: sqlite3.Connection) -> tuple[list[Device], int]:

@@ -1,6 +1,0 @@
-import { useTitle } from "../../components/controls";
-
-export function ApplicationPage() {
-  useTitle("ApplicationPage");
-  return <h1>ApplicationPage</h1>;
-}

@@ -57,10 +57,12 @@ class LiveFeed:
         queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=self._queue_size)
         async with self._starting:
             if self._follower is None:
-                # Ingest appends to the outbox only while followed: from the lease on, every process does.
+                # Ingest appends to the outbox only while followed: this process from the lease on, the others
+                # once they look (the lease waits for that). The head is read first, so what this process
+                # stores while the lease waits reaches the subscriber too, not only what comes after.
+                head = await self._outbox.head()
                 await self._followers.lease(self._lease)
-                # Read before the caller goes on: it sees everything stored after it subscribed.
-                self._follower = OutboxFollower(self._outbox, await self._outbox.head())
+                self._follower = OutboxFollower(self._outbox, head)
         self._subscribers.setdefault(device_id, set()).add(queue)
         self._listening.set()
         try:

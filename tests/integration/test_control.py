@@ -153,3 +153,27 @@ async def test_live_stream_delivers_stored_telemetry(hub: HubRuntime, api: Api, 
     assert received[0]["readings"][0]["key"] == "t" and received[0]["readings"][0]["value"] == 4.5
     no_token = await api.http.get(f"/api/v1/devices/{unique_id}/live", headers={"Authorization": ""})
     assert no_token.status_code == 401
+
+
+async def test_a_reading_stored_while_the_live_stream_opens_reaches_it(
+    hub: HubRuntime, api: Api, unique_id: str
+) -> None:
+    # A browser's EventSource is open once the headers arrive, before the hub follows the outbox: a reading stored
+    # in between (the first live stream of a process waits for the other processes to append) is still sent.
+    device = await connected_device(hub, api=api, device_id=unique_id)
+    token = api.http.headers["Authorization"].split()[1]
+    try:
+        async with api.http.stream(
+            "GET", f"/api/v1/devices/{unique_id}/live", params={"access_token": token}, headers={"Authorization": ""}
+        ) as response:
+            assert response.status_code == 200
+            await asyncio.to_thread(device.publish, f"devices/{unique_id}/telemetry", b'{"values": {"early": 1}}')
+            received = None
+            async with asyncio.timeout(10):
+                async for line in response.aiter_lines():
+                    if line.startswith("data: "):
+                        received = orjson.loads(line[6:])
+                        break
+    finally:
+        await asyncio.to_thread(device.close)
+    assert received is not None and received["readings"][0]["key"] == "early"

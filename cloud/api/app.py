@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from cloud.api import (
@@ -27,9 +29,27 @@ from cloud.api.body_limit import BodyLimit
 from cloud.portal import serve as portal
 from cloud.services import Services
 
+#: The API's routers, in the order requests are matched against them.
+_ROUTERS = (
+    auth,
+    tenants,
+    devices,
+    telemetry,
+    control,
+    nodes,
+    apps,
+    deployments,
+    logs,
+    events,
+    webhooks,
+    provisioning,
+    broker_hooks,
+    system,
+)
 
-def create_app(services: Services) -> FastAPI:
-    """Build the API around already-running services (the composition root owns their lifetime)."""
+
+def _api() -> FastAPI:
+    """The API's routes and error handlers: everything its OpenAPI document describes, and no services."""
     app = FastAPI(
         title="Fieldhub",
         version="0.1.0",
@@ -38,28 +58,27 @@ def create_app(services: Services) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.services = services
     errors.install(app)
-    app.add_middleware(BodyLimit, routes={("POST", apps.PATH): apps.upload_limit(services)})
-    for module in (
-        auth,
-        tenants,
-        devices,
-        telemetry,
-        control,
-        nodes,
-        apps,
-        deployments,
-        logs,
-        events,
-        webhooks,
-        provisioning,
-        broker_hooks,
-        system,
-    ):
+    for module in _ROUTERS:
         app.include_router(module.router)
+    return app
+
+
+def create_app(services: Services) -> FastAPI:
+    """Build the API around already-running services (the composition root owns their lifetime)."""
+    app = _api()
+    app.state.services = services
+    app.add_middleware(BodyLimit, routes={("POST", apps.PATH): apps.upload_limit(services)})
     docs_ui.install(app)
     portal.install(app)
     # Added last, so outermost: the app links skip the API's middleware (their bodies are the apps').
     tunnel.install(app, services)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The document ``/openapi.json`` serves, built offline (the portal's API types are generated from it).
+
+    The routes left out (docs, portal, tunnel) are not in the schema; the services are only read per request.
+    """
+    return _api().openapi()

@@ -35,7 +35,7 @@ export function Users({ platform }: { platform: boolean }) {
               </tr>
             </thead>
             <tbody>
-              {users.data.items.map((user) => (
+              {(users.data.items ?? []).map((user) => (
                 <UserRow key={user.username} user={user} />
               ))}
             </tbody>

@@ -1,20 +1,13 @@
 // Tenants and users (docs/api.md, "Tenants and users"), through TanStack Query.
+import type { Schemas } from "../lib/api";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../lib/client";
 
-export interface Tenant {
-  id: string;
-  name: string;
-  created: string;
-}
+export type Tenant = Schemas["Tenant"];
 
-export type Role = "admin" | "user";
+export type Role = Schemas["Role"];
 
-export interface User {
-  username: string;
-  role: Role;
-  tenant: string | null;
-}
+export type User = Schemas["User"];
 
 const TENANTS_KEY = ["tenants"] as const;
 const USERS_KEY = ["users"] as const;
@@ -22,7 +15,7 @@ const USERS_KEY = ["users"] as const;
 export function useTenants(enabled = true) {
   return useQuery({
     queryKey: TENANTS_KEY,
-    queryFn: ({ signal }) => api<{ items: Tenant[] }>("/api/v1/tenants", { signal }),
+    queryFn: ({ signal }) => api<Schemas["TenantList"]>("/api/v1/tenants", { signal }),
     enabled,
   });
 }
@@ -38,16 +31,11 @@ export function useCreateTenant() {
 export function useUsers() {
   return useQuery({
     queryKey: USERS_KEY,
-    queryFn: ({ signal }) => api<{ items: User[] }>("/api/v1/users", { signal }),
+    queryFn: ({ signal }) => api<Schemas["UserList"]>("/api/v1/users", { signal }),
   });
 }
 
-export interface UserCreate {
-  username: string;
-  password: string;
-  role: Role;
-  tenant?: string;
-}
+export type UserCreate = Schemas["UserCreate"];
 
 export function useCreateUser() {
   const client = useQueryClient();

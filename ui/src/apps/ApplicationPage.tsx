@@ -8,7 +8,7 @@ import { ConfirmButton, Time, useTitle } from "../lib/controls";
 import { DeployForm } from "./DeployForm";
 import { DeploymentList } from "./DeploymentList";
 import { appKeys, formatBytes, useApp, useDeployments } from "./queries";
-import type { App } from "./types";
+import { manifestOf, type App } from "./types";
 
 export function ApplicationPage() {
   const { appName = "" } = useParams();
@@ -34,6 +34,7 @@ function AppDetails({ app }: { app: App }) {
   const navigate = useNavigate();
   const deployments = useDeployments();
   const newest = app.versions[0];
+  const manifest = newest && manifestOf(newest);
   const remove = useMutation({
     mutationFn: (version: string) =>
       api<undefined>(`/api/v1/apps/${encodeURIComponent(app.name)}/versions/${encodeURIComponent(version)}`, {
@@ -59,20 +60,20 @@ function AppDetails({ app }: { app: App }) {
           <dt>Tenant</dt>
           <dd>{app.tenant}</dd>
           <dt>Description</dt>
-          <dd>{newest?.manifest.app.description || <span className="muted">none</span>}</dd>
+          <dd>{manifest?.app.description || <span className="muted">none</span>}</dd>
           <dt>Latest version</dt>
           <dd>{newest?.version ?? "—"}</dd>
           <dt>Runtime</dt>
-          <dd>{newest?.manifest.runtime?.kind ?? "python"}</dd>
+          <dd>{manifest?.runtime?.kind ?? "python"}</dd>
           <dt>Link</dt>
           <dd>
-            {newest?.manifest.http
-              ? `/apps/${app.tenant}/${app.name}/ once deployed${newest.manifest.http.public ? " (public)" : ""}`
+            {manifest?.http
+              ? `/apps/${app.tenant}/${app.name}/ once deployed${manifest.http.public ? " (public)" : ""}`
               : "none (no [http] in the manifest)"}
           </dd>
           <dt>Binds</dt>
           <dd>
-            {[...(newest?.manifest.sensors ?? []), ...(newest?.manifest.actuators ?? [])]
+            {[...(manifest?.sensors ?? []), ...(manifest?.actuators ?? [])]
               .map((b) => `${b.bind}: ${b.type}${b.location ? ` at ${b.location}` : ""}`)
               .join("; ") || <span className="muted">nothing</span>}
           </dd>

@@ -8,7 +8,7 @@ import { ErrorMessage } from "../lib/ErrorMessage";
 import { Badge, Field } from "../lib/controls";
 import { PlacementExplanation } from "./PlacementExplanation";
 import { appKeys } from "./queries";
-import type { AppVersion, Deployment, Schedule } from "./types";
+import { manifestOf, type AppVersion, type Deployment, type Schedule } from "./types";
 
 interface DeployValues {
   version: string;
@@ -39,7 +39,7 @@ function schedule(values: DeployValues): Schedule {
         kind: "cron",
         cron: values.cron.trim(),
         duration_s: Number(values.duration),
-        ...(values.timezone.trim() === "" ? {} : { timezone: values.timezone.trim() }),
+        timezone: values.timezone.trim() || "UTC", // the hub's default
       };
   }
 }
@@ -97,7 +97,7 @@ export function DeployForm({ tenant, app, versions }: { tenant: string; app: str
           </Field>
           <Field
             label="Replicas"
-            hint={`1-64; empty: the manifest's (${newest?.manifest.placement?.replicas ?? 1})`}
+            hint={`1-64; empty: the manifest's (${(newest && manifestOf(newest))?.placement?.replicas ?? 1})`}
             error={errors.replicas?.message}
           >
             {(props) => (

@@ -1,11 +1,12 @@
 // The deployment's events (instances started, crashed, rescheduled…): the latest, then live.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
+import type { Schemas } from "../lib/api";
 import { api } from "../lib/client";
 import { useEventStream } from "../lib/live";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { Time } from "../lib/controls";
 import { appKeys } from "./queries";
-import type { Items, PlatformEvent } from "./types";
+import type { PlatformEvent } from "./types";
 
 const KEEP = 200;
 
@@ -22,7 +23,7 @@ export function DeploymentEvents({ deploymentId }: { deploymentId: string }) {
   const events = useQuery({
     queryKey: key,
     queryFn: async ({ signal }) => {
-      const latest = await api<Items<PlatformEvent>>("/api/v1/events", {
+      const latest = await api<Schemas["EventList"]>("/api/v1/events", {
         query: { deployment: deploymentId, limit: 50 },
         signal,
       });

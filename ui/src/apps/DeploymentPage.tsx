@@ -48,7 +48,7 @@ function describe(schedule: Schedule): string {
     case "window":
       return `from ${new Date(schedule.start).toLocaleString()} to ${new Date(schedule.end).toLocaleString()}`;
     case "cron":
-      return `cron "${schedule.cron}" (${schedule.timezone ?? "UTC"}), ${schedule.duration_s} s each run`;
+      return `cron "${schedule.cron}" (${schedule.timezone}), ${schedule.duration_s} s each run`;
   }
 }
 
@@ -72,7 +72,7 @@ function DeploymentDetails({ deployment: d, onLeaving }: { deployment: Deploymen
               <dd><Time value={d.next_start} /></dd>
             </>
           )}
-          {d.rollout !== null && (
+          {d.rollout && (
             <>
               <dt>Rollout</dt>
               <dd>from {d.rollout.from} to {d.rollout.to}, {d.rollout.grace_s} s per instance, since <Time value={d.rollout.started} /></dd>
@@ -114,14 +114,14 @@ function DeploymentDetails({ deployment: d, onLeaving }: { deployment: Deploymen
                     <td>{i.version ?? d.version}</td>
                     <td><Badge value={i.status} /></td>
                     <td>
-                      {Object.entries(i.services).map(([name, s]) => (
+                      {Object.entries(i.services ?? {}).map(([name, s]) => (
                         <div key={name}>
                           {name}: <Badge value={s.status} />
                           {s.exit_code !== null && s.exit_code !== undefined ? ` exit ${s.exit_code}` : ""}
                         </div>
                       ))}
                     </td>
-                    <td>{Object.values(i.services).reduce((n, s) => n + s.restarts, 0)}</td>
+                    <td>{Object.values(i.services ?? {}).reduce((n, s) => n + s.restarts, 0)}</td>
                     <td><Time value={i.since} /></td>
                     <td>{i.reason}</td>
                   </tr>

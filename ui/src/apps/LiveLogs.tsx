@@ -1,11 +1,12 @@
 // A deployment's log lines: the latest from the API, then each new one as the hub stores it (Server-Sent Events).
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef } from "react";
+import type { Schemas } from "../lib/api";
 import { api } from "../lib/client";
 import { useEventStream } from "../lib/live";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { appKeys } from "./queries";
-import type { Items, LogLine } from "./types";
+import type { LogLine } from "./types";
 
 /** The most lines kept on screen; older ones scroll away. */
 const KEEP = 1000;
@@ -23,7 +24,7 @@ export function LiveLogs({ deploymentId }: { deploymentId: string }) {
   const logs = useQuery({
     queryKey: key,
     queryFn: async ({ signal }) => {
-      const latest = await api<Items<LogLine>>(`/api/v1/deployments/${encodeURIComponent(deploymentId)}/logs`, {
+      const latest = await api<Schemas["LogRecords"]>(`/api/v1/deployments/${encodeURIComponent(deploymentId)}/logs`, {
         query: { limit: 200, order: "desc" },
         signal,
       });

@@ -1,7 +1,8 @@
 // The app pages' server state: one query key per resource, each fetched through api().
 import { useQuery } from "@tanstack/react-query";
+import type { Schemas } from "../lib/api";
 import { api } from "../lib/client";
-import type { App, AppSummary, Deployment, Items } from "./types";
+import type { App, Deployment } from "./types";
 
 /** A tenant for the API's `tenant` query parameter (null: the caller's own, or for platform admins every tenant). */
 export type Tenant = string | null;
@@ -18,7 +19,7 @@ export const appKeys = {
 export function useApps() {
   return useQuery({
     queryKey: appKeys.list,
-    queryFn: ({ signal }) => api<Items<AppSummary>>("/api/v1/apps", { signal }),
+    queryFn: ({ signal }) => api<Schemas["AppList"]>("/api/v1/apps", { signal }),
   });
 }
 
@@ -33,7 +34,7 @@ export function useApp(tenant: Tenant, name: string) {
 export function useDeployments() {
   return useQuery({
     queryKey: appKeys.deployments,
-    queryFn: ({ signal }) => api<Items<Deployment>>("/api/v1/deployments", { signal }),
+    queryFn: ({ signal }) => api<Schemas["DeploymentList"]>("/api/v1/deployments", { signal }),
     refetchInterval: 5_000,
   });
 }

@@ -1,17 +1,10 @@
 // What the hub's Apps, Deployments, Events and Logs routes answer (docs/api.md), as the portal reads it.
+import type { Schemas } from "../lib/api";
 
-export interface AppVersion {
-  tenant: string;
-  name: string;
-  version: string;
-  digest: string;
-  size: number;
-  created: number;
-  created_by: string;
-  manifest: Manifest;
-}
 
-/** The parts of fieldhub-app.toml the portal shows; the API answers the whole manifest. */
+export type AppVersion = Schemas["AppVersion"];
+
+/** The parts of fieldhub-app.toml the portal shows; the API answers the whole manifest, untyped (a free-form object). */
 export interface Manifest {
   app: { name: string; version: string; description?: string };
   runtime?: { kind?: string };
@@ -21,97 +14,27 @@ export interface Manifest {
   actuators?: { bind: string; type: string; location?: string | null }[];
 }
 
-export interface App {
-  tenant: string;
-  name: string;
-  versions: AppVersion[];
+/** What the portal reads of a version's manifest. */
+export function manifestOf(version: AppVersion): Manifest {
+  return version.manifest as unknown as Manifest;
 }
 
-export interface AppSummary {
-  tenant: string;
-  name: string;
-  latest: string;
-  description: string;
-  versions: number;
-}
+export type App = Schemas["App"];
 
-export interface ServiceState {
-  status: string;
-  pid?: number | null;
-  container?: string | null;
-  exit_code?: number | null;
-  restarts: number;
-}
+export type AppSummary = Schemas["AppSummary"];
 
-export interface Instance {
-  node: string;
-  replica: number;
-  version: string | null;
-  status: string;
-  reason: string;
-  since: number | null;
-  services: Record<string, ServiceState>;
-}
+export type ServiceState = Schemas["ServiceState"];
 
-export interface Candidate {
-  node: string;
-  accepted: boolean;
-  reason: string;
-  rank: number | null;
-}
+export type Instance = Schemas["Instance"];
 
-export interface Placement {
-  reason: string;
-  candidates: Candidate[];
-}
+export type Candidate = Schemas["Candidate"];
 
-export type Schedule =
-  | { kind: "now" }
-  | { kind: "at"; start: string }
-  | { kind: "window"; start: string; end: string }
-  | { kind: "cron"; cron: string; duration_s: number; timezone?: string };
+export type Placement = Schemas["Placement"];
 
-export interface Deployment {
-  id: string;
-  tenant: string;
-  app: string;
-  version: string;
-  replicas: number;
-  status: string;
-  instances: Instance[];
-  placement: Placement | null;
-  link: string | null;
-  rollout: { from: string; to: string; grace_s: number; started: number } | null;
-  schedule: Schedule;
-  next_start: number | null;
-  created: number;
-  updated: number;
-  timeline: { ts: number; status: string; reason: string }[];
-}
+export type Schedule = Deployment["schedule"];
 
-export interface PlatformEvent {
-  id: number;
-  ts: number;
-  tenant: string;
-  kind: string;
-  deployment?: string | null;
-  node?: string | null;
-  message: string;
-  data: Record<string, unknown>;
-}
+export type Deployment = Schemas["Deployment"];
 
-export interface LogLine {
-  id: number;
-  ts: string;
-  level: string;
-  node: string;
-  logger: string;
-  message: string;
-  instance?: string | null;
-  service?: string | null;
-  stream?: string | null;
-}
+export type PlatformEvent = Schemas["Event"];
 
-export interface Items<T> {
-  items: T[];
-}
+export type LogLine = Schemas["LogRecord"];

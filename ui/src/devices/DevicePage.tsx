@@ -30,10 +30,10 @@ function Facts({ device }: { device: Device }) {
       </dd>
       <dt>Labels</dt>
       <dd>
-        {Object.keys(device.labels).length === 0 ? (
+        {Object.keys(device.labels ?? {}).length === 0 ? (
           <span className="muted">none</span>
         ) : (
-          Object.entries(device.labels).map(([k, v]) => (
+          Object.entries(device.labels ?? {}).map(([k, v]) => (
             <code key={k} className="label-chip">
               {k}={v}
             </code>

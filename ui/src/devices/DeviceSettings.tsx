@@ -11,7 +11,7 @@ import { deleteDevice, deviceKeys, patchDevice, rotateCredentials, type Device }
 function EditDevice({ device }: { device: Device }) {
   const client = useQueryClient();
   const { register, handleSubmit, formState, reset } = useForm<{ name: string; labels: string }>({
-    defaultValues: { name: device.name, labels: formatLabels(device.labels) },
+    defaultValues: { name: device.name, labels: formatLabels(device.labels ?? {}) },
   });
   const save = useMutation({
     mutationFn: (form: { name: string; labels: string }) => {
@@ -21,7 +21,7 @@ function EditDevice({ device }: { device: Device }) {
     },
     onSuccess: (updated) => {
       client.setQueryData(deviceKeys.one(device.id), updated);
-      reset({ name: updated.name, labels: formatLabels(updated.labels) });
+      reset({ name: updated.name, labels: formatLabels(updated.labels ?? {}) });
       void client.invalidateQueries({ queryKey: [...deviceKeys.all, "list"] });
     },
   });

@@ -130,7 +130,7 @@ export function Devices() {
                     <td>{device.name}</td>
                     <td>{device.kind}</td>
                     <td>
-                      {Object.entries(device.labels).map(([k, v]) => (
+                      {Object.entries(device.labels ?? {}).map(([k, v]) => (
                         <code key={k} className="label-chip">
                           {k}={v}
                         </code>

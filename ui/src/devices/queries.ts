@@ -1,37 +1,21 @@
 // The device API as the devices pages use it: its shapes (docs/api.md, Devices, Telemetry and State) and
 // the query keys under which TanStack Query keeps them.
-import { api, type Page } from "../lib/client";
+import type { Schemas } from "../lib/api";
+import { api } from "../lib/client";
 
-export type DeviceKind = "device" | "gateway";
-export type DeviceStatus = "online" | "offline";
+export type DeviceKind = Schemas["DeviceKind"];
+export type DeviceStatus = Device["status"];
 
-export interface Device {
-  id: string;
-  name: string;
-  tenant: string;
-  kind: DeviceKind;
-  labels: Record<string, string>;
-  enabled: boolean;
-  status: DeviceStatus;
-  created: string;
-  last_seen: string | null;
-}
+export type Device = Schemas["Device"];
 
-export interface Credentials {
-  username: string;
-  password: string;
-}
+export type Credentials = DeviceWithCredentials["credentials"];
 
-export interface DeviceWithCredentials extends Device {
-  credentials: Credentials;
-}
+export type DeviceWithCredentials = Schemas["DeviceWithCredentials"];
 
-export type Scalar = boolean | number | string | null;
+/** A reading's value; null where an aggregate has no readings in its bucket. */
+export type Scalar = Schemas["LatestValue"]["value"] | null;
 
-export interface LatestValues {
-  device_id: string;
-  values: Record<string, { ts: string; value: Scalar }>;
-}
+export type LatestValues = Schemas["LatestValues"];
 
 /** Latest values from a read, each kept only where the cache does not hold a newer one (from the live stream). */
 export function mergeLatest(oldData: unknown, newData: unknown): unknown {
@@ -46,37 +30,19 @@ export function mergeLatest(oldData: unknown, newData: unknown): unknown {
   return { ...fresh, values };
 }
 
-export interface TelemetrySeries {
-  device_id: string;
-  key: string;
-  agg: string | null;
-  interval: string | null;
-  points: { ts: string; value: Scalar }[];
-}
+export type TelemetrySeries = Schemas["TelemetrySeries"];
 
 /** One live `telemetry` event of GET /devices/{id}/live. */
 export interface LiveMessage {
   device_id: string;
-  readings: { key: string; ts: string; value: Scalar; seq: number | null }[];
+  readings: { key: string; ts: string; value: Schemas["LatestValue"]["value"]; seq: number | null }[];
 }
 
-export interface StateDoc {
-  state: Record<string, unknown>;
-  version: number;
-  updated: string;
-}
+export type StateDoc = Schemas["StateDoc"];
 
-export interface DeviceState {
-  desired: StateDoc | null;
-  reported: StateDoc | null;
-}
+export type DeviceState = Schemas["DeviceState"];
 
-export interface CommandAnswer {
-  id: string;
-  status: "ok" | "error";
-  result: Record<string, unknown> | null;
-  error: string | null;
-}
+export type CommandAnswer = Schemas["CommandResponse"];
 
 export interface DeviceFilters {
   q: string;
@@ -103,8 +69,8 @@ export function devicePath(id: string, rest = ""): string {
   return `${base}/${encodeURIComponent(id)}${rest}`;
 }
 
-export function listDevices(filters: DeviceFilters, signal: AbortSignal): Promise<Page<Device>> {
-  return api<Page<Device>>(base, {
+export function listDevices(filters: DeviceFilters, signal: AbortSignal): Promise<Schemas["DevicePage"]> {
+  return api<Schemas["DevicePage"]>(base, {
     query: { q: filters.q, label: filters.label, status: filters.status, limit: PAGE_SIZE, offset: filters.offset },
     signal,
   });

@@ -1,15 +1,10 @@
 // Who is signed in. The session itself is an HttpOnly cookie the page never sees; this keeps only what
 // GET /api/v1/auth/session says about it, and its CSRF token, in memory.
+import type { Schemas } from "./api";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError, api, setCsrfToken } from "./client";
 
-export interface Session {
-  username: string;
-  role: "admin" | "user";
-  tenant: string | null;
-  csrf_token: string;
-  expires: number;
-}
+export type Session = Schemas["BrowserSession"];
 
 export const SESSION_KEY = ["session"] as const;
 

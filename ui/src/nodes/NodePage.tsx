@@ -23,7 +23,7 @@ export function NodePage() {
             <p>This node has not sent a heartbeat yet.</p>
           ) : (
             <>
-              <Sensors sensors={node.data.heartbeat.sensors} />
+              <Sensors sensors={node.data.heartbeat.sensors ?? []} />
               <Apps beat={node.data.heartbeat} />
             </>
           )}
@@ -113,11 +113,11 @@ function Sensors({ sensors }: { sensors: SensorInfo[] }) {
                   <td>{s.location ?? NONE}</td>
                   <td>{s.unit ?? NONE}</td>
                   <td>{s.driver}</td>
-                  <td>{s.interval_s === null ? NONE : `${s.interval_s} s`}</td>
-                  <td>{Object.entries(s.labels).map(([k, v]) => `${k}=${v}`).join(", ") || NONE}</td>
+                  <td>{s.interval_s == null ? NONE : `${s.interval_s} s`}</td>
+                  <td>{Object.entries(s.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(", ") || NONE}</td>
                   <td>
                     <Badge value={s.state} />
-                    {s.error !== null && <> {s.error}</>}
+                    {s.error && <> {s.error}</>}
                   </td>
                 </tr>
               ))}
@@ -133,7 +133,7 @@ function Apps({ beat }: { beat: Heartbeat }) {
   return (
     <section aria-labelledby="apps-heading">
       <h2 id="apps-heading">App instances</h2>
-      {beat.apps.length === 0 ? (
+      {(beat.apps ?? []).length === 0 ? (
         <p>The node runs no app instances.</p>
       ) : (
         <div className="table-wrap">
@@ -147,12 +147,12 @@ function Apps({ beat }: { beat: Heartbeat }) {
               </tr>
             </thead>
             <tbody>
-              {beat.apps.map((a) => (
+              {(beat.apps ?? []).map((a) => (
                 <tr key={`${a.deployment}-${a.replica}`}>
                   <th scope="row"><Link to={`/deployments/${encodeURIComponent(a.deployment)}`}>{a.deployment}</Link></th>
                   <td>{a.replica}</td>
-                  <td>{a.cpu_pct === null ? NONE : `${a.cpu_pct.toFixed(1)} % of a core`}</td>
-                  <td>{a.rss_mb === null ? NONE : `${a.rss_mb.toFixed(1)} MB`}</td>
+                  <td>{a.cpu_pct == null ? NONE : `${a.cpu_pct.toFixed(1)} % of a core`}</td>
+                  <td>{a.rss_mb == null ? NONE : `${a.rss_mb.toFixed(1)} MB`}</td>
                 </tr>
               ))}
             </tbody>

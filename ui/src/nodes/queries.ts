@@ -1,7 +1,8 @@
 // Server state of the nodes pages, through TanStack Query.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, type Page } from "../lib/client";
-import type { Node, NodeLogs, TokenCreated, TokenInfo } from "./types";
+import type { Schemas } from "../lib/api";
+import { api } from "../lib/client";
+import type { Node, NodeLogs, TokenCreated } from "./types";
 
 /** Heartbeats come every few seconds: the figures refresh at about that pace while a page is open. */
 export const REFRESH_MS = 5_000;
@@ -11,7 +12,7 @@ export const NODE_PAGE = 1000;
 export function useNodes() {
   return useQuery({
     queryKey: ["nodes"],
-    queryFn: ({ signal }) => api<Page<Node>>("/api/v1/nodes", { query: { limit: NODE_PAGE }, signal }),
+    queryFn: ({ signal }) => api<Schemas["NodePage"]>("/api/v1/nodes", { query: { limit: NODE_PAGE }, signal }),
     refetchInterval: REFRESH_MS,
   });
 }
@@ -39,7 +40,7 @@ const TOKENS_KEY = ["provisioning-tokens"] as const;
 export function useTokens(enabled: boolean) {
   return useQuery({
     queryKey: TOKENS_KEY,
-    queryFn: ({ signal }) => api<{ items: TokenInfo[] }>("/api/v1/provisioning-tokens", { signal }),
+    queryFn: ({ signal }) => api<Schemas["TokenList"]>("/api/v1/provisioning-tokens", { signal }),
     enabled,
   });
 }

@@ -2,7 +2,8 @@
 import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useCallback, useId } from "react";
 import { Link } from "react-router";
-import { api, type Page } from "../lib/client";
+import type { Schemas } from "../lib/api";
+import { api } from "../lib/client";
 import { useEventStream } from "../lib/live";
 import { isPlatformAdmin, useCurrentSession } from "../lib/session";
 import { ErrorMessage } from "../lib/ErrorMessage";
@@ -13,25 +14,9 @@ const REFRESH_MS = 5_000;
 const RECENT_EVENTS = 20;
 const EVENTS_KEY = ["events", "recent"] as const;
 
-interface PlatformEvent {
-  id: number;
-  ts: number;
-  tenant: string;
-  kind: string;
-  deployment: string | null;
-  node: string | null;
-  message: string;
-}
+type PlatformEvent = Schemas["Event"];
 
-interface IngestStats {
-  messages: number;
-  points: number;
-  stored: number;
-  duplicates: number;
-  rejected: Record<string, number>;
-  refused: Record<string, number>;
-  dropped: Record<string, number>;
-}
+type IngestStats = Schemas["IngestStats"];
 
 /** Two polls of the counters make a rate: each sample keeps the one before it. */
 interface IngestSample {
@@ -67,7 +52,7 @@ function useDeviceCount(status: "online" | "offline" | null) {
   return useQuery({
     queryKey: ["devices", "count", status],
     queryFn: ({ signal }) =>
-      api<Page<unknown>>("/api/v1/devices", { query: { status, limit: 1 }, signal }).then((page) => page.total),
+      api<Schemas["DevicePage"]>("/api/v1/devices", { query: { status, limit: 1 }, signal }).then((page) => page.total),
     refetchInterval: REFRESH_MS,
   });
 }
@@ -192,7 +177,7 @@ function RecentEvents() {
   const events = useQuery({
     queryKey: EVENTS_KEY,
     queryFn: ({ signal }) =>
-      api<{ items: PlatformEvent[] }>("/api/v1/events", { query: { limit: RECENT_EVENTS }, signal }).then((r) => r.items),
+      api<Schemas["EventList"]>("/api/v1/events", { query: { limit: RECENT_EVENTS }, signal }).then((r) => r.items),
   });
   const receive = useCallback(
     (event: PlatformEvent) => {
@@ -218,10 +203,10 @@ function RecentEvents() {
             {events.data.map((e) => (
               <li key={e.id}>
                 <Time value={e.ts} /> <Badge value={e.kind} /> {e.message}
-                {e.node !== null && (
+                {e.node != null && (
                   <> · node <Link to={`/nodes/${encodeURIComponent(e.node)}`}>{e.node}</Link></>
                 )}
-                {e.deployment !== null && (
+                {e.deployment != null && (
                   <> · <Link to={`/deployments/${encodeURIComponent(e.deployment)}`}>deployment {e.deployment}</Link></>
                 )}
               </li>

@@ -9,7 +9,6 @@ import asyncio
 import io
 import re
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -22,7 +21,7 @@ from hub.apps.problems import InvalidPackage
 from tests.helpers.browser import BrowserThread, OfflinePage
 from tests.helpers.hub import ADMIN_PASSWORD
 from tests.helpers.portal import signed_in
-from tests.helpers.process import HubProcess, logged_in
+from tests.helpers.process import HubProcess
 from tests.helpers.waiting import wait_until
 from tests.integration.test_app_platform import AgentProcess
 
@@ -62,12 +61,6 @@ def _problems(package: bytes) -> list[dict[str, str]]:
 def _failed(page: OfflinePage) -> list[str]:
     """The refused requests but the session check before signing in (401: nobody signed in yet)."""
     return [f for f in page.failed if not f.startswith("401 ") or not f.endswith("/api/v1/auth/session")]
-
-
-@pytest.fixture
-def http(portal_hub: HubProcess) -> Iterator[httpx.Client]:
-    with logged_in(portal_hub.url) as client:
-        yield client
 
 
 def test_a_refused_package_lists_each_problem(browser: BrowserThread, portal_hub: HubProcess, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,17 +17,11 @@ from tests.helpers.browser import BrowserThread, OfflinePage
 from tests.helpers.hub import ADMIN_PASSWORD
 from tests.helpers.mqtt import TestDevice, answer_commands
 from tests.helpers.portal import signed_in
-from tests.helpers.process import HubProcess, logged_in
+from tests.helpers.process import HubProcess
 
 pytestmark = pytest.mark.timeout(120)
 #: The list refreshes every 3 s and a device page every 5 s: a status change shows within one refresh.
 REFRESH_MS = 15_000
-
-
-@pytest.fixture
-def http(portal_hub: HubProcess) -> Iterator[httpx.Client]:
-    with logged_in(portal_hub.url) as client:
-        yield client
 
 
 def register(http: httpx.Client, device_id: str, **body: Any) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 
 import httpx
 import orjson
@@ -16,18 +15,12 @@ from tests.helpers.browser import BrowserThread
 from tests.helpers.hub import ADMIN_PASSWORD
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.portal import signed_in
-from tests.helpers.process import HubProcess, logged_in
+from tests.helpers.process import HubProcess
 from tests.integration.test_nodes import _beat
 
 pytestmark = pytest.mark.timeout(120)
 #: The Nodes pages refresh every 5 s: a new heartbeat shows within one refresh.
 REFRESH_MS = 15_000
-
-
-@pytest.fixture
-def http(portal_hub: HubProcess) -> Iterator[httpx.Client]:
-    with logged_in(portal_hub.url) as client:
-        yield client
 
 
 def gateway(http: httpx.Client, port: int, node_id: str) -> TestDevice:

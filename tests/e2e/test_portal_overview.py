@@ -4,7 +4,6 @@ figures and refusals show, and an event the hub records appears live."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,18 +14,12 @@ from tests.helpers.browser import BrowserThread
 from tests.helpers.hub import ADMIN_PASSWORD, Api
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.portal import signed_in
-from tests.helpers.process import HubProcess, logged_in
+from tests.helpers.process import HubProcess
 from tests.integration.test_deployments_api import beat, push_bound_app, report
 
 pytestmark = pytest.mark.timeout(120)
 #: The counts refresh every 5 s.
 REFRESH_MS = 15_000
-
-
-@pytest.fixture
-def http(portal_hub: HubProcess) -> Iterator[httpx.Client]:
-    with logged_in(portal_hub.url) as client:
-        yield client
 
 
 def count(http: httpx.Client, status: str | None = None) -> int:

@@ -4,7 +4,6 @@ who sees only its tenant; and signing in and out with the session in an HttpOnly
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,17 +13,11 @@ from contracts.api import SESSION_COOKIE
 from tests.helpers.browser import BrowserThread, offline_page
 from tests.helpers.hub import ADMIN_PASSWORD
 from tests.helpers.portal import sign_in, signed_in
-from tests.helpers.process import HubProcess, logged_in
+from tests.helpers.process import HubProcess
 
 pytestmark = pytest.mark.timeout(120)
 TENANT_ADMIN = "acme-ops"
 TENANT_PASSWORD = "acme-password-1"
-
-
-@pytest.fixture
-def http(portal_hub: HubProcess) -> Iterator[httpx.Client]:
-    with logged_in(portal_hub.url) as client:
-        yield client
 
 
 async def _create_tenant_and_user(browser: Browser, url: str) -> None:

@@ -4,7 +4,8 @@ import { useForm } from "react-hook-form";
 import { Link } from "react-router";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { Field } from "../lib/controls";
-import { parseLabels } from "./parse";
+import { LabelsField } from "./LabelsField";
+import { labelsRule, parseLabels } from "./parse";
 import { createDevice, deviceKeys, type DeviceKind } from "./queries";
 import { OneTimeCredentials } from "./OneTimeCredentials";
 
@@ -96,21 +97,11 @@ export function CreateDevice({ onClose }: { onClose: () => void }) {
             )}
           </Field>
         </div>
-        <Field label="Labels" hint="One key=value per line" error={errors.labels?.message}>
-          {(props) => (
-            <textarea
-              {...props}
-              className="code"
-              rows={3}
-              {...register("labels", {
-                validate: (v) => {
-                  const parsed = parseLabels(v);
-                  return parsed.ok || parsed.error;
-                },
-              })}
-            />
-          )}
-        </Field>
+        <LabelsField
+          rows={3}
+          error={errors.labels?.message}
+          registration={register("labels", labelsRule)}
+        />
         <ErrorMessage error={create.error} />
         <p>
           <button type="submit" disabled={create.isPending}>

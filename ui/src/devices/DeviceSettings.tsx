@@ -5,7 +5,8 @@ import { useNavigate } from "react-router";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { ConfirmButton, Field } from "../lib/controls";
 import { OneTimeCredentials } from "./OneTimeCredentials";
-import { formatLabels, parseLabels } from "./parse";
+import { LabelsField } from "./LabelsField";
+import { formatLabels, labelsRule, parseLabels } from "./parse";
 import { deleteDevice, deviceKeys, patchDevice, rotateCredentials, type Device } from "./queries";
 
 function EditDevice({ device }: { device: Device }) {
@@ -45,21 +46,11 @@ function EditDevice({ device }: { device: Device }) {
           />
         )}
       </Field>
-      <Field label="Labels" hint="One key=value per line" error={errors.labels?.message}>
-        {(props) => (
-          <textarea
-            {...props}
-            className="code"
-            rows={4}
-            {...register("labels", {
-              validate: (v) => {
-                const parsed = parseLabels(v);
-                return parsed.ok || parsed.error;
-              },
-            })}
-          />
-        )}
-      </Field>
+      <LabelsField
+        rows={4}
+        error={errors.labels?.message}
+        registration={register("labels", labelsRule)}
+      />
       <ErrorMessage error={save.error} />
       {save.isSuccess && !formState.isDirty && <p className="notice" role="status">Saved.</p>}
       <button type="submit" disabled={save.isPending}>

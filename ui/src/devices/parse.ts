@@ -45,3 +45,11 @@ export function checkLabelFilter(text: string): string | undefined {
   if (trimmed === "") return undefined;
   return trimmed.indexOf("=") > 0 ? undefined : "Write the label as key=value";
 }
+
+/** The form rule of a labels field: the parse error, if any, is the field's message. */
+export const labelsRule = {
+  validate: (text: string): true | string => {
+    const parsed = parseLabels(text);
+    return parsed.ok || parsed.error;
+  },
+};

@@ -75,6 +75,8 @@ bench: $(VENV)/.stamp-install test-servers portal
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 30000 --replicas 1
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 20000 --batch 100 --paced --kafka
 	$(BIN)/fieldhub bench ingest --broker mosquitto --publishers 4 --messages 20000 --batch 100 --replicas 1
+	$(BIN)/fieldhub bench http-ingest
+	$(BIN)/fieldhub bench alarms
 	$(BIN)/fieldhub bench agent
 	$(BIN)/fieldhub bench placement
 	$(BIN)/fieldhub bench link

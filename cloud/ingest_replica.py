@@ -15,7 +15,7 @@ from cloud.api.probes import create_probe_app
 from cloud.brokers import broker_address
 from cloud.http_server import serve_http
 from cloud.lifetime import Lifetime
-from cloud.runtime import start_pipeline
+from cloud.runtime import start_alarms, start_pipeline
 from cloud.settings import ReplicaSettings
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
@@ -61,12 +61,15 @@ class IngestReplica(Lifetime):
         # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
         presence = ReportedPresence(store.registry, self.metrics)
         downlink = Downlink()
+        nodes = NodeService(store.nodes, self.metrics, LogService(store.logs).ingest)
+        # Rules are evaluated where readings are stored; fieldhub up watches for silence.
+        await start_alarms(self._stack, store, events, metrics=self.metrics, pipeline=pipeline, nodes=nodes, once=None)
         router = InboundRouter(
             pipeline,
             presence,
             StateService(store.state, downlink),
             CommandBus(self.metrics, presence, downlink),
-            NodeService(store.nodes, self.metrics, LogService(store.logs).ingest),
+            nodes,
             # Not subscribed to app reports (the API process takes them), but the router routes every kind.
             apps=InstanceReports(store.apps, self.metrics, events),
             metrics=self.metrics,

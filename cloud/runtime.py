@@ -21,8 +21,14 @@ from cloud.identity.tokens import TokenService, load_or_create_key
 from cloud.identity.users import UserDirectory
 from cloud.lifetime import Lifetime
 from cloud.services import Services
-from cloud.settings import HubSettings, ProcessSettings
+from cloud.settings import AlarmSettings, HubSettings, ProcessSettings
+from contracts.channels import ChannelKind
 from contracts.telemetry import Arrivals
+from hub.alarms.evaluator import Evaluator
+from hub.alarms.lifecycle import AlarmLifecycle
+from hub.alarms.rulebook import RuleBook
+from hub.alarms.rules import Rules
+from hub.alarms.silence import SilenceWatch
 from hub.apps.catalog import AppCatalog
 from hub.blobs.base import BlobStore
 from hub.blobs.factory import open_blob_store
@@ -48,7 +54,16 @@ from hub.logs.upkeep import LogUpkeep
 from hub.logutil import bounded_accept_errors
 from hub.metrics import Metrics
 from hub.nodes import NodeService
+from hub.notify.base import Sender
+from hub.notify.channels import Channels
+from hub.notify.dispatcher import Dispatcher
+from hub.notify.mail import MailSender
+from hub.notify.mqtt import MqttSender
+from hub.notify.stream import StreamSender
+from hub.notify.webhook import WebhookSender
 from hub.presence import ReportedPresence, SessionPresence
+from hub.profiles.conformance import ProfileCheck
+from hub.profiles.service import Profiles
 from hub.registry import DEFAULT_TENANT, DeviceRegistry
 from hub.router import InboundRouter
 from hub.security.device_auth import DeviceAuthenticator
@@ -96,6 +111,7 @@ async def start_pipeline(
         s.ingest.limits(),
         arrivals_of(s.replica_id),
         followers=followers,
+        profiles=ProfileCheck(store.profiles, store.registry, metrics),
         queue_size=s.ingest.queue_size,
         max_batch_points=s.ingest.max_batch_points,
         outbox_keep_s=s.ingest.outbox_keep_s,
@@ -104,6 +120,67 @@ async def start_pipeline(
     for forwarder in forwarders:
         pipeline.add_listener(forwarder.offer)
     return await stack.enter_async_context(pipeline), forwarders
+
+
+async def start_alarms(
+    stack: AsyncExitStack,
+    store: Backend,
+    events: Events,
+    *,
+    metrics: Metrics,
+    pipeline: IngestPipeline,
+    nodes: NodeService,
+    once: AlarmSettings | None,
+) -> tuple[RuleBook, AlarmLifecycle]:
+    """Evaluate the alarm rules on what ``pipeline`` stores and on the heartbeats ``nodes`` keeps; with ``once``
+    (in one process of the hub), also raise no-data alarms and keep the alarms' retention."""
+    book = RuleBook(store.alarms, store.registry, store.profiles)
+    lifecycle = AlarmLifecycle(store.alarms, events, metrics)
+    evaluator = Evaluator(book, lifecycle, store.alarms, metrics)
+    await book.reload()
+    await lifecycle.load()
+    await evaluator.load()
+    tasks = Background()
+    await tasks.open()
+    stack.push_async_callback(tasks.close)
+    tasks.spawn(book.run(), name="alarm-rules")
+    tasks.spawn(lifecycle.run(), name="open-alarms")
+    tasks.spawn(evaluator.run(), name="alarm-evaluator")
+    tasks.spawn(evaluator.sweep(), name="alarm-timers")
+    if once is not None:
+        silence = SilenceWatch(book, lifecycle, store.registry, store.telemetry, store.nodes)
+        tasks.spawn(silence.run(), name="no-data-watch")
+        tasks.spawn(lifecycle.keep(once.retention_days, once.retention_interval_s), name="alarm-retention")
+    pipeline.add_observer(evaluator.offer)
+    nodes.add_observer(evaluator.offer_heartbeat)
+    return book, lifecycle
+
+
+async def start_notifications(
+    stack: AsyncExitStack,
+    s: HubSettings,
+    store: Backend,
+    events: Events,
+    *,
+    downlink: Downlink,
+    forwarders: list[Forwarder],
+) -> Channels:
+    """The tenants' notification channels, and the dispatcher that tells them of alarms (one per hub: this
+    process's), with a sender for every kind this hub can send to."""
+    smtp = s.smtp.config()
+    senders: dict[ChannelKind, Sender] = {
+        ChannelKind.WEBHOOK: await stack.enter_async_context(WebhookSender(s.notify.timeout_s)),
+        ChannelKind.MQTT: MqttSender(downlink),
+    }
+    if smtp is not None:
+        senders[ChannelKind.EMAIL] = MailSender(smtp, portal_url=s.public_url)
+    if forwarders:
+        senders[ChannelKind.STREAM] = StreamSender([forwarder.sink for forwarder in forwarders])
+    # Entered after the forwarders and the webhook client: it stops before they close.
+    await stack.enter_async_context(Dispatcher(events, store.channels, senders, s.notify.policy()))
+    return Channels(
+        store.channels, store.registry, email_available=smtp is not None, streams_available=bool(forwarders)
+    )
 
 
 def log_upkeep(s: HubSettings, logs: LogService, blobs: BlobStore) -> LogUpkeep:
@@ -158,6 +235,17 @@ def webhooks_of(s: HubSettings, events: Events) -> Webhooks:
         queue_size=section.webhook_queue,
     )
     return Webhooks(events, policy)
+
+
+async def republish(state: StateService, deployments: Deployments) -> None:
+    """Publish the retained desired state of every device and desired instances of every node again (a broker
+    that starts with the hub has none of them)."""
+    devices = await state.republish()
+    if devices:
+        log.info("republished desired state of %d device(s)", devices)
+    nodes = await deployments.republish()
+    if nodes:
+        log.info("republished the desired instances of %d node(s)", nodes)
 
 
 class HubRuntime(Lifetime):
@@ -244,6 +332,9 @@ class HubRuntime(Lifetime):
         state = StateService(store.state, downlink)
         commands = CommandBus(metrics, presence, downlink)
         nodes = NodeService(store.nodes, metrics, logs.service.ingest)
+        rulebook, alarms = await start_alarms(
+            self._stack, store, events, metrics=metrics, pipeline=pipeline, nodes=nodes, once=s.alarms
+        )
         reports = InstanceReports(store.apps, metrics, events)
         router = InboundRouter(pipeline, presence, state, commands, nodes, apps=reports, metrics=metrics)
         started = await kind.start(
@@ -251,19 +342,16 @@ class HubRuntime(Lifetime):
         )
         self._ports = started.ports
         downlink.connect(started.broker)
-        registry = DeviceRegistry(store.registry, authenticator, s.hash_params, started.broker, started.accounts)
+        registry = DeviceRegistry(
+            store.registry, authenticator, s.hash_params, started.broker, started.accounts, profiles=store.profiles
+        )
         await registry.ensure_tenant(DEFAULT_TENANT, "Default")
-        republished = await state.republish()
-        if republished:
-            log.info("republished desired state of %d device(s)", republished)
         apps = AppCatalog(store.apps, blobs)
         health = HealthThresholds(s.node_suspect_s, s.node_dead_s)
         deployments = Deployments(apps, registry, store.nodes, downlink, health, events=events, lock=reports.lock)
         nodes.add_listener(deployments.node_heard)
         schedules = await run_deployments(self._stack, deployments, store, events, health)
-        republished = await deployments.republish()
-        if republished:
-            log.info("republished the desired instances of %d node(s)", republished)
+        await republish(state, deployments)
 
         self._services = Services(
             settings=s,
@@ -288,6 +376,10 @@ class HubRuntime(Lifetime):
             deployments=deployments,
             schedules=schedules,
             tunnels=Tunnels(metrics),
+            profiles=Profiles(store.profiles),
+            rules=Rules(store.alarms, store.profiles, store.channels, changed=rulebook.reload),
+            alarms=alarms,
+            channels=await start_notifications(self._stack, s, store, events, downlink=downlink, forwarders=forwarders),
             mqtt_port=self.mqtt_port,
             broker_up=started.link_up,
         )

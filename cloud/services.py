@@ -10,6 +10,8 @@ from cloud.identity.provisioning import Provisioning
 from cloud.identity.tokens import TokenService
 from cloud.identity.users import UserDirectory
 from cloud.settings import HubSettings
+from hub.alarms.lifecycle import AlarmLifecycle
+from hub.alarms.rules import Rules
 from hub.apps.catalog import AppCatalog
 from hub.commands import CommandBus
 from hub.deploy.deployments import Deployments
@@ -22,6 +24,8 @@ from hub.live import LiveFeed
 from hub.logs.service import LogService
 from hub.metrics import Metrics
 from hub.nodes import NodeService
+from hub.notify.channels import Channels
+from hub.profiles.service import Profiles
 from hub.registry import DeviceRegistry
 from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
@@ -64,6 +68,14 @@ class Services:
     schedules: Scheduler
     #: The nodes' app-link tunnels connected to this process.
     tunnels: Tunnels
+    #: The tenants' device profiles.
+    profiles: Profiles
+    #: The tenants' alarm rules.
+    rules: Rules
+    #: Alarms: raised by the evaluators, acknowledged and cleared here, listed and followed.
+    alarms: AlarmLifecycle
+    #: The tenants' notification channels.
+    channels: Channels
     #: The port the MQTT listener really bound (the setting may say 0).
     mqtt_port: int
     #: Whether the hub's own link to an external or managed broker is up (None: the broker is in-process).

@@ -24,6 +24,8 @@ from contracts.telemetry import Limits
 from hub.blobs.factory import BLOBS, BlobContext, check_blob_url
 from hub.broker.gate import GateLimits
 from hub.errors import ConfigError
+from hub.notify.dispatcher import NotifyPolicy
+from hub.notify.mail import SmtpConfig
 from hub.security.passwords import ScryptParams
 from hub.store.factory import STORES
 from hub.streams.factory import SINKS
@@ -86,6 +88,70 @@ class EventSettings(BaseModel):
     webhook_backoff_cap_s: float = Field(default=60.0, gt=0, le=3600, description="Longest wait between tries")
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Time an endpoint has to answer")
     webhook_queue: int = Field(default=1000, ge=1, le=100_000, description="Events waiting per webhook (then dropped)")
+
+
+class AlarmSettings(BaseModel):
+    """The ``[alarms]`` section: how long cleared alarms are kept (open ones always are)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: float = Field(default=90.0, gt=0, le=3650, description="Alarms cleared longer ago are removed")
+    retention_interval_s: float = Field(default=3600.0, ge=1, le=86400, description="How often retention runs")
+
+
+class NotifySettings(BaseModel):
+    """The ``[notify]`` section: how alarm notifications are tried (each channel has its own rate limit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: int = Field(default=6, ge=1, le=50, description="Tries of one notification before it is dropped")
+    backoff_s: float = Field(default=1.0, gt=0, le=60, description="Wait after a notification's first failure")
+    backoff_cap_s: float = Field(default=60.0, gt=0, le=3600, description="Longest wait between tries")
+    timeout_s: float = Field(default=15.0, gt=0, le=120, description="Time one try may take")
+    queue: int = Field(default=100, ge=1, le=10_000, description="Notifications waiting per channel (then dropped)")
+
+    def policy(self) -> NotifyPolicy:
+        return NotifyPolicy(self.attempts, self.backoff_s, self.backoff_cap_s, self.timeout_s, self.queue)
+
+
+class SmtpSettings(BaseModel):
+    """The ``[smtp]`` section: the mail server e-mail channels send through (none: no e-mail channels)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str | None = Field(default=None, description="The SMTP server; unset, e-mail channels are refused")
+    port: int = Field(default=587, ge=1, le=65535, description="587 for starttls, 465 for ssl, 25 for neither")
+    username: str | None = Field(default=None, description="Account on the server (none: no login)")
+    password: SecretStr | None = Field(default=None, description="Its password (FIELDHUB_SMTP__PASSWORD)")
+    password_file: Path | None = Field(default=None, description="Or a file holding it")
+    starttls: bool = Field(
+        default=True, description="Upgrade the connection with STARTTLS (the server's certificate is checked)"
+    )
+    ssl: bool = Field(default=False, description="TLS from the start (port 465) instead of STARTTLS")
+    sender: str = Field(default="fieldhub@localhost", min_length=3, max_length=254, description="The From address")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Time the server has to answer each step")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.ssl and self.starttls:
+            raise ValueError("smtp.ssl and smtp.starttls exclude each other; set starttls = false with ssl")
+        if self.password is None and self.password_file is not None:
+            try:
+                self.password = SecretStr(self.password_file.read_text().strip())
+            except OSError as exc:
+                raise ValueError(f"cannot read smtp.password_file {self.password_file}: {exc.strerror}") from exc
+        if self.password is not None and self.username is None:
+            raise ValueError("smtp.password needs smtp.username")
+        return self
+
+    def config(self) -> SmtpConfig | None:
+        """What the mail sender needs (None: no host, so no e-mail)."""
+        if self.host is None:
+            return None
+        password = self.password.get_secret_value() if self.password else None
+        return SmtpConfig(
+            self.host, self.port, self.sender, self.username, password, self.starttls, self.ssl, self.timeout_s
+        )
 
 
 class MosquittoSettings(BaseModel):
@@ -288,6 +354,9 @@ class HubSettings(ProcessSettings):
     azure: AzureSettings = AzureSettings()
     logs: LogSettings = LogSettings()
     events: EventSettings = EventSettings()
+    alarms: AlarmSettings = AlarmSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    notify: NotifySettings = NotifySettings()
     node_suspect_s: float = Field(
         default=7.0, gt=0, le=86400, description="A node whose latest heartbeat is this old is suspect"
     )
@@ -358,6 +427,12 @@ class HubSettings(ProcessSettings):
             problems.append(f"scrypt_n below {MIN_SCRYPT_N} is only allowed with --demo")
         if problems:
             raise ValueError("insecure settings refused outside --demo: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _smtp_password_in_clear(self) -> Self:
+        if not self.demo and self.smtp.password is not None and not (self.smtp.starttls or self.smtp.ssl):
+            raise ValueError("insecure settings refused outside --demo: smtp.password needs smtp.starttls or smtp.ssl")
         return self
 
     @property

@@ -92,3 +92,10 @@ class ErrorResponse(BaseModel):
     """Every non-2xx answer of the API."""
 
     error: ErrorBody
+
+
+class IngestStored(BaseModel):
+    """Answer of ``POST /api/v1/ingest/telemetry``: the message is in the store (``202``, never before)."""
+
+    stored: Literal[True] = True
+    device_id: Identifier = Field(description="The device the credentials name; the readings are its")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -59,6 +59,7 @@ class Device(BaseModel):
     status: DeviceStatus = DeviceStatus.OFFLINE
     created: datetime
     last_seen: datetime | None = None
+    profile: Identifier | None = Field(default=None, description="The device profile of its tenant it follows")
 
 
 class DeviceCreate(BaseModel):
@@ -71,6 +72,7 @@ class DeviceCreate(BaseModel):
     kind: DeviceKind = DeviceKind.DEVICE
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
     tenant: Identifier | None = None
+    profile: Identifier | None = Field(default=None, description="A device profile of the tenant")
 
 
 class DevicePatch(BaseModel):
@@ -81,6 +83,9 @@ class DevicePatch(BaseModel):
     name: Name | None = None
     labels: dict[LabelKey, LabelValue] | None = Field(default=None, max_length=MAX_LABELS)
     enabled: bool | None = None
+    profile: Identifier | Literal[""] | None = Field(
+        default=None, description='A device profile of the tenant; "" removes the device\'s profile'
+    )
 
 
 class Credentials(BaseModel):

@@ -32,6 +32,12 @@ class RejectReason(enum.StrEnum):
     TS_IN_FUTURE = "ts_in_future"
     TS_OUT_OF_RANGE = "ts_out_of_range"
     UNKNOWN_TOPIC = "unknown_topic"
+    #: The device's profile is strict and does not declare a key of the message.
+    UNDECLARED_KEY = "undeclared_key"
+    #: The device's profile is strict and declares a key of the message with another type.
+    WRONG_TYPE = "wrong_type"
+    #: The device's profile is strict and a value of the message is outside its key's range.
+    OUT_OF_RANGE = "out_of_range"
     #: Valid on its face, but handling it failed every time (a poison message): refused so others go on.
     UNPROCESSABLE = "unprocessable"
 

@@ -52,6 +52,13 @@ class EventKind(StrEnum):
     SCHEDULE_ENDED = "schedule.ended"
     #: A start passed while the hub was down and its window had closed: skipped.
     SCHEDULE_MISSED = "schedule.missed"
+    #: A rule's condition held on a device: an alarm is active (``node``: the device; ``data``: ``alarm``, the
+    #: :class:`contracts.alarms.Alarm` without its history, and ``notify``, the ids of the channels to tell).
+    ALARM_RAISED = "alarm.raised"
+    #: Someone acknowledged an alarm (``data`` as for ``alarm.raised``).
+    ALARM_ACKNOWLEDGED = "alarm.acknowledged"
+    #: An alarm's clear condition held, or someone cleared it (``data`` as for ``alarm.raised``).
+    ALARM_CLEARED = "alarm.cleared"
 
 
 #: The families of :class:`EventKind`, for prefix filters.

@@ -34,6 +34,8 @@ class TopicKind(enum.Enum):
     HEARTBEAT = "heartbeat"
     DEPLOYMENTS = "deployments"
     APPS = "apps"
+    #: Notifications of the alarms a channel tells the device of (a siren, a display).
+    ALARMS = "alarms"
 
     @property
     def uplink(self) -> bool:
@@ -41,7 +43,7 @@ class TopicKind(enum.Enum):
         return self not in _DOWNLINK
 
 
-_DOWNLINK = frozenset({TopicKind.STATE_DESIRED, TopicKind.COMMAND, TopicKind.DEPLOYMENTS})
+_DOWNLINK = frozenset({TopicKind.STATE_DESIRED, TopicKind.COMMAND, TopicKind.DEPLOYMENTS, TopicKind.ALARMS})
 
 _FIXED = {
     ("telemetry",): TopicKind.TELEMETRY,
@@ -52,6 +54,7 @@ _FIXED = {
     ("heartbeat",): TopicKind.HEARTBEAT,
     ("deployments",): TopicKind.DEPLOYMENTS,
     ("apps",): TopicKind.APPS,
+    ("alarms",): TopicKind.ALARMS,
 }
 
 
@@ -116,6 +119,11 @@ def deployments_topic(device_id: str) -> str:
 def apps_topic(device_id: str) -> str:
     """Topic a node reports its app instances on (:class:`contracts.apps.NodeAppsReport`)."""
     return f"{_prefix(device_id)}/apps"
+
+
+def alarms_topic(device_id: str) -> str:
+    """Topic the hub publishes alarm notifications on (:class:`contracts.alarms.Notification`), not retained."""
+    return f"{_prefix(device_id)}/alarms"
 
 
 def command_subscription(device_id: str) -> str:

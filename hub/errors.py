@@ -96,3 +96,10 @@ class BrokerUnavailable(FieldhubError):
 
     code = ErrorCode.UNAVAILABLE
     retryable = True
+
+
+class DeliveryFailed(FieldhubError):
+    """A notification channel did not take a notification (it is tried again); the message holds no secret."""
+
+    code = ErrorCode.UNAVAILABLE
+    retryable = True

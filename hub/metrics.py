@@ -5,9 +5,16 @@ Hot paths increment pre-bound children once per batch, never look labels up per 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from contracts.errors import AuthRefusal, ConnectionDrop, RejectReason
+
+#: The reasons a message does not fit its device's profile (refused by a strict one, flagged by a lenient one).
+PROFILE_MISFITS = (RejectReason.UNDECLARED_KEY, RejectReason.WRONG_TYPE, RejectReason.OUT_OF_RANGE)
+#: How a ``POST /api/v1/ingest/telemetry`` ended (a refused payload's reason is counted in ``rejected`` too).
+HTTP_INGEST_OUTCOMES = ("stored", "refused", "unauthorized", "unsupported_media_type", "unavailable")
 
 
 class Metrics:
@@ -26,6 +33,27 @@ class Metrics:
             "fieldhub_ingest_rejected", "Messages refused by ingest, by reason", ["reason"], registry=r
         )
         self.rejected_by = {reason: self.rejected.labels(reason.value) for reason in RejectReason}
+        self.flagged = Counter(
+            "fieldhub_ingest_flagged",
+            "Messages stored although they do not fit their device's (lenient) profile, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.flagged_by = {reason: self.flagged.labels(reason.value) for reason in PROFILE_MISFITS}
+        self.alarm_transitions = Counter(
+            "fieldhub_alarm_transitions", "Alarms raised, acknowledged and cleared, by state", ["state"], registry=r
+        )
+        self.alarm_batches_skipped = Counter(
+            "fieldhub_alarm_batches_skipped",
+            "Stored batches not evaluated by the alarm rules because evaluation fell too far behind",
+            registry=r,
+        )
+        self.alarm_evaluation_seconds = Histogram(
+            "fieldhub_alarm_evaluation_seconds",
+            "Duration of evaluating the rules on one stored batch",
+            registry=r,
+            buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5),
+        )
         self.auth_refused = Counter(
             "fieldhub_mqtt_refused",
             "Connections, publishes and subscriptions refused, by reason",
@@ -88,13 +116,17 @@ class Metrics:
         self.stream_lag_seconds = Gauge(
             "fieldhub_stream_lag_seconds", "Age of the oldest stored batch a stream has not taken", ["sink"], registry=r
         )
+        self.http_ingest = Counter(
+            "fieldhub_http_ingest_requests", "HTTP ingest requests, by outcome", ["outcome"], registry=r
+        )
+        self.http_ingest_by = {outcome: self.http_ingest.labels(outcome) for outcome in HTTP_INGEST_OUTCOMES}
         self.api_errors = Counter("fieldhub_api_errors", "HTTP API error answers, by error code", ["code"], registry=r)
         self.app_tunnels_open = Gauge(
             "fieldhub_app_tunnels_open", "Nodes' app-link tunnels connected to this process", registry=r
         )
 
     def _by_reason(
-        self, name: str, reasons: type[RejectReason] | type[AuthRefusal] | type[ConnectionDrop]
+        self, name: str, reasons: Iterable[RejectReason] | Iterable[AuthRefusal] | Iterable[ConnectionDrop]
     ) -> dict[str, int]:
         return {
             reason.value: int(self.registry.get_sample_value(name, {"reason": reason.value}) or 0) for reason in reasons
@@ -103,6 +135,10 @@ class Metrics:
     def rejections(self) -> dict[str, int]:
         """Ingest refusal counts by reason, for the API."""
         return self._by_reason("fieldhub_ingest_rejected_total", RejectReason)
+
+    def flags(self) -> dict[str, int]:
+        """Messages stored although they do not fit their device's lenient profile, by reason, for the API."""
+        return self._by_reason("fieldhub_ingest_flagged_total", PROFILE_MISFITS)
 
     def refusals(self) -> dict[str, int]:
         """Broker refusal counts by reason, for the API."""

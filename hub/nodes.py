@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 _LOG_LINES = TypeAdapter(list[LogLine])
 #: Told of every stored heartbeat: ``(node id, tenant)``.
 HeartbeatListener = Callable[[str, str], Awaitable[None]]
+#: Told of every stored heartbeat with its figures, ``(node id, heartbeat)``; it must not block.
+HeartbeatObserver = Callable[[str, Heartbeat], None]
 #: Stores a node's valid log lines: ``(tenant, node id, lines)`` (:meth:`hub.logs.service.LogService.ingest`).
 LogSink = Callable[[str, str, list[LogLine]], Awaitable[None]]
 
@@ -36,10 +38,15 @@ class NodeService:
         self._metrics = metrics
         self._log = RateLimitedLog(log)
         self._listeners: list[HeartbeatListener] = []
+        self._observers: list[HeartbeatObserver] = []
 
     def add_listener(self, listener: HeartbeatListener) -> None:
         """Call ``listener`` after each stored heartbeat (e.g. to place pending deployments); keep it cheap."""
         self._listeners.append(listener)
+
+    def add_observer(self, observer: HeartbeatObserver) -> None:
+        """Hand every stored heartbeat to ``observer`` (the alarm rules on gateways' figures)."""
+        self._observers.append(observer)
 
     async def heartbeat(self, identity: DeviceIdentity, payload: bytes) -> None:
         """Store a heartbeat, or count and log why it was refused."""
@@ -49,6 +56,8 @@ class NodeService:
             self._refuse(self._metrics.heartbeats_refused, "heartbeat", identity.device_id, heartbeat_topic, exc)
             return
         await self._store.put_heartbeat(identity.device_id, beat.model_dump(mode="json"), now_ms())
+        for observer in self._observers:
+            observer(identity.device_id, beat)
         for listener in self._listeners:
             try:
                 await listener(identity.device_id, identity.tenant)

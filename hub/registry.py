@@ -15,6 +15,7 @@ import secrets
 from datetime import UTC, datetime
 
 from contracts.devices import (
+    MAX_LABELS,
     Credentials,
     Device,
     DeviceCreate,
@@ -22,10 +23,12 @@ from contracts.devices import (
     DeviceWithCredentials,
     Tenant,
 )
+from contracts.profiles import Profile
 from hub.broker.base import BrokerAccounts, SessionControl
 from hub.errors import BrokerUnavailable, Conflict, InvalidInput, NotFound
 from hub.security.device_auth import DeviceAuthenticator
 from hub.security.passwords import ScryptParams, broker_hash, hash_password, new_secret
+from hub.store.profiles import ProfileStore
 from hub.store.registry import DevicePatchRecord, DeviceQuery, RegistryStore
 
 log = logging.getLogger(__name__)
@@ -42,10 +45,13 @@ class DeviceRegistry:
         hash_params: ScryptParams,
         sessions: SessionControl,
         accounts: BrokerAccounts | None = None,
+        *,
+        profiles: ProfileStore,
     ) -> None:
         """``sessions`` closes a changed device's live sessions; ``accounts`` (a broker that checks
-        credentials itself) is kept in step with every change."""
+        credentials itself) is kept in step with every change; a device's profile must be in ``profiles``."""
         self._store = store
+        self._profiles = profiles
         self._auth = authenticator
         self._hash_params = hash_params
         self._sessions = sessions
@@ -76,15 +82,22 @@ class DeviceRegistry:
         return tenant
 
     async def create_device(self, spec: DeviceCreate, tenant_id: str) -> DeviceWithCredentials:
-        """Register a device and return it with its one-time credentials."""
+        """Register a device and return it with its one-time credentials; its profile's labels are its own
+        unless ``spec`` gives them. Raises InvalidInput: no such tenant or profile of it, too many labels."""
         await self._require_tenant(tenant_id)
+        labels = spec.labels
+        if spec.profile is not None:
+            labels = {**(await self._profile(tenant_id, spec.profile)).labels, **spec.labels}
+            if len(labels) > MAX_LABELS:
+                raise InvalidInput(f"with its profile's labels the device has {len(labels)}; at most {MAX_LABELS}")
         device = Device(
             id=spec.id or f"d-{secrets.token_hex(6)}",
             name=spec.name,
             tenant=tenant_id,
             kind=spec.kind,
-            labels=spec.labels,
+            labels=labels,
             created=datetime.now(UTC),
+            profile=spec.profile,
         )
         secret = new_secret()
         secret_hash = await asyncio.to_thread(hash_password, secret, self._hash_params)
@@ -110,11 +123,15 @@ class DeviceRegistry:
         return await self._store.list_devices(query)
 
     async def update(self, device_id: str, patch: DevicePatch) -> Device:
+        """Apply ``patch``. Raises NotFound, InvalidInput (a profile its tenant does not have)."""
+        if patch.profile:
+            await self._profile((await self.get(device_id)).tenant, patch.profile)
         if self._accounts is not None and patch.enabled is not None:
             await self.get(device_id)
             await self._accounts.device_enabled(device_id, patch.enabled)
         device = await self._store.update_device(
-            device_id, DevicePatchRecord(name=patch.name, labels=patch.labels, enabled=patch.enabled)
+            device_id,
+            DevicePatchRecord(name=patch.name, labels=patch.labels, enabled=patch.enabled, profile=patch.profile),
         )
         if device is None:
             raise NotFound("device", device_id)
@@ -124,6 +141,12 @@ class DeviceRegistry:
         elif patch.enabled:
             self._auth.invalidate(device_id)
         return device
+
+    async def _profile(self, tenant_id: str, profile_id: str) -> Profile:
+        found = await self._profiles.get_profile(tenant_id, profile_id)
+        if found is None:
+            raise InvalidInput(f"profile {profile_id!r} is not one of tenant {tenant_id}'s profiles")
+        return found
 
     async def rotate(self, device_id: str) -> Credentials:
         """Issue a new secret; the old one stops working at once."""

@@ -7,18 +7,23 @@ from typing import Any
 from fastapi import FastAPI
 
 from cloud.api import (
+    alarms,
     apps,
     auth,
     broker_hooks,
+    channels,
     control,
     deployments,
     devices,
     docs_ui,
     errors,
     events,
+    ingest,
     logs,
     nodes,
+    profiles,
     provisioning,
+    rules,
     system,
     telemetry,
     tenants,
@@ -35,6 +40,7 @@ _ROUTERS = (
     tenants,
     devices,
     telemetry,
+    ingest,
     control,
     nodes,
     apps,
@@ -42,6 +48,10 @@ _ROUTERS = (
     logs,
     events,
     webhooks,
+    profiles,
+    rules,
+    channels,
+    alarms,
     provisioning,
     broker_hooks,
     system,
@@ -68,7 +78,13 @@ def create_app(services: Services) -> FastAPI:
     """Build the API around already-running services (the composition root owns their lifetime)."""
     app = _api()
     app.state.services = services
-    app.add_middleware(BodyLimit, routes={("POST", apps.PATH): apps.upload_limit(services)})
+    app.add_middleware(
+        BodyLimit,
+        routes={
+            ("POST", apps.PATH): apps.upload_limit(services),
+            ("POST", ingest.PATH): ingest.body_limit(services),
+        },
+    )
     docs_ui.install(app)
     portal.install(app)
     # Added last, so outermost: the app links skip the API's middleware (their bodies are the apps').

@@ -89,6 +89,12 @@ def target_tenant(principal: Principal, requested: str | None) -> str:
     return principal.tenant
 
 
+def tenant_scope(principal: Principal, requested: str | None) -> str | None:
+    """Tenant whose objects a caller lists or names by a hub-wide id: its own, or for platform admins the one
+    asked for (``None``: every tenant)."""
+    return requested if principal.tenant is None else target_tenant(principal, requested)
+
+
 async def visible_device(device_id: str, principal: Principal, services: Services) -> Device:
     """The device if the caller may see it; otherwise 404, never 403, so ids do not leak across tenants."""
     device = await services.store.registry.get_device(device_id)

@@ -29,7 +29,8 @@ MAX_SEARCH = 100
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeviceWithCredentials)
 async def create_device(body: DeviceCreate, principal: PrincipalDep, services: ServicesDep) -> DeviceWithCredentials:
-    """Register a device. The password in ``credentials`` is shown only in this answer."""
+    """Register a device. The password in ``credentials`` is shown only in this answer. A ``profile`` must be
+    one of the tenant's (else 422); its labels are the device's unless the body gives them."""
     tenant = target_tenant(principal, body.tenant)
     if principal.tenant is None and await services.store.registry.get_tenant(tenant) is None:
         raise NotFound("tenant", tenant)
@@ -45,6 +46,7 @@ async def list_devices(
     label: Annotated[str | None, Query(description="key=value")] = None,
     status: DeviceStatus | None = None,
     kind: DeviceKind | None = None,
+    profile: Annotated[str | None, Query(pattern=ID_PATTERN, description="Only devices of this profile")] = None,
     q: Annotated[
         str | None, Query(max_length=MAX_SEARCH, description="Case-insensitive part of the id or name")
     ] = None,
@@ -59,7 +61,14 @@ async def list_devices(
             raise InvalidInput("label must be key=value")
         label_filter = (key, value)
     query = DeviceQuery(
-        tenant=scope, label=label_filter, status=status, kind=kind, search=q or None, limit=limit, offset=offset
+        tenant=scope,
+        label=label_filter,
+        status=status,
+        kind=kind,
+        search=q or None,
+        profile=profile,
+        limit=limit,
+        offset=offset,
     )
     items, total = await services.registry.list(query)
     return DevicePage(items=items, total=total, limit=limit, offset=offset)
@@ -72,7 +81,8 @@ async def get_device(device: DeviceDep) -> Device:
 
 @router.patch("/{device_id}", response_model=Device)
 async def update_device(device: DeviceDep, body: DevicePatch, services: ServicesDep) -> Device:
-    """Change name or labels; ``enabled: false`` refuses the device and closes its sessions."""
+    """Change name, labels or profile (one of the tenant's; ``""`` removes it); ``enabled: false`` refuses the
+    device and closes its sessions."""
     return await services.registry.update(device.id, body)
 
 

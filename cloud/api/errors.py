@@ -28,6 +28,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
+#: Seconds a client is asked to wait (``Retry-After``) before repeating a request that failed for a retryable error.
+RETRY_AFTER_S = 5
 _BY_STATUS = {
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
@@ -68,7 +70,10 @@ def install(app: FastAPI) -> None:
     async def _fieldhub(request: Request, exc: FieldhubError) -> JSONResponse:
         count_error(request.app, exc.code)
         status = STATUS[exc.code]
-        headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if status == 401 else None
+        headers = {"WWW-Authenticate": getattr(exc, "challenge", "Bearer")} if status == 401 else {}
+        if exc.retryable:
+            # A server that is away: clients (devices posting readings among them) wait before they try again.
+            headers["Retry-After"] = str(RETRY_AFTER_S)
         if status >= 500:
             log.warning("request failed: %s", exc.message)
         return error_response(status, exc.code, exc.message, getattr(exc, "details", None), headers=headers)

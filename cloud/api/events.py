@@ -13,13 +13,12 @@ from pydantic import BaseModel
 
 from cloud.api.apps import TenantQuery
 from cloud.api.deps import PrincipalDep, ServicesDep, get_stream_session, target_tenant
-from cloud.api.params import parse_time
+from cloud.api.params import parse_window
 from cloud.api.sse import event_stream, watched
 from cloud.identity.principals import Principal
 from cloud.identity.tokens import TokenSession
 from contracts.events import KIND_FILTER_PATTERN, Event
 from contracts.ids import ID_PATTERN
-from hub.errors import InvalidInput
 from hub.store.events import EventQuery
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -52,10 +51,7 @@ class EventFilters:
         self.deployment = deployment
         self.node = node
         self.kind = kind
-        self.start = parse_time(start, "start")
-        self.end = parse_time(end, "end")
-        if self.start is not None and self.end is not None and self.start >= self.end:
-            raise InvalidInput("start must be before end")
+        self.start, self.end = parse_window(start, end)
 
     def query(self, principal: Principal, limit: int) -> EventQuery:
         scope = self.tenant if principal.tenant is None else target_tenant(principal, self.tenant)
@@ -88,11 +84,7 @@ def _frame(event: Event) -> bytes:
     return f"id: {event.id}\nevent: event\ndata: ".encode() + event.model_dump_json().encode() + b"\n\n"
 
 
-@router.get("/stream", response_class=StreamingResponse)
-async def stream_events(
-    filters: FiltersDep,
-    services: ServicesDep,
-    session: Annotated[TokenSession, Depends(get_stream_session)],
+def resume_after(
     after: Annotated[
         int | None, Query(ge=0, le=MAX_EVENT_ID, description="Start after this event id (default: from now on)")
     ] = None,
@@ -100,10 +92,24 @@ async def stream_events(
         int | None,
         Header(alias="Last-Event-ID", ge=0, le=MAX_EVENT_ID, description="Resume after this event (sent on reconnect)"),
     ] = None,
+) -> int | None:
+    """Where an event stream starts: after ``Last-Event-ID`` (a reconnect), else ``after``, else from now on."""
+    return last_event_id if last_event_id is not None else after
+
+
+#: The event id a stream resumes after (None: from now on).
+ResumeDep = Annotated[int | None, Depends(resume_after)]
+
+
+@router.get("/stream", response_class=StreamingResponse)
+async def stream_events(
+    filters: FiltersDep,
+    services: ServicesDep,
+    session: Annotated[TokenSession, Depends(get_stream_session)],
+    resume: ResumeDep,
 ) -> StreamingResponse:
     """Server-Sent Events: one ``event`` frame (``id:`` the event's id) per matching event stored from now on, or
     after ``Last-Event-ID`` (else ``after``). Ends with an ``end`` event (``{"reason": "token_expired" | "revoked" |
     "unavailable"}``) once its token expires or is revoked."""
-    resume = last_event_id if last_event_id is not None else after
     follow = await services.events.follow(filters.query(session.principal, 1), after=resume)
     return event_stream(watched(services.tokens, session, follow.next, _frame))

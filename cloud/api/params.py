@@ -45,6 +45,14 @@ def parse_time(raw: str | None, name: str) -> int | None:
     return ms
 
 
+def parse_window(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """``start`` and ``end`` as :func:`parse_time` reads them; :class:`InvalidInput` unless start is before end."""
+    start_ms, end_ms = parse_time(start, "start"), parse_time(end, "end")
+    if start_ms is not None and end_ms is not None and start_ms >= end_ms:
+        raise InvalidInput("start must be before end")
+    return start_ms, end_ms
+
+
 def parse_interval(raw: str) -> int:
     """``500ms``, ``60s``, ``5m``, ``1h``, ``1d`` -> milliseconds."""
     match = _INTERVAL.fullmatch(raw.strip())

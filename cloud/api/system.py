@@ -39,6 +39,9 @@ class IngestStats(BaseModel):
     stored: int
     duplicates: int
     rejected: dict[str, int]
+    flagged: dict[str, int] = Field(
+        description="Messages stored although they do not fit their device's lenient profile, by reason"
+    )
     refused: dict[str, int]
     dropped: dict[str, int] = Field(
         description="Connections the embedded broker closed for a limit or a protocol violation, by reason"
@@ -128,6 +131,7 @@ async def ingest_stats(principal: PrincipalDep, services: ServicesDep) -> Ingest
         stored=int(value("fieldhub_store_points_written_total") or 0),
         duplicates=int(value("fieldhub_store_points_duplicate_total") or 0),
         rejected=m.rejections(),
+        flagged=m.flags(),
         refused=m.refusals(),
         dropped=m.drops(),
     )

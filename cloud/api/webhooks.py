@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cloud.api.apps import TenantQuery, acting_tenant
 from cloud.api.deps import PrincipalDep, ServicesDep, target_tenant
+from contracts.channels import WebhookUrl
 from contracts.events import FAMILIES, EventKind
 from hub.store.events import Webhook as WebhookRecord
 
@@ -27,17 +28,10 @@ class WebhookCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: AnyHttpUrl = Field(description="http:// or https:// endpoint that takes a JSON POST")
+    url: WebhookUrl
     kinds: list[str] = Field(
         default_factory=list, max_length=32, description="Kinds (node.dead) or families (node.); empty: every kind"
     )
-
-    @field_validator("url")
-    @classmethod
-    def _short(cls, url: AnyHttpUrl) -> AnyHttpUrl:
-        if len(str(url)) > 2048:
-            raise ValueError("at most 2048 characters")
-        return url
 
     @field_validator("kinds")
     @classmethod

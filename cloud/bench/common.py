@@ -133,3 +133,12 @@ async def hub_with_admin(data_dir: Path) -> AsyncIterator[tuple[HubRuntime, http
         token.raise_for_status()
         http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
         yield hub, http
+
+
+def connected_publisher(port: int, device: str, password: str) -> mqtt.Client:
+    """A paho client connected to the hub on this host as ``device``, its network loop running."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device)
+    client.username_pw_set(device, password)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    return client

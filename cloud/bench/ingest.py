@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,15 @@ async def baseline(args: argparse.Namespace) -> dict[str, float]:
         await broker.shutdown()
 
 
-async def pipeline(args: argparse.Namespace) -> dict[str, float]:
+#: Called with the running hub and the benched device ids before the publishers start.
+Prepare = Callable[[HubRuntime, list[str]], Awaitable[None]]
+
+
+async def pipeline(
+    args: argparse.Namespace, prepare: Prepare | None = None, finish: Prepare | None = None
+) -> dict[str, float]:
+    """The pipeline's run; ``prepare`` before the publishers start, ``finish`` once every message is stored (both
+    with the hub and the device ids)."""
     with tempfile.TemporaryDirectory(prefix="fieldhub-bench-") as tmp:
         async with HubRuntime(bench_settings(Path(tmp), args)) as hub:
             collector.settle_after_start()  # as fieldhub up does
@@ -75,6 +84,8 @@ async def pipeline(args: argparse.Namespace) -> dict[str, float]:
                         args.qos,
                     )
                 )
+            if prepare is not None:
+                await prepare(hub, [spec.client_id for spec in specs])
             value = services.metrics.registry.get_sample_value
             pubs = Publishers(specs)
             await asyncio.to_thread(pubs.start)
@@ -83,6 +94,8 @@ async def pipeline(args: argparse.Namespace) -> dict[str, float]:
                 started = pubs.go()
                 ended = await wait_for(lambda: int(value("fieldhub_ingest_messages_total") or 0), total)
                 await asyncio.to_thread(pubs.join)
+            if finish is not None:
+                await finish(hub, [spec.client_id for spec in specs])
             stored_msgs = int(value("fieldhub_ingest_messages_total") or 0)
             stored_points = int(value("fieldhub_store_points_written_total") or 0)
             elapsed = ended - started

@@ -26,11 +26,10 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from cloud.bench.chromium import CHROMIUM, CHROMIUM_ARGS
-from cloud.bench.common import hub_with_admin
+from cloud.bench.common import connected_publisher, hub_with_admin
 from cloud.portal.serve import DIST
 from cloud.runtime import HubRuntime
 
@@ -124,14 +123,6 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _publisher(port: int, device: str, password: str) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device)
-    client.username_pw_set(device, password)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    return client
-
-
 async def _publish(client: mqtt.Client, device: str, rate: int, first: int) -> int:
     """Readings ``first, first+1, ...`` of key ``v`` at ``rate`` a second for :data:`RATE_S`, 20 messages a second;
     returns the last value sent."""
@@ -151,7 +142,7 @@ async def _publish(client: mqtt.Client, device: str, rate: int, first: int) -> i
 async def _live_chart(browser: Browser, hub: HubRuntime, http: httpx.AsyncClient, password: str) -> dict[str, Any]:
     created = (await http.post("/api/v1/devices", json={"id": "a-live", "name": "live"})).json()
     credentials = created["credentials"]
-    client = _publisher(hub.mqtt_port, "a-live", credentials["password"])
+    client = connected_publisher(hub.mqtt_port, "a-live", credentials["password"])
     rates: list[dict[str, Any]] = []
     try:
         client.publish("devices/a-live/telemetry", json.dumps({"values": {"v": 0}}), qos=1)

@@ -44,6 +44,36 @@ def ingest(qos: str, stream: tuple[str, ...], json_output: bool, **options: Any)
 
 
 @bench.command()
+@click.option("--messages", type=click.IntRange(min=100), default=20_000, help="Messages per ingest run")
+@click.option("--publishers", type=click.IntRange(min=1), default=2, help="Publisher processes (one device each)")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, help="Runs without and with rules, alternating")
+@click.option("--alarms", type=click.IntRange(min=1), default=200, help="Alarms raised for the webhook timing")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def alarms(json_output: bool, **options: Any) -> int:
+    """Ingest with 1,000 rules against the same run without, and threshold-to-webhook time."""
+    return _run("alarms", json=json_output, **options)
+
+
+@bench.command("http-ingest")
+@click.option("--seconds", type=click.FloatRange(min=1), default=5.0, help="Measured time of each run")
+@click.option("--clients", type=click.IntRange(min=1), default=8, help="Concurrent keep-alive clients (httpx)")
+@click.option("--processes", type=click.IntRange(min=1), default=2, help="Load processes the clients are spread over")
+@click.option(
+    "--batch",
+    "batches",
+    type=click.IntRange(min=1, max=1000),
+    multiple=True,
+    default=(1, 100),
+    show_default=True,
+    help="Readings per request, one run each; the first run is the baseline",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def http_ingest(json_output: bool, **options: Any) -> int:
+    """Requests/s and points/s through HTTP ingest per batch size, with the first batch size as baseline."""
+    return _run("http_ingest", json=json_output, **options)
+
+
+@bench.command()
 @click.option("--readings", type=int, default=100_000, help="Backlog to replay")
 @click.option("--seconds", type=float, default=10.0, help="CPU measurement window")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object")

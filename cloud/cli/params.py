@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -52,6 +54,16 @@ def json_object(text: str, param_hint: str, expected: str = "must be a JSON obje
     if not isinstance(doc, dict):
         raise click.BadParameter(expected, param_hint=param_hint)
     return doc
+
+
+def file_text(path: Path, param_hint: str = "'--file'") -> str:
+    """What the file at ``path`` holds (``-``: stdin); else a usage error naming ``param_hint``."""
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint=param_hint) from None
 
 
 def duration(ctx: click.Context, param: click.Parameter, value: str) -> float:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import click
 from cloud.cli.lazy import OrderedGroup
 from cloud.cli.options import api_options, invocation
 from cloud.cli.output import col
-from cloud.cli.params import json_object, json_pairs, nested
+from cloud.cli.params import file_text, json_object, json_pairs, nested
 
 DOC_COLUMNS = (col("VERSION"), col("UPDATED"), col("STATE"))
 
@@ -69,7 +68,7 @@ def set_desired(device_id: str, document: str | None, path: Path | None, changes
     inv = invocation()
     api = inv.api()
     if path is not None:
-        document = sys.stdin.read() if str(path) == "-" else _read(path)
+        document = file_text(path)
     if document is not None:
         base = json_object(document, "DOCUMENT", "the desired state is a JSON object")
     elif changes:
@@ -77,10 +76,3 @@ def set_desired(device_id: str, document: str | None, path: Path | None, changes
     else:
         raise click.UsageError("give the state: DOCUMENT, --file or --set KEY=VALUE")
     inv.show(api.put(f"/api/v1/devices/{device_id}/state/desired", nested(changes, base)), DOC_COLUMNS)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint="'--file'") from None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ import httpx
 from contracts.events import Event, matches_kind
 from hub.clock import now_ms
 from hub.errors import InvalidInput, NotFound, StoreUnavailable
+from hub.events.posting import post_signed
 from hub.events.service import Events, Follow
-from hub.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from hub.logutil import RateLimitedLog
 from hub.retry import Backoff
 from hub.store.events import Attempt, EventQuery, Webhook
@@ -36,7 +35,6 @@ from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 MAX_WEBHOOKS_PER_TENANT = 20
-_ERROR_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,23 +141,14 @@ class Webhooks:
         body = event.model_dump_json().encode()
         delays = Backoff(self.policy.first_s, self.policy.cap_s).delays()
         for attempt in range(1, self.policy.attempts + 1):
-            timestamp = int(time.time())
             headers = {
-                "Content-Type": "application/json",
                 "User-Agent": "Fieldhub-Webhooks/1",
                 "X-Fieldhub-Event": event.kind,
                 "X-Fieldhub-Event-Id": str(event.id),
                 "X-Fieldhub-Webhook": webhook.id,
-                TIMESTAMP_HEADER: str(timestamp),
-                SIGNATURE_HEADER: sign(webhook.secret, timestamp, body),
             }
-            status: int | None = None
-            try:
-                response = await self._client.post(webhook.url, content=body, headers=headers)
-                status = response.status_code
-                error = None if response.is_success else f"answered {status}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:_ERROR_CHARS] or type(exc).__name__
+            posted = await post_signed(self._client, webhook.url, webhook.secret, body, headers)
+            status, error = posted.status, posted.error
             last = attempt == self.policy.attempts
             await self._count(
                 webhook, Attempt(now_ms(), error is None, status, error, dropped=error is not None and last)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from contracts.errors import RejectReason
 from contracts.telemetry import Reading
 
 
@@ -17,5 +18,6 @@ class Accepted:
     tenant: str
     readings: Sequence[Reading]
     received: int
-    #: Completed once the message is written (for senders that wait before acknowledging).
-    written: asyncio.Future[None] | None = None
+    #: Completed once the message is written (for senders that wait before acknowledging), with ``None``, or
+    #: with the reason it was refused after all (a message the store fails on every time).
+    written: asyncio.Future[RejectReason | None] | None = None

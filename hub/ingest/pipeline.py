@@ -30,6 +30,7 @@ from hub.follower import Followers
 from hub.ingest.accepted import Accepted
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
+from hub.profiles.conformance import ProfileCheck
 from hub.retry import Backoff
 from hub.store.outbox import Outbox, StoredBatch
 from hub.store.telemetry import Message, TelemetryStore, WriteResult
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 #: What each refusal means, in words that quote nothing of the message (logged with the reason).
-_EXPLAINED: dict[RejectReason, str] = {
+EXPLAINED: dict[RejectReason, str] = {
     RejectReason.PAYLOAD_TOO_LARGE: "larger than ingest.max_payload_bytes",
     RejectReason.MALFORMED_JSON: "not JSON",
     RejectReason.SCHEMA: "not of the telemetry shape in docs/devices.md",
@@ -47,6 +48,9 @@ _EXPLAINED: dict[RejectReason, str] = {
     RejectReason.TS_OUT_OF_RANGE: "a ts before 2000: ts is epoch milliseconds, not seconds",
     RejectReason.TS_IN_FUTURE: "a ts further ahead of hub time than ingest.max_future_s",
     RejectReason.UNKNOWN_TOPIC: "not a telemetry topic",
+    RejectReason.UNDECLARED_KEY: "a key the device's strict profile does not declare",
+    RejectReason.WRONG_TYPE: "a value of another type than the device's strict profile declares",
+    RejectReason.OUT_OF_RANGE: "a value outside the range the device's strict profile declares",
     RejectReason.UNPROCESSABLE: "cannot be stored",
 }
 Listener = Callable[[StoredBatch], None]
@@ -66,6 +70,7 @@ class IngestPipeline:
         arrivals: Arrivals,
         *,
         followers: Followers,
+        profiles: ProfileCheck | None = None,
         queue_size: int = 10_000,
         max_batch_points: int = 20_000,
         backoff: Backoff | None = None,
@@ -76,6 +81,7 @@ class IngestPipeline:
         self._telemetry = telemetry
         self._outbox = outbox
         self._followers = followers
+        self._profiles = profiles
         self._cursor_expiry_ms = int(cursor_expiry_s * 1000)
         self._metrics = metrics
         self._limits = limits
@@ -112,6 +118,8 @@ class IngestPipeline:
         self._writing = self._background.spawn(self._writer(), name="ingest-writer")
         self._background.spawn(self._trimmer(), name="outbox-trimmer")
         self._background.spawn(self._followers.run(), name="outbox-followers")
+        if self._profiles is not None:
+            self._background.spawn(self._profiles.run(), name="profile-cache")
         return self
 
     async def __aexit__(
@@ -124,8 +132,8 @@ class IngestPipeline:
             await asyncio.wait([self._writing])
         await self._background.close()
 
-    async def submit(self, device_id: str, tenant: str, payload: bytes, *, stored: bool = False) -> bool:
-        """Validate one telemetry message and queue it; ``False`` if it was refused (and counted).
+    async def submit(self, device_id: str, tenant: str, payload: bytes, *, stored: bool = False) -> RejectReason | None:
+        """Validate one telemetry message and queue it; why it was refused (and counted), ``None`` if it was not.
 
         With ``stored``, return only once the message is written to the store (group commit:
         many waiting senders share one transaction).
@@ -134,25 +142,32 @@ class IngestPipeline:
         try:
             readings = parse_telemetry(payload, received, self._limits, self._arrivals)
         except PayloadRejected as exc:
-            self._metrics.rejected_by[exc.reason].inc()
-            # Device id, topic and reason only: the payload, and the parser's detail that quotes it, can be sensitive.
-            self._rejects.warning(
-                f"{device_id}:{exc.reason}",
-                "refused telemetry of %s on %s: %s (%s)",
-                device_id,
-                telemetry_topic(device_id),
-                exc.reason.value,
-                _EXPLAINED[exc.reason],
-            )
-            return False
+            return self._refuse(device_id, exc.reason)
+        if self._profiles is not None:
+            misfit = await self._profiles.check(device_id, tenant, readings)
+            if misfit is not None:
+                return self._refuse(device_id, misfit)
         if self._closed:
             raise StoreUnavailable("ingest is shutting down")
-        written = asyncio.get_running_loop().create_future() if stored else None
+        written: asyncio.Future[RejectReason | None] | None = None
+        if stored:
+            written = asyncio.get_running_loop().create_future()
         async with self._entry:
             await self._queue.put(Accepted(device_id, tenant, readings, received, written))
-        if written is not None:
-            await written
-        return True
+        return None if written is None else await written
+
+    def _refuse(self, device_id: str, reason: RejectReason) -> RejectReason:
+        self._metrics.rejected_by[reason].inc()
+        # Device id, topic and reason only: the payload, and the parser's detail that quotes it, can be sensitive.
+        self._rejects.warning(
+            f"{device_id}:{reason}",
+            "refused telemetry of %s on %s: %s (%s)",
+            device_id,
+            telemetry_topic(device_id),
+            reason.value,
+            EXPLAINED[reason],
+        )
+        return reason
 
     async def drained(self) -> None:
         """Wait until everything queued so far has been stored."""
@@ -236,7 +251,7 @@ class IngestPipeline:
             str(exc)[:200],
             exc_info=exc,
         )
-        self._release([item])
+        self._release([item], RejectReason.UNPROCESSABLE)
 
     def _finish(self, batch: list[Accepted], stored: StoredBatch | None) -> None:
         """The batch is stored: hand it to the listeners (if it went to the outbox), then release its senders."""
@@ -253,10 +268,10 @@ class IngestPipeline:
                 log.exception("ingest observer %r failed", observer)
         self._release(batch)
 
-    def _release(self, batch: list[Accepted]) -> None:
+    def _release(self, batch: list[Accepted], refused: RejectReason | None = None) -> None:
         for item in batch:
             if item.written is not None and not item.written.done():
-                item.written.set_result(None)
+                item.written.set_result(refused)
             self._queue.task_done()
 
     async def _trimmer(self) -> None:

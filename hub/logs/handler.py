@@ -14,6 +14,7 @@ import time
 from collections import deque
 
 from contracts.nodes import MAX_LOG_MESSAGE
+from hub.ratelimit import TokenBucket
 from hub.store.logs import HUB_NODE, HUB_TENANT, LEVELS, NewLine
 
 BUFFER = 1000
@@ -33,9 +34,7 @@ class HubLogHandler(logging.Handler):
         super().__init__(level)
         self._source = source
         self._per_s = per_s
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._refilled = time.monotonic()
+        self._bucket = TokenBucket(per_s, float(burst))
         self._buffer: deque[NewLine] = deque(maxlen=BUFFER)
         self.dropped = 0
         self._dropped_told = 0
@@ -44,13 +43,9 @@ class HubLogHandler(logging.Handler):
         # logging holds this handler's lock around emit: the bucket needs no lock of its own.
         if record.name == _OWN or record.name.startswith(_OWN + "."):
             return
-        now = time.monotonic()
-        self._tokens = min(self._burst, self._tokens + (now - self._refilled) * self._per_s)
-        self._refilled = now
-        if self._tokens < 1 or len(self._buffer) == self._buffer.maxlen:
+        if len(self._buffer) == self._buffer.maxlen or not self._bucket.take():
             self.dropped += 1
             return
-        self._tokens -= 1
         try:
             message = self.format(record)
         except (TypeError, ValueError, KeyError):  # arguments that do not format: logging would print a traceback

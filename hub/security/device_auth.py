@@ -61,14 +61,16 @@ class DeviceAuthenticator:
         self._cache.pop(device_id, None)
         self._generation[device_id] = self._generation.get(device_id, 0) + 1
 
-    async def authenticate(self, username: str | None, password: str | None) -> DeviceIdentity:
-        """Return the device's identity or raise :class:`AuthRefused` (counted and logged)."""
+    async def authenticate(
+        self, username: str | None, password: str | None, *, via: str = "MQTT connection"
+    ) -> DeviceIdentity:
+        """Return the device's identity or raise :class:`AuthRefused` (counted and logged as refused ``via``)."""
         try:
             return await self._check(username, password)
         except AuthRefused as exc:
             self._metrics.auth_refused_by[exc.reason].inc()
             self._log.warning(
-                f"auth:{exc.reason}", "refused MQTT connection of %r: %s", (username or "")[:64], exc.reason.value
+                f"auth:{exc.reason}", "refused %s of %r: %s", via, (username or "")[:64], exc.reason.value
             )
             raise
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from hub.store.alarms import AlarmStore
 from hub.store.apps import AppStore
+from hub.store.channels import ChannelStore
 from hub.store.events import EventStore
 from hub.store.identity import IdentityStore
 from hub.store.logs import LogStore
 from hub.store.nodes import NodeStore
 from hub.store.outbox import Outbox
+from hub.store.profiles import ProfileStore
 from hub.store.provisioning import ProvisioningStore
 from hub.store.registry import RegistryStore
 from hub.store.state import StateStore
@@ -52,3 +55,6 @@ class Backend:
     apps: AppStore
     logs: LogStore
     events: EventStore
+    profiles: ProfileStore
+    alarms: AlarmStore
+    channels: ChannelStore

@@ -18,6 +18,8 @@ class DeviceQuery:
     kind: DeviceKind | None = None
     #: Case-insensitive substring of the id or the name.
     search: str | None = None
+    #: Devices that follow this profile.
+    profile: str | None = None
     limit: int = 100
     offset: int = 0
 
@@ -41,6 +43,8 @@ class DevicePatchRecord:
     name: str | None = None
     labels: dict[str, str] | None = None
     enabled: bool | None = None
+    #: The device's profile; ``""`` removes it.
+    profile: str | None = None
 
 
 class RegistryStore(Protocol):
@@ -70,7 +74,8 @@ class RegistryStore(Protocol):
         """Apply a patch; ``None`` if the device does not exist."""
 
     async def delete_device(self, device_id: str) -> bool:
-        """Delete a device with all that is kept of it (telemetry, state, heartbeat, logs); ``False`` if absent."""
+        """Delete a device with all that is kept of it (telemetry, state, heartbeat, logs, the pending conditions of
+        rules on it; its alarms stay, as history); ``False`` if absent."""
 
     async def get_device_secret(self, device_id: str) -> DeviceSecret | None:
         """Credentials record for authentication."""

@@ -101,3 +101,7 @@ class TelemetryStore(Protocol):
 
     async def latest(self, device_id: str) -> dict[str, tuple[int, Value]]:
         """Latest ``(ts, value)`` per key of a device."""
+
+    async def last_heard(self, device_ids: Sequence[str], key: str | None) -> dict[str, int]:
+        """Per device, the time of its newest reading of ``key`` (``None``: when the hub last heard it, its last
+        seen), epoch ms; devices without one are absent. One query for many devices (the no-data watch)."""

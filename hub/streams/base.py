@@ -31,6 +31,13 @@ class StreamSink(Protocol):
             SinkUnavailable: not every message was acknowledged; the whole batch is sent again.
         """
 
+    async def send_alarm(self, tenant: str, device_id: str, body: bytes, record_id: str) -> None:
+        """Write one alarm notification (JSON ``body``, unique ``record_id``) beside the tenant's telemetry.
+
+        Raises:
+            SinkUnavailable: the stream did not acknowledge it (the notification is tried again, same id).
+        """
+
     async def close(self) -> None:
         """Disconnect promptly, even from a stream that is down (what it did not take is sent again later)."""
 
@@ -59,6 +66,11 @@ def _rows(readings: Sequence[Reading]) -> Iterable[tuple[str, int, Value, int | 
 
 def headers(item: Message) -> dict[str, str]:
     return {"Fieldhub-Tenant": item.tenant, "Fieldhub-Device": item.device_id, "Fieldhub-Schema": str(SCHEMA_VERSION)}
+
+
+def alarm_headers(tenant: str, device_id: str) -> dict[str, str]:
+    """Headers of an alarm record (its schema is :class:`contracts.alarms.Notification`'s ``schema_version``)."""
+    return {"Fieldhub-Tenant": tenant, "Fieldhub-Device": device_id, "Fieldhub-Record": "alarm"}
 
 
 def public_name(url: str) -> str:

@@ -1,7 +1,8 @@
 """Kafka-protocol sink through confluent-kafka: idempotent producer, acks=all, key = device id.
 
 Topic per tenant (``fieldhub.<tenant>.telemetry`` by default, the pattern is configurable with
-``?topic=``), so each device keeps its order within its partition. librdkafka runs its own
+``?topic=``), so each device keeps its order within its partition; alarm notifications go to the same topic
+name with ``.alarms`` appended (``fieldhub.<tenant>.telemetry.alarms``), keyed by device too. librdkafka runs its own
 threads; ``send`` waits for the delivery reports of the batch off the event loop, in short steps
 so that a close never waits long on a broker that is down (the forwarder sends again what was
 not delivered). librdkafka's own log lines go through a rate limit: it reports every failed
@@ -24,7 +25,7 @@ from confluent_kafka.cimpl import NewTopic
 from hub.errors import ConfigError, SinkUnavailable
 from hub.logutil import RateLimitFilter
 from hub.store.telemetry import Message as StoredMessage
-from hub.streams.base import headers, public_name, record
+from hub.streams.base import alarm_headers, headers, public_name, record
 
 log = logging.getLogger(__name__)
 #: librdkafka's own messages (rate limited once a sink is made).
@@ -124,6 +125,42 @@ class KafkaSink:
             raise SinkUnavailable("Kafka sink is not open")
         try:
             await asyncio.to_thread(self._send, batch)
+        except (KafkaException, BufferError) as exc:
+            raise SinkUnavailable(f"Kafka at {self._servers}: {exc}") from None
+
+    def _send_alarm(self, tenant: str, device_id: str, body: bytes) -> None:
+        producer = self._producer
+        assert producer is not None
+        topic = f"{self._topic.format(tenant=tenant)}.alarms"
+        self._ensure_topics({topic})
+        done = threading.Event()
+        failures: list[str] = []
+
+        def report(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(str(err))
+            done.set()
+
+        producer.produce(
+            topic,
+            value=body,
+            key=device_id.encode(),
+            headers=list(alarm_headers(tenant, device_id).items()),
+            on_delivery=report,
+        )
+        # Not flush(): that would wait for the telemetry batch in flight as well. Whichever thread polls runs
+        # the report, so this waits on the event, polling in short steps.
+        deadline = time.monotonic() + _TIMEOUT_S + 5
+        while not done.is_set() and not self._closing.is_set() and time.monotonic() < deadline:
+            producer.poll(_STEP_S)
+        if failures or not done.is_set():
+            raise SinkUnavailable(f"Kafka at {self._servers}: alarm record undelivered {failures[:1]}")
+
+    async def send_alarm(self, tenant: str, device_id: str, body: bytes, record_id: str) -> None:
+        if self._producer is None:
+            raise SinkUnavailable("Kafka sink is not open")
+        try:
+            await asyncio.to_thread(self._send_alarm, tenant, device_id, body)
         except (KafkaException, BufferError) as exc:
             raise SinkUnavailable(f"Kafka at {self._servers}: {exc}") from None
 

@@ -1,5 +1,8 @@
 """NATS JetStream sink: a stream per tenant, subject ``fieldhub.<tenant>.telemetry.<device>``, acked publishes.
 
+Alarm notifications go to a stream of their own per tenant (:func:`alarms_stream_name`), subject
+``fieldhub.<tenant>.alarms.<device>``, each with the notification id as ``Nats-Msg-Id``.
+
 Redeliveries (a device sending again a message whose PUBACK it missed) carry the same
 ``Nats-Msg-Id`` when the message has a ``seq``, so JetStream's duplicate window drops them.
 """
@@ -20,7 +23,7 @@ from nats.js.errors import Error as JetStreamError
 from contracts.telemetry import device_seq
 from hub.errors import SinkUnavailable
 from hub.store.telemetry import Message
-from hub.streams.base import headers, public_name, record
+from hub.streams.base import alarm_headers, headers, public_name, record
 
 log = logging.getLogger(__name__)
 _CONCURRENT_PUBLISHES = 256
@@ -38,6 +41,18 @@ def subject(tenant: str, device_id: str) -> str:
     return f"fieldhub.{tenant}.telemetry.{device_id}"
 
 
+def alarms_stream_name(tenant: str) -> str:
+    """Beside, not inside, the telemetry stream: adding a subject to a stream that exists would fail.
+
+    ``fieldhub-alarms_`` cannot start a telemetry stream's name (those start ``fieldhub_``), so none collide.
+    """
+    return "fieldhub-alarms_" + stream_name(tenant).removeprefix("fieldhub_")
+
+
+def alarms_subject(tenant: str, device_id: str) -> str:
+    return f"fieldhub.{tenant}.alarms.{device_id}"
+
+
 class NatsSink:
     """Writes each accepted message to the tenant's JetStream stream and waits for the acks."""
 
@@ -46,6 +61,7 @@ class NatsSink:
         self._url = url
         self._nc: Client | None = None
         self._streams: set[str] = set()
+        self._alarm_streams: set[str] = set()
 
     async def open(self) -> None:
         try:
@@ -78,6 +94,20 @@ class NatsSink:
         if seq is not None:
             head["Nats-Msg-Id"] = f"{item.device_id}:{item.readings[0].key}:{seq}"
         await js.publish(subject(item.tenant, item.device_id), record(item), headers=head)
+
+    async def send_alarm(self, tenant: str, device_id: str, body: bytes, record_id: str) -> None:
+        if self._nc is None:
+            raise SinkUnavailable("NATS sink is not open")
+        js = self._nc.jetstream(timeout=_TIMEOUT_S)
+        # A retry after a lost ack carries the same id: JetStream's duplicate window drops the copy.
+        head = {**alarm_headers(tenant, device_id), "Nats-Msg-Id": record_id}
+        try:
+            if tenant not in self._alarm_streams:
+                await js.add_stream(name=alarms_stream_name(tenant), subjects=[f"fieldhub.{tenant}.alarms.>"])
+                self._alarm_streams.add(tenant)
+            await js.publish(alarms_subject(tenant, device_id), body, headers=head)
+        except (NatsError, JetStreamError, TimeoutError, OSError) as exc:
+            raise SinkUnavailable(f"NATS at {self._url}: {exc!r}") from None
 
     async def close(self) -> None:
         nc, self._nc = self._nc, None

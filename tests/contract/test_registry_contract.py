@@ -96,6 +96,35 @@ async def test_device_listing_filters_and_pages(backend: Backend) -> None:
     assert await ids(offset=10) == ([], 4)
 
 
+async def test_a_device_names_a_profile_that_a_patch_changes_or_removes(backend: Backend) -> None:
+    await with_devices(backend, "plain", tenant="ta")
+    await with_devices(backend, tenant="tb")
+    await backend.registry.create_device(device("s1", "ta", profile="sensor"), "h")
+    await backend.registry.create_device(device("s2", "ta", profile="sensor"), "h")
+    await backend.registry.create_device(device("m1", "tb", profile="sensor"), "h")
+    s1 = await backend.registry.get_device("s1")
+    assert s1 is not None and s1.profile == "sensor"
+    assert (await backend.registry.get_device("plain")).profile is None  # type: ignore[union-attr]
+
+    async def ids(**filters: object) -> tuple[list[str], int]:
+        page, total = await backend.registry.list_devices(DeviceQuery(**filters))  # type: ignore[arg-type]
+        return [d.id for d in page], total
+
+    assert await ids(profile="sensor") == (["m1", "s1", "s2"], 3)
+    assert await ids(profile="sensor", tenant="ta") == (["s1", "s2"], 2)
+    assert await ids(profile="ghost") == ([], 0)
+    # Absent leaves it; a name replaces it; "" removes it.
+    renamed = await backend.registry.update_device("s1", DevicePatchRecord(name="Renamed"))
+    assert renamed is not None and renamed.profile == "sensor"
+    moved = await backend.registry.update_device("s1", DevicePatchRecord(profile="meter"))
+    assert moved is not None and moved.profile == "meter"
+    removed = await backend.registry.update_device("s2", DevicePatchRecord(profile=""))
+    assert removed is not None and removed.profile is None
+    assert await ids(profile="sensor", tenant="ta") == ([], 0)
+    assert await ids(profile="meter") == (["s1"], 1)
+    assert (await backend.registry.get_device("s2")).profile is None  # type: ignore[union-attr]
+
+
 async def test_status_and_last_seen(backend: Backend) -> None:
     await with_devices(backend, "d1", "d2")
     await backend.registry.set_status("d1", DeviceStatus.ONLINE, T0)

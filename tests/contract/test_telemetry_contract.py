@@ -123,3 +123,22 @@ async def test_messages_with_interleaved_sensors_land_in_each_series_whole(backe
     assert await backend.telemetry.query_range(RangeQuery("d1", "b")) == expected
     assert await backend.telemetry.query_range(RangeQuery("d2", "a")) == [(T0, -1.0)]
     assert await backend.telemetry.latest("d1") == {"a": expected[-1], "b": expected[-1]}
+
+
+async def test_last_heard_is_the_newest_reading_of_a_key_or_the_last_seen(backend: Backend) -> None:
+    await with_devices(backend, "d1", "d2", "d3")
+    await backend.telemetry.write_points(
+        by_device(
+            [Point("d1", "t", T0, 1.0, None), Point("d1", "t", T0 + 500, 2.0, None), Point("d2", "h", T0, 50.0, None)],
+            {"d1": T0 + 900, "d2": T0 + 100},
+        )
+    )
+    # An older reading arriving later neither moves the key's time back nor the last seen.
+    await backend.telemetry.write_points(by_device([Point("d1", "t", T0 - 5000, 0.0, None)], {"d1": T0 - 5000}))
+    # Ids past the few hundred a query binds at once, unknown ones among them.
+    many = [f"x{i}" for i in range(1200)] + ["d1", "d2", "d3"]
+    assert await backend.telemetry.last_heard(many, "t") == {"d1": T0 + 500}
+    assert await backend.telemetry.last_heard(many, "h") == {"d2": T0}
+    assert await backend.telemetry.last_heard(many, None) == {"d1": T0 + 900, "d2": T0 + 100}
+    assert await backend.telemetry.last_heard(["d1"], "nothing") == {}
+    assert await backend.telemetry.last_heard([], None) == {}

@@ -13,7 +13,18 @@ from tests.helpers.process import HubProcess, logged_in
 
 pytestmark = pytest.mark.timeout(120)
 
-PAGES = ("/", "/devices", "/devices/acc-sensor", "/nodes", "/applications", "/admin")
+PAGES = (
+    "/",
+    "/devices",
+    "/devices/acc-sensor",
+    "/nodes",
+    "/applications",
+    "/admin",
+    "/alarms",
+    "/alarms/rules",
+    "/alarms/channels",
+    "/profiles",
+)
 #: A control without an accessible name, as a screen reader would meet it (empty list: none).
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button, a[href], [role=button]')]
   .filter((el) => el.type !== 'hidden' && el.getClientRects().length > 0)

@@ -63,6 +63,22 @@ def test_the_kafka_variant_is_refused_on_the_embedded_broker() -> None:
     assert "--kafka needs --broker mosquitto" in done.stderr
 
 
+def test_the_http_ingest_bench_stores_every_answered_reading_and_compares_batches() -> None:
+    done = fieldhub(
+        *("bench", "http-ingest", "--seconds", "1", "--clients", "2", "--processes", "1"),
+        *("--batch", "1", "--batch", "10", "--json"),
+        timeout=170,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    assert (result["errors"], result["lost_points"], result["baseline_batch"]) == (0, 0, 1)
+    baseline, batched = result["runs"]
+    assert baseline["requests"] > 0 and batched["requests"] > 0
+    assert batched["points_per_s"] == pytest.approx(batched["requests_per_s"] * 10, rel=0.01)
+    assert batched["ratio_points_per_s"] == pytest.approx(batched["points_per_s"] / baseline["points_per_s"], abs=0.01)
+    assert 0 < baseline["p50_ms"] <= baseline["p99_ms"]
+
+
 def test_the_apps_bench_reports_push_to_running_and_the_agents_memory() -> None:
     done = fieldhub("bench", "apps", "--runs", "1", "--json", timeout=170)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -94,3 +110,16 @@ def test_the_failover_bench_moves_the_app_and_restarts_it() -> None:
     assert failover >= result["baseline_node_dead_s"]
     assert result["failover_ratio"] == pytest.approx(failover / result["baseline_node_dead_s"], abs=0.01)
     assert len(result["restart_s"]) == 1 and result["restart_median_s"] > 0
+
+
+def test_the_alarms_bench_evaluates_every_batch_and_times_the_webhook() -> None:
+    done = fieldhub(*("bench", "alarms", "--messages", "1000", "--rounds", "1", "--alarms", "5", "--json"), timeout=170)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    for mix in ("mix", "worst"):
+        run = result[mix]
+        assert run["batches_skipped"] == 0 and run["ratio"] > 0
+        # v runs 0..499 per device: the "> 990" rule never holds; the worst mix's "!=" ones wait an hour: none raised.
+        assert run["alarms_raised"] == [0]
+    hook = result["threshold_to_webhook"]
+    assert hook["alarms"] == 5 and 0 < hook["p50_ms"] <= hook["p99_ms"] <= hook["max_ms"]

@@ -56,7 +56,13 @@ async def test_the_store_failing_on_one_message_refuses_that_one_only(tmp_path: 
                 for device in ("d1", "poison", "d2")
             ]
             accepted = await asyncio.gather(*senders)
-        assert all(accepted)  # every sender was let go, the poisoned ones too
+        # Every sender was let go, the poisoned ones told why.
+        expected = [
+            RejectReason.UNPROCESSABLE if device == "poison" else None
+            for _ in range(20)
+            for device in ("d1", "poison", "d2")
+        ]
+        assert accepted == expected
         for device in ("d1", "d2"):
             points = await store.query_range(RangeQuery(device, "v"))
             assert [value for _, value in points] == [float(n) for n in range(20)]

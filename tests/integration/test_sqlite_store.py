@@ -191,7 +191,10 @@ async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_pa
             if name not in VERSION_6_TABLES:
                 conn.execute(f'DROP TABLE IF EXISTS "{name}"')
         conn.executescript(
-            "ALTER TABLE users DROP COLUMN token_version;"
+            "DROP TRIGGER device_profile_added; DROP TRIGGER device_profile_changed;"
+            " DROP TRIGGER device_profile_removed; DROP INDEX devices_by_profile;"
+            " ALTER TABLE devices DROP COLUMN profile;"
+            " ALTER TABLE users DROP COLUMN token_version;"
             " CREATE TABLE node_logs (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL,"
             " ts INTEGER NOT NULL, level TEXT NOT NULL, logger TEXT NOT NULL, message TEXT NOT NULL);"
             " PRAGMA user_version = 6;"

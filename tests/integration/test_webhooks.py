@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
 
 from cloud.runtime import HubRuntime
 from hub.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.helpers.hub import Api, running_hub
+from tests.helpers.ports import free_port
+from tests.helpers.receiver import receiver
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -30,47 +29,6 @@ FAST = {"webhook_attempts": 3, "webhook_backoff_s": 0.05, "webhook_backoff_cap_s
 async def hub(tmp_path: Path) -> AsyncIterator[HubRuntime]:
     async with running_hub(tmp_path / "data", events=FAST) as runtime:
         yield runtime
-
-
-class Receiver:
-    """A local HTTP endpoint that answers each POST with the next of ``statuses`` (the last one for ever)."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.delivered: asyncio.Queue[tuple[dict[str, str], bytes]] = asyncio.Queue()
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        self.requests.append((dict(request.headers), body))
-        status = self.statuses[min(len(self.requests), len(self.statuses)) - 1]
-        if status < 300:
-            self.delivered.put_nowait((dict(request.headers), body))
-        return web.Response(status=status)
-
-
-@asynccontextmanager
-async def receiver(statuses: list[int]) -> AsyncIterator[tuple[Receiver, str]]:
-    endpoint = Receiver(statuses)
-    app = web.Application()
-    app.router.add_post("/hook", endpoint.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield endpoint, f"http://127.0.0.1:{port}/hook"
-    finally:
-        await runner.cleanup()
-
-
-def closed_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 async def subscribe(api: Api, url: str, kinds: list[str] | None = None) -> dict[str, Any]:
@@ -139,7 +97,7 @@ async def test_a_failing_endpoint_is_retried_until_it_takes_the_event(hub: HubRu
 
 async def test_a_dead_endpoint_shows_its_failures_and_never_slows_recording(hub: HubRuntime, api: Api) -> None:
     async with receiver([204]) as (alive, url):
-        dead = await subscribe(api, f"http://127.0.0.1:{closed_port()}/hook")
+        dead = await subscribe(api, f"http://127.0.0.1:{free_port()}/hook")
         healthy = await subscribe(api, url)
         events = hub.services.events
         started = time.perf_counter()
@@ -165,7 +123,7 @@ async def test_webhooks_belong_to_their_tenant(hub: HubRuntime, api: Api) -> Non
         async with receiver([204]) as (endpoint, url):
             theirs = await subscribe(other, url)
             assert theirs["tenant"] == "other"
-            mine = await subscribe(api, f"http://127.0.0.1:{closed_port()}/unused", ["schedule.missed"])
+            mine = await subscribe(api, f"http://127.0.0.1:{free_port()}/unused", ["schedule.missed"])
             assert [w["id"] for w in (await other.http.get(WEBHOOKS)).json()["items"]] == [theirs["id"]]
             assert (await other.http.delete(f"{WEBHOOKS}/{mine['id']}")).status_code == 404
             # Only the other tenant's events go to its webhook.

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from types import SimpleNamespace
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
-from cloud.api.errors import STATUS
+from cloud.api import errors
+from cloud.api.errors import RETRY_AFTER_S, STATUS
 from contracts.errors import AuthRefusal, ErrorCode, FieldhubError, RejectReason
 from contracts.ids import InvalidIdentifier, check_id
 from contracts.telemetry import PayloadRejected
 from device_drivers.base import DriverUnavailable
 from hub.errors import StoreUnavailable
+from hub.metrics import Metrics
 from hub.security.device_auth import AuthRefused
 
 PACKAGES = ("contracts", "device_drivers", "edge_agent", "hub", "cloud")
@@ -60,3 +65,19 @@ def test_an_invalid_id_is_a_refusal_of_bad_input_and_still_a_value_error() -> No
     with pytest.raises(InvalidIdentifier) as caught:
         check_id("../etc", "device id")
     assert isinstance(caught.value, ValueError) and caught.value.code is ErrorCode.INVALID_REQUEST
+
+
+async def test_a_retryable_error_tells_the_client_when_to_try_again() -> None:
+    app = FastAPI()
+    app.state.services = SimpleNamespace(metrics=Metrics())  # the error handlers count answers there
+    errors.install(app)
+
+    @app.post("/away")
+    async def away() -> None:
+        raise StoreUnavailable("store is not open")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub") as client:
+        answer = await client.post("/away")
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == str(RETRY_AFTER_S)
+    assert answer.json() == {"error": {"code": "unavailable", "message": "store is not open"}}

@@ -127,3 +127,37 @@ def test_each_process_has_its_settings_and_backends_their_sections(monkeypatch: 
         load_replica_settings(admin_password="x" * 20)
     with pytest.raises(ConfigError, match=r"mosquitto\.bogus: Extra inputs are not permitted"):
         load_settings(demo=True, mosquitto={"bogus": 1})
+
+
+def test_smtp_comes_from_the_environment_and_its_password_from_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings().smtp.config() is None  # no host: no e-mail channels
+    secret = tmp_path / "smtp.secret"
+    secret.write_text("mail-password\n")
+    monkeypatch.setenv("FIELDHUB_SMTP__HOST", "mail.example.org")
+    monkeypatch.setenv("FIELDHUB_SMTP__USERNAME", "hub")
+    monkeypatch.setenv("FIELDHUB_SMTP__PASSWORD_FILE", str(secret))
+    config = load_settings().smtp.config()
+    assert config is not None
+    assert (config.host, config.port, config.username, config.password, config.starttls) == (
+        "mail.example.org",
+        587,
+        "hub",
+        "mail-password",
+        True,
+    )
+    assert "mail-password" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("smtp", "problem"),
+    [
+        ({"host": "m", "ssl": True}, "exclude each other"),
+        ({"host": "m", "password": "pw"}, "smtp.password needs smtp.username"),
+        ({"host": "m", "username": "u", "password": "pw", "starttls": False}, "smtp.starttls or smtp.ssl"),
+    ],
+)
+def test_smtp_settings_that_do_not_fit_are_refused(smtp: dict[str, object], problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load_settings(smtp=smtp)

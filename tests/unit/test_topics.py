@@ -11,6 +11,7 @@ from contracts.topics import (
     InvalidTopic,
     ParsedTopic,
     TopicKind,
+    alarms_topic,
     command_response_topic,
     command_subscription,
     command_topic,
@@ -36,6 +37,7 @@ SIMPLE = {
     TopicKind.LOGS: logs_topic,
     TopicKind.HEARTBEAT: heartbeat_topic,
     TopicKind.DEPLOYMENTS: deployments_topic,
+    TopicKind.ALARMS: alarms_topic,
 }
 
 
@@ -123,7 +125,13 @@ def test_a_device_publishes_only_its_own_uplink(me: str, other: str) -> None:
 @given(ids, ids)
 def test_a_device_subscribes_only_to_its_own_downlink(me: str, other: str) -> None:
     assume(me != other)
-    allowed = [state_desired_topic(me), command_subscription(me), f"devices/{me}/commands/#", command_topic(me, "x")]
+    allowed = [
+        state_desired_topic(me),
+        alarms_topic(me),
+        command_subscription(me),
+        f"devices/{me}/commands/#",
+        command_topic(me, "x"),
+    ]
     for topic_filter in allowed:
         assert device_may_subscribe(me, topic_filter), topic_filter
         assert device_may_receive(me, topic_filter.replace("+", "x").replace("#", "x"))
@@ -135,10 +143,12 @@ def test_a_device_subscribes_only_to_its_own_downlink(me: str, other: str) -> No
         f"devices/{me}/+",
         telemetry_topic(me),
         state_desired_topic(other),
+        alarms_topic(other),
         command_subscription(other),
         f"devices/{me}/commands/+/response",
     ]
     for topic_filter in refused:
         assert not device_may_subscribe(me, topic_filter), topic_filter
     assert not device_may_receive(me, state_desired_topic(other))
+    assert not device_may_receive(me, alarms_topic(other))
     assert not device_may_receive(me, telemetry_topic(me))

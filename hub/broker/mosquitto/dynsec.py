@@ -30,7 +30,6 @@ DEVICE_TEXTNAME = "fieldhub device"
 SERVICE_ROLE = "fieldhub-service"
 _ROLE_PREFIX = "fieldhub-device-"
 _TIMEOUT_S = 10.0
-_DOWNLINK_RECEIVE = ("state/desired", "deployments", "commands/+")
 
 Publish = Callable[[str, bytes], Awaitable[None]]
 
@@ -40,14 +39,19 @@ def role_name(device_id: str) -> str:
 
 
 def device_acls(device_id: str) -> list[dict[str, Any]]:
-    """The plugin's form of the device ACL: send and subscribe as the embedded broker allows, receive own downlink."""
+    """The plugin's form of the device ACL: send and subscribe as the embedded broker allows, receive own downlink.
+
+    What a device may subscribe to is exactly what it may receive, so a new downlink topic needs no rule here.
+    """
+    rules = device_acl(device_id)
     acls = []
-    for action, topic in device_acl(device_id):
+    for action, topic in rules:
         acltype = "publishClientSend" if action == "publish" else "subscribeLiteral"
         acls.append({"acltype": acltype, "topic": topic, "allow": True})
     acls += [
-        {"acltype": "publishClientReceive", "topic": f"{ROOT}/{device_id}/{suffix}", "allow": True}
-        for suffix in _DOWNLINK_RECEIVE
+        {"acltype": "publishClientReceive", "topic": topic, "allow": True}
+        for action, topic in rules
+        if action == "subscribe"
     ]
     return acls
 

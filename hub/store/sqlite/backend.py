@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.store.backend import Backend
+from hub.store.sqlite.alarms import SqliteAlarms
 from hub.store.sqlite.apps import SqliteApps
+from hub.store.sqlite.channels import SqliteChannels
 from hub.store.sqlite.database import SqliteDatabase
 from hub.store.sqlite.events import SqliteEvents
 from hub.store.sqlite.identity import SqliteIdentity
 from hub.store.sqlite.logs import SqliteLogs
 from hub.store.sqlite.nodes import SqliteNodes
 from hub.store.sqlite.outbox import SqliteOutbox
+from hub.store.sqlite.profiles import SqliteProfiles
 from hub.store.sqlite.provisioning import SqliteProvisioning
 from hub.store.sqlite.registry import SqliteRegistry
 from hub.store.sqlite.state import SqliteState
@@ -34,4 +37,7 @@ def sqlite_backend(path: Path) -> Backend:
         apps=SqliteApps(db),
         logs=SqliteLogs(db),
         events=SqliteEvents(db),
+        profiles=SqliteProfiles(db),
+        alarms=SqliteAlarms(db),
+        channels=SqliteChannels(db),
     )

@@ -305,6 +305,113 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     );
     CREATE INDEX webhooks_by_tenant ON webhooks(tenant, created);
     """,
+    # 13: device profiles, alarm rules, alarms, the rules' pending conditions and notification channels (see
+    # hub/store/sqlite/alarms.py for the queries each index serves). The partial unique index allows one open
+    # alarm per rule and device, whichever process raises it. store_versions counts the changes of profiles (a
+    # device's profile included) and of rules, bumped by triggers in the writing transaction, so a cache in any
+    # process learns of a change with one seek.
+    """
+    ALTER TABLE devices ADD COLUMN profile TEXT;
+    CREATE INDEX devices_by_profile ON devices(tenant, profile) WHERE profile IS NOT NULL;
+    CREATE TABLE profiles (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE TABLE rules (
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        profile TEXT,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE INDEX rules_by_profile ON rules(tenant, profile) WHERE profile IS NOT NULL;
+    CREATE TABLE alarms (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        rule_name TEXT NOT NULL,
+        device TEXT NOT NULL,
+        key TEXT,
+        severity TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message TEXT NOT NULL,
+        value TEXT NOT NULL,
+        raised INTEGER NOT NULL,
+        acknowledged INTEGER,
+        acknowledged_by TEXT,
+        cleared INTEGER,
+        cleared_by TEXT,
+        updated INTEGER NOT NULL,
+        history TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX alarms_open ON alarms(tenant, rule, device) WHERE state IN ('active', 'acknowledged');
+    CREATE INDEX alarms_by_tenant ON alarms(tenant, raised);
+    CREATE INDEX alarms_by_device ON alarms(device, raised);
+    CREATE INDEX alarms_by_rule ON alarms(rule, raised);
+    CREATE INDEX alarms_by_state ON alarms(state, raised);
+    CREATE TABLE rule_pending (
+        tenant TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        device TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (tenant, rule, device)
+    ) WITHOUT ROWID;
+    CREATE INDEX rule_pending_by_device ON rule_pending(device);
+    CREATE TABLE channels (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        rate_per_min INTEGER NOT NULL,
+        secret TEXT,
+        created INTEGER NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        dropped INTEGER NOT NULL DEFAULT 0,
+        suppressed INTEGER NOT NULL DEFAULT 0,
+        last_attempt INTEGER,
+        last_error TEXT,
+        last_delivered INTEGER
+    );
+    CREATE INDEX channels_by_tenant ON channels(tenant, created);
+    CREATE TABLE store_versions (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL
+    );
+    INSERT INTO store_versions(name, version) VALUES ('profiles', 0), ('rules', 0);
+    CREATE TRIGGER profiles_added AFTER INSERT ON profiles BEGIN
+        UPDATE store_versions SET version = version + 1 WHERE name = 'profiles';
+    END;
+    CREATE TRIGGER profiles_changed AFTER UPDATE ON profiles BEGIN
+        UPDATE store_versions SET version = version + 1 WHERE name = 'profiles';
+    END;
+    CREATE TRIGGER profiles_removed AFTER DELETE ON profiles BEGIN
+        UPDATE store_versions SET version = version + 1 WHERE name = 'profiles';
+    END;
+    CREATE TRIGGER device_profile_added AFTER INSERT ON devices WHEN new.profile IS NOT NULL BEGIN
+        UPDATE store_versions SET version = version + 1 WHERE name = 'profiles';
+    END;
+    CREATE TRIGGER device_profile_changed AFTER UPDATE OF profile ON devices
+        WHEN old.profile IS NOT new.profile BEGIN
+        UPDATE store_versions SET version = version + 1 WHERE name = 'profiles';
+    END;
+    CREATE TRIGGER device_profile_removed AFTER DELETE ON devices WHEN old.profile IS NOT NULL BEGIN
+        UPDATE store_versions SET version = version + 1 WHERE name = 'profiles';
+    END;
+    CREATE TRIGGER rules_added AFTER INSERT ON rules BEGIN
+        UPDATE store_versions SET version = version + 1 WHERE name = 'rules';
+    END;
+    CREATE TRIGGER rules_changed AFTER UPDATE ON rules BEGIN
+        UPDATE store_versions SET version = version + 1 WHERE name = 'rules';
+    END;
+    CREATE TRIGGER rules_removed AFTER DELETE ON rules BEGIN
+        UPDATE store_versions SET version = version + 1 WHERE name = 'rules';
+    END;
+    """,
 ]
 
 

@@ -16,7 +16,7 @@ from hub.store.sqlite.database import SqliteDatabase
 from hub.store.sqlite.where import Where
 
 # Interpolated into SQL (the S608 noqa below): a constant, never input.
-_DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen"
+_DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen, profile"
 _SECRET_COLUMNS = "id, tenant, secret_hash, enabled, broker_hash"  # noqa: S105 - column names
 
 
@@ -30,7 +30,7 @@ def _secret(row: tuple[Any, ...]) -> DeviceSecret:
 
 
 def _device(row: tuple[Any, ...]) -> Device:
-    device_id, tenant, name, kind, labels, enabled, status, created, last_seen = row
+    device_id, tenant, name, kind, labels, enabled, status, created, last_seen, profile = row
     return Device(
         id=device_id,
         tenant=tenant,
@@ -41,6 +41,7 @@ def _device(row: tuple[Any, ...]) -> Device:
         status=DeviceStatus(status),
         created=from_epoch_ms(created),
         last_seen=None if last_seen is None else from_epoch_ms(last_seen),
+        profile=profile,
     )
 
 
@@ -75,7 +76,7 @@ class SqliteRegistry:
     # devices
     async def create_device(self, device: Device, secret_hash: str, broker_hash: str | None = None) -> None:
         await self._db.insert(
-            f"INSERT INTO devices({_DEVICE_COLUMNS}, secret_hash, broker_hash) VALUES ({', '.join('?' * 11)})",  # noqa: S608
+            f"INSERT INTO devices({_DEVICE_COLUMNS}, secret_hash, broker_hash) VALUES ({', '.join('?' * 12)})",  # noqa: S608
             (
                 device.id,
                 device.tenant,
@@ -86,6 +87,7 @@ class SqliteRegistry:
                 device.status.value,
                 to_epoch_ms(device.created),
                 None,
+                device.profile,
                 secret_hash,
                 broker_hash,
             ),
@@ -104,6 +106,7 @@ class SqliteRegistry:
             .equals("tenant", query.tenant)
             .equals("status", None if query.status is None else query.status.value)
             .equals("kind", None if query.kind is None else query.kind.value)
+            .equals("profile", query.profile)
         )
         if query.label is not None:
             filters.add("json_extract(labels, '$.\"' || ? || '\"') = ?", *query.label)
@@ -134,6 +137,9 @@ class SqliteRegistry:
         if patch.enabled is not None:
             sets.append("enabled = ?")
             args.append(int(patch.enabled))
+        if patch.profile is not None:
+            sets.append("profile = ?")
+            args.append(patch.profile or None)
 
         def run(conn: sqlite3.Connection) -> tuple[Any, ...] | None:
             if sets:
@@ -155,6 +161,7 @@ class SqliteRegistry:
                 conn.execute("DELETE FROM state WHERE device_id = ?", (device_id,))
                 conn.execute("DELETE FROM heartbeats WHERE node_id = ?", (device_id,))
                 conn.execute("DELETE FROM log_lines WHERE node = ?", (device_id,))
+                conn.execute("DELETE FROM rule_pending WHERE device = ?", (device_id,))
             self._telemetry.forget_device(device_id)
             return deleted
 

@@ -259,6 +259,30 @@ def latest(conn: sqlite3.Connection, device_id: str) -> dict[str, tuple[int, Val
     return {key: (ts, chunks.decode_value(vtype, num, txt)) for key, ts, vtype, num, txt in rows}
 
 
+# Older SQLite builds allow 999 bound variables per statement; a chunk of ids stays well below.
+_IDS_PER_QUERY = 500
+
+
+def last_heard(conn: sqlite3.Connection, device_ids: Sequence[str], key: str | None) -> dict[str, int]:
+    """Per device, its newest reading of ``key`` (the latest-values row) or, without a key, its last seen."""
+    heard: dict[str, int] = {}
+    for at in range(0, len(device_ids), _IDS_PER_QUERY):
+        ids = list(device_ids[at : at + _IDS_PER_QUERY])
+        marks = ", ".join("?" * len(ids))
+        if key is None:
+            sql = f"SELECT id, last_seen FROM devices WHERE id IN ({marks}) AND last_seen IS NOT NULL"  # noqa: S608
+            args = ids
+        else:
+            # One seek of series' (device_id, key) index per device, then the latest row by its series id.
+            sql = (
+                "SELECT s.device_id, l.ts FROM series s JOIN latest l ON l.series = s.id "  # noqa: S608 - marks only
+                f"WHERE s.key = ? AND s.device_id IN ({marks})"
+            )
+            args = [key, *ids]
+        heard.update(conn.execute(sql, args).fetchall())
+    return heard
+
+
 def delete_device_data(conn: sqlite3.Connection, device_id: str) -> None:
     """Remove every series of a device with its points and latest values (inside a transaction)."""
     ids = [row[0] for row in conn.execute("SELECT id FROM series WHERE device_id = ?", (device_id,))]
@@ -307,3 +331,6 @@ class SqliteTelemetry:
 
     async def latest(self, device_id: str) -> dict[str, tuple[int, Value]]:
         return await self._db.readers.run(lambda c: latest(c, device_id))
+
+    async def last_heard(self, device_ids: Sequence[str], key: str | None) -> dict[str, int]:
+        return await self._db.readers.run(lambda c: last_heard(c, device_ids, key))

@@ -4,6 +4,8 @@ import { useForm } from "react-hook-form";
 import { Link } from "react-router";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { Field } from "../lib/controls";
+import { homeTenant, useCurrentSession } from "../lib/session";
+import { ProfileSelect } from "../profiles/ProfileSelect";
 import { LabelsField } from "./LabelsField";
 import { labelsRule, parseLabels } from "./parse";
 import { createDevice, deviceKeys, type DeviceKind } from "./queries";
@@ -14,14 +16,16 @@ interface CreateForm {
   id: string;
   kind: DeviceKind;
   labels: string;
+  profile: string;
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function CreateDevice({ onClose }: { onClose: () => void }) {
   const client = useQueryClient();
+  const session = useCurrentSession();
   const { register, handleSubmit, formState } = useForm<CreateForm>({
-    defaultValues: { name: "", id: "", kind: "device", labels: "" },
+    defaultValues: { name: "", id: "", kind: "device", labels: "", profile: "" },
   });
   const create = useMutation({
     mutationFn: (form: CreateForm) => {
@@ -33,6 +37,7 @@ export function CreateDevice({ onClose }: { onClose: () => void }) {
         kind: form.kind,
         labels: labels.value,
         ...(id === "" ? {} : { id }),
+        ...(form.profile === "" ? {} : { profile: form.profile }),
       });
     },
     onSuccess: () => client.invalidateQueries({ queryKey: deviceKeys.all }),
@@ -96,6 +101,7 @@ export function CreateDevice({ onClose }: { onClose: () => void }) {
               </select>
             )}
           </Field>
+          <ProfileSelect tenant={homeTenant(session)} registration={register("profile")} />
         </div>
         <LabelsField
           rows={3}

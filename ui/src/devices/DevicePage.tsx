@@ -40,6 +40,8 @@ function Facts({ device }: { device: Device }) {
           ))
         )}
       </dd>
+      <dt>Profile</dt>
+      <dd>{device.profile ? <Link to="/profiles">{device.profile}</Link> : <span className="muted">none</span>}</dd>
       <dt>Created</dt>
       <dd><Time value={device.created} /></dd>
       <dt>Last seen</dt>

@@ -4,6 +4,7 @@ import { useForm } from "react-hook-form";
 import { useNavigate } from "react-router";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { ConfirmButton, Field } from "../lib/controls";
+import { ProfileSelect } from "../profiles/ProfileSelect";
 import { OneTimeCredentials } from "./OneTimeCredentials";
 import { LabelsField } from "./LabelsField";
 import { formatLabels, labelsRule, parseLabels } from "./parse";
@@ -60,6 +61,34 @@ function EditDevice({ device }: { device: Device }) {
   );
 }
 
+/** The device's profile: its keys and starting labels; changing it keeps the device's labels as they are. */
+function DeviceProfile({ device }: { device: Device }) {
+  const client = useQueryClient();
+  const current = device.profile ?? "";
+  const { register, handleSubmit, reset, formState } = useForm<{ profile: string }>({ defaultValues: { profile: current } });
+  const save = useMutation({
+    mutationFn: (form: { profile: string }) => patchDevice(device.id, { profile: form.profile }),
+    onSuccess: (updated) => {
+      client.setQueryData(deviceKeys.one(device.id), updated);
+      reset({ profile: updated.profile ?? "" });
+    },
+  });
+  return (
+    <form
+      noValidate
+      aria-label="Profile"
+      onSubmit={(event) => {
+        void handleSubmit((form) => { save.mutate(form); })(event);
+      }}
+    >
+      <ProfileSelect tenant={device.tenant} current={current} registration={register("profile")} />
+      <ErrorMessage error={save.error} />
+      {save.isSuccess && !formState.isDirty && <p className="notice" role="status">Profile saved.</p>}
+      <button type="submit" disabled={save.isPending}>{save.isPending ? "Saving…" : "Save profile"}</button>
+    </form>
+  );
+}
+
 export function DeviceSettings({ device }: { device: Device }) {
   const client = useQueryClient();
   const navigate = useNavigate();
@@ -85,6 +114,9 @@ export function DeviceSettings({ device }: { device: Device }) {
       <h2 id="settings-heading">Settings</h2>
       <div className="panel">
         <EditDevice device={device} />
+      </div>
+      <div className="panel">
+        <DeviceProfile device={device} />
       </div>
       <div className="panel">
         <h3>Access</h3>

@@ -81,6 +81,7 @@ export function createDevice(body: {
   id?: string;
   kind: DeviceKind;
   labels: Record<string, string>;
+  profile?: string;
 }): Promise<DeviceWithCredentials> {
   return api<DeviceWithCredentials>(base, { method: "POST", json: body });
 }
@@ -91,7 +92,7 @@ export function getDevice(id: string, signal: AbortSignal): Promise<Device> {
 
 export function patchDevice(
   id: string,
-  patch: { name?: string; labels?: Record<string, string>; enabled?: boolean },
+  patch: { name?: string; labels?: Record<string, string>; enabled?: boolean; profile?: string },
 ): Promise<Device> {
   return api<Device>(devicePath(id), { method: "PATCH", json: patch });
 }

@@ -2,6 +2,7 @@
 import { Navigate, NavLink, Outlet, useLocation } from "react-router";
 import { isPlatformAdmin, useSession, useSignOut } from "./session";
 import { ErrorMessage } from "./ErrorMessage";
+import { AlarmsNavLabel } from "../alarms/parts";
 
 export function Layout() {
   const session = useSession();
@@ -26,6 +27,8 @@ export function Layout() {
             <li><NavLink to="/devices">Devices</NavLink></li>
             <li><NavLink to="/nodes">Nodes</NavLink></li>
             <li><NavLink to="/applications">Apps</NavLink></li>
+            <li><NavLink to="/alarms"><AlarmsNavLabel /></NavLink></li>
+            <li><NavLink to="/profiles">Profiles</NavLink></li>
             {admin && <li><NavLink to="/admin">{isPlatformAdmin(user) ? "Tenants and users" : "Users"}</NavLink></li>}
           </ul>
         </nav>

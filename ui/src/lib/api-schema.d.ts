@@ -205,7 +205,8 @@ export interface paths {
         put?: never;
         /**
          * Create Device
-         * @description Register a device. The password in ``credentials`` is shown only in this answer.
+         * @description Register a device. The password in ``credentials`` is shown only in this answer. A ``profile`` must be
+         *     one of the tenant's (else 422); its labels are the device's unless the body gives them.
          */
         post: operations["create_device_api_v1_devices_post"];
         delete?: never;
@@ -234,7 +235,8 @@ export interface paths {
         head?: never;
         /**
          * Update Device
-         * @description Change name or labels; ``enabled: false`` refuses the device and closes its sessions.
+         * @description Change name, labels or profile (one of the tenant's; ``""`` removes it); ``enabled: false`` refuses the
+         *     device and closes its sessions.
          */
         patch: operations["update_device_api_v1_devices__device_id__patch"];
         trace?: never;
@@ -313,6 +315,26 @@ export interface paths {
         get: operations["live_api_v1_devices__device_id__live_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ingest/telemetry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ingest Telemetry
+         * @description Store one telemetry message (an object or a list, as on MQTT) of the device the credentials name.
+         */
+        post: operations["ingest_telemetry_api_v1_ingest_telemetry_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -782,6 +804,255 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/profiles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Profiles
+         * @description The caller's tenant's profiles (platform admins: of ``tenant``, else every tenant's), by tenant and id.
+         */
+        get: operations["list_profiles_api_v1_profiles_get"];
+        put?: never;
+        /**
+         * Create Profile
+         * @description A new profile of the tenant; a taken id is 409.
+         */
+        post: operations["create_profile_api_v1_profiles_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/profiles/{profile_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Profile */
+        get: operations["get_profile_api_v1_profiles__profile_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Profile
+         * @description Remove a profile; 409 while a device or a rule names it.
+         */
+        delete: operations["delete_profile_api_v1_profiles__profile_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Profile
+         * @description Replace the fields given (``keys`` and ``labels`` whole); devices created before keep their labels.
+         */
+        patch: operations["update_profile_api_v1_profiles__profile_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Rules
+         * @description The caller's tenant's rules (platform admins: of ``tenant``, else every tenant's), by tenant and id.
+         */
+        get: operations["list_rules_api_v1_rules_get"];
+        put?: never;
+        /**
+         * Create Rule
+         * @description A new rule; 422 when it does not hold together or names a profile or channel the tenant does not have.
+         */
+        post: operations["create_rule_api_v1_rules_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rules/{rule_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Rule */
+        get: operations["get_rule_api_v1_rules__rule_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Rule
+         * @description Remove a rule; its alarms stay, as history.
+         */
+        delete: operations["delete_rule_api_v1_rules__rule_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Rule
+         * @description Replace the fields given; the rule is checked whole again (422 when it no longer holds together).
+         */
+        patch: operations["update_rule_api_v1_rules__rule_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Channels
+         * @description The caller's tenant's channels (platform admins: of ``tenant``, else every tenant's) with their deliveries.
+         */
+        get: operations["list_channels_api_v1_channels_get"];
+        put?: never;
+        /**
+         * Create Channel
+         * @description A new channel; a webhook's answer holds the signing ``secret``, told only this once.
+         */
+        post: operations["create_channel_api_v1_channels_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/{channel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Channel */
+        get: operations["get_channel_api_v1_channels__channel_id__get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Channel
+         * @description Remove a channel; 409 while a rule names it.
+         */
+        delete: operations["delete_channel_api_v1_channels__channel_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Channel
+         * @description Change the fields given; a channel keeps its kind (a new ``target`` of another kind is 422).
+         */
+        patch: operations["update_channel_api_v1_channels__channel_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/alarms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Alarms
+         * @description Alarms newest raised first, without their history (``GET /alarms/{id}`` has it).
+         */
+        get: operations["list_alarms_api_v1_alarms_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alarms/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream Alarms
+         * @description Server-Sent Events: one ``alarm`` frame (``id:`` the event's id) per change of a matching alarm from now
+         *     on, or after ``Last-Event-ID`` (else ``after``): the alarm without its history and ``kind``, the change
+         *     (``alarm.raised``, ``alarm.acknowledged``, ``alarm.cleared``). Ends as ``GET /events/stream`` does.
+         */
+        get: operations["stream_alarms_api_v1_alarms_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alarms/{alarm_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Alarm
+         * @description One alarm with its history (its first and newest changes).
+         */
+        get: operations["get_alarm_api_v1_alarms__alarm_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alarms/{alarm_id}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge Alarm
+         * @description Someone saw the alarm (recorded as the caller's name); 409 unless it is active.
+         */
+        post: operations["acknowledge_alarm_api_v1_alarms__alarm_id__ack_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alarms/{alarm_id}/clear": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Clear Alarm
+         * @description Clear the alarm by hand (recorded as the caller's name); 409 once it is cleared.
+         */
+        post: operations["clear_alarm_api_v1_alarms__alarm_id__clear_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/provisioning-tokens": {
         parameters: {
             query?: never;
@@ -1021,6 +1292,110 @@ export interface components {
          */
         AggFn: "avg" | "min" | "max" | "sum" | "count";
         /**
+         * Alarm
+         * @description An alarm of one rule on one device.
+         */
+        Alarm: {
+            /**
+             * Id
+             * @description al-<hex>
+             */
+            id: string;
+            /** Tenant */
+            tenant: string;
+            /** Rule */
+            rule: string;
+            /** Rule Name */
+            rule_name: string;
+            /** Device */
+            device: string;
+            /** Key */
+            key: string | null;
+            severity: components["schemas"]["Severity"];
+            state: components["schemas"]["AlarmState"];
+            /**
+             * Message
+             * @description The rule's template filled in when raised
+             */
+            message: string;
+            /**
+             * Value
+             * @description The value that raised it
+             */
+            value: number | boolean | string | null;
+            /**
+             * Raised
+             * @description Epoch ms
+             */
+            raised: number;
+            /** Acknowledged */
+            acknowledged?: number | null;
+            /** Acknowledged By */
+            acknowledged_by?: string | null;
+            /** Cleared */
+            cleared?: number | null;
+            /**
+             * Cleared By
+             * @description Who cleared it by hand (null: its clear condition)
+             */
+            cleared_by?: string | null;
+            /** Updated */
+            updated: number;
+            /** History */
+            history?: components["schemas"]["AlarmChange"][];
+        };
+        /**
+         * AlarmAck
+         * @description Body of ``POST /api/v1/alarms/{id}/ack`` and ``/clear`` (optional).
+         */
+        AlarmAck: {
+            /** Note */
+            note?: string | null;
+        };
+        /**
+         * AlarmChange
+         * @description One step of an alarm's history.
+         */
+        AlarmChange: {
+            state: components["schemas"]["AlarmState"];
+            /**
+             * Ts
+             * @description Epoch ms
+             */
+            ts: number;
+            /**
+             * By
+             * @description Who acknowledged or cleared it (null: the hub)
+             */
+            by?: string | null;
+            /**
+             * Value
+             * @description The value at that moment
+             */
+            value?: number | boolean | string | null;
+            /** Note */
+            note?: string | null;
+        };
+        /**
+         * AlarmPage
+         * @description A page of alarms, newest raised first (without their history).
+         */
+        AlarmPage: {
+            /** Items */
+            items: components["schemas"]["Alarm"][];
+            /** Total */
+            total: number;
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+        };
+        /**
+         * AlarmState
+         * @enum {string}
+         */
+        AlarmState: "active" | "acknowledged" | "cleared";
+        /**
          * App
          * @description An app with every version, the highest first.
          */
@@ -1242,6 +1617,112 @@ export interface components {
             /** Rank */
             rank: number | null;
         };
+        /**
+         * Channel
+         * @description A channel as the API shows it (never with its secret).
+         */
+        Channel: {
+            /**
+             * Id
+             * @description ch-<hex>
+             */
+            id: string;
+            /** Tenant */
+            tenant: string;
+            /** Name */
+            name: string;
+            kind: components["schemas"]["ChannelKind"];
+            /** Target */
+            target: components["schemas"]["WebhookTarget"] | components["schemas"]["EmailTarget"] | components["schemas"]["MqttTarget"] | components["schemas"]["StreamTarget"];
+            /** Enabled */
+            enabled: boolean;
+            /** Rate Per Min */
+            rate_per_min: number;
+            /** Created */
+            created: number;
+            deliveries?: components["schemas"]["contracts__channels__Deliveries"];
+        };
+        /**
+         * ChannelCreate
+         * @description Body of ``POST /api/v1/channels``.
+         */
+        ChannelCreate: {
+            /** Name */
+            name: string;
+            /** Target */
+            target: components["schemas"]["WebhookTarget"] | components["schemas"]["EmailTarget"] | components["schemas"]["MqttTarget"] | components["schemas"]["StreamTarget"];
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Rate Per Min
+             * @description Most notifications a minute; more are suppressed
+             * @default 30
+             */
+            rate_per_min: number;
+        };
+        /**
+         * ChannelCreated
+         * @description A new channel; a webhook's with the secret that signs its deliveries, told this once.
+         */
+        ChannelCreated: {
+            /**
+             * Id
+             * @description ch-<hex>
+             */
+            id: string;
+            /** Tenant */
+            tenant: string;
+            /** Name */
+            name: string;
+            kind: components["schemas"]["ChannelKind"];
+            /** Target */
+            target: components["schemas"]["WebhookTarget"] | components["schemas"]["EmailTarget"] | components["schemas"]["MqttTarget"] | components["schemas"]["StreamTarget"];
+            /** Enabled */
+            enabled: boolean;
+            /** Rate Per Min */
+            rate_per_min: number;
+            /** Created */
+            created: number;
+            deliveries?: components["schemas"]["contracts__channels__Deliveries"];
+            /** Secret */
+            secret?: string | null;
+        };
+        /**
+         * ChannelKind
+         * @enum {string}
+         */
+        ChannelKind: "webhook" | "email" | "mqtt" | "stream";
+        /** ChannelList */
+        ChannelList: {
+            /** Items */
+            items: components["schemas"]["Channel"][];
+        };
+        /**
+         * ChannelPatch
+         * @description Body of ``PATCH /api/v1/channels/{id}`` (a channel's kind stays; its target may change within it).
+         */
+        ChannelPatch: {
+            /** Name */
+            name?: string | null;
+            /** Target */
+            target?: (components["schemas"]["WebhookTarget"] | components["schemas"]["EmailTarget"] | components["schemas"]["MqttTarget"] | components["schemas"]["StreamTarget"]) | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Rate Per Min */
+            rate_per_min?: number | null;
+        };
+        /**
+         * ClearCondition
+         * @description An explicit condition that clears the alarm (instead of the raise condition no longer holding).
+         */
+        ClearCondition: {
+            op: components["schemas"]["Operator"];
+            /** Value */
+            value: number | boolean | string;
+        };
         /** CommandBody */
         CommandBody: {
             /** Params */
@@ -1316,47 +1797,6 @@ export interface components {
              * @default UTC
              */
             timezone: string;
-        };
-        /**
-         * Deliveries
-         * @description How posting to the webhook has gone.
-         */
-        Deliveries: {
-            /**
-             * Delivered
-             * @description Events the endpoint took (2xx)
-             */
-            delivered: number;
-            /**
-             * Failed Attempts
-             * @description Attempts that failed (an answer but 2xx, a timeout, no connection)
-             */
-            failed_attempts: number;
-            /**
-             * Dropped
-             * @description Events given up: after the last attempt, or unsent behind a full queue
-             */
-            dropped: number;
-            /**
-             * Last Attempt
-             * @description Epoch ms
-             */
-            last_attempt: number | null;
-            /**
-             * Last Status
-             * @description HTTP status of the last attempt (null: no answer)
-             */
-            last_status: number | null;
-            /**
-             * Last Error
-             * @description Why the last attempt failed (null: it succeeded)
-             */
-            last_error: string | null;
-            /**
-             * Last Delivered
-             * @description Epoch ms
-             */
-            last_delivered: number | null;
         };
         /**
          * Deployment
@@ -1483,6 +1923,11 @@ export interface components {
             created: string;
             /** Last Seen */
             last_seen?: string | null;
+            /**
+             * Profile
+             * @description The device profile of its tenant it follows
+             */
+            profile?: string | null;
         };
         /**
          * DeviceCreate
@@ -1501,6 +1946,11 @@ export interface components {
             };
             /** Tenant */
             tenant?: string | null;
+            /**
+             * Profile
+             * @description A device profile of the tenant
+             */
+            profile?: string | null;
         };
         /**
          * DeviceKind
@@ -1535,6 +1985,11 @@ export interface components {
             } | null;
             /** Enabled */
             enabled?: boolean | null;
+            /**
+             * Profile
+             * @description A device profile of the tenant; "" removes the device's profile
+             */
+            profile?: string | "" | null;
         };
         /** DeviceState */
         DeviceState: {
@@ -1578,7 +2033,22 @@ export interface components {
             created: string;
             /** Last Seen */
             last_seen?: string | null;
+            /**
+             * Profile
+             * @description The device profile of its tenant it follows
+             */
+            profile?: string | null;
             credentials: components["schemas"]["Credentials-Output"];
+        };
+        /** EmailTarget */
+        EmailTarget: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "email";
+            /** To */
+            to: string[];
         };
         /**
          * EnrollRequest
@@ -1605,6 +2075,27 @@ export interface components {
             credentials: components["schemas"]["Credentials-Output"];
             /** Mqtt Port */
             mqtt_port: number;
+        };
+        /**
+         * ErrorBody
+         * @description The ``error`` member of every error answer.
+         */
+        ErrorBody: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+            /** Details */
+            details?: {
+                [key: string]: unknown;
+            }[] | null;
+        };
+        /**
+         * ErrorResponse
+         * @description Every non-2xx answer of the API.
+         */
+        ErrorResponse: {
+            error: components["schemas"]["ErrorBody"];
         };
         /**
          * Event
@@ -1646,7 +2137,7 @@ export interface components {
          * @description Every kind of event the hub records (a family, then what happened).
          * @enum {string}
          */
-        EventKind: "node.suspect" | "node.dead" | "node.back" | "instance.started" | "instance.crashed" | "instance.restarted" | "instance.crashloop" | "instance.failed" | "deployment.rescheduled" | "deployment.degraded" | "deployment.failed" | "deployment.scaled" | "deployment.rolled_back" | "schedule.started" | "schedule.ended" | "schedule.missed";
+        EventKind: "node.suspect" | "node.dead" | "node.back" | "instance.started" | "instance.crashed" | "instance.restarted" | "instance.crashloop" | "instance.failed" | "deployment.rescheduled" | "deployment.degraded" | "deployment.failed" | "deployment.scaled" | "deployment.rolled_back" | "schedule.started" | "schedule.ended" | "schedule.missed" | "alarm.raised" | "alarm.acknowledged" | "alarm.cleared";
         /** EventList */
         EventList: {
             /** Items */
@@ -1722,6 +2213,13 @@ export interface components {
             rejected: {
                 [key: string]: number;
             };
+            /**
+             * Flagged
+             * @description Messages stored although they do not fit their device's lenient profile, by reason
+             */
+            flagged: {
+                [key: string]: number;
+            };
             /** Refused */
             refused: {
                 [key: string]: number;
@@ -1733,6 +2231,23 @@ export interface components {
             dropped: {
                 [key: string]: number;
             };
+        };
+        /**
+         * IngestStored
+         * @description Answer of ``POST /api/v1/ingest/telemetry``: the message is in the store (``202``, never before).
+         */
+        IngestStored: {
+            /**
+             * Stored
+             * @default true
+             * @constant
+             */
+            stored: true;
+            /**
+             * Device Id
+             * @description The device the credentials name; the readings are its
+             */
+            device_id: string;
         };
         /** Instance */
         Instance: {
@@ -1792,6 +2307,28 @@ export interface components {
              * @description Resident memory of its processes
              */
             rss_mb?: number | null;
+        };
+        /**
+         * KeySpec
+         * @description One telemetry key a profile declares.
+         */
+        KeySpec: {
+            /** @default number */
+            type: components["schemas"]["ValueType"];
+            /** Unit */
+            unit?: string | null;
+            /**
+             * Min
+             * @description Lowest plausible value (numbers only)
+             */
+            min?: number | null;
+            /**
+             * Max
+             * @description Highest plausible value (numbers only)
+             */
+            max?: number | null;
+            /** Description */
+            description?: string | null;
         };
         /**
          * LatestValue
@@ -1890,6 +2427,19 @@ export interface components {
             /** Tenant */
             tenant: string | null;
         };
+        /** MqttTarget */
+        MqttTarget: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "mqtt";
+            /**
+             * Device
+             * @description A device of the tenant; it subscribes to devices/{device}/alarms
+             */
+            device: string;
+        };
         /**
          * Node
          * @description A gateway with its latest heartbeat, as the API shows it.
@@ -1949,6 +2499,11 @@ export interface components {
              */
             kind: "now";
         };
+        /**
+         * Operator
+         * @enum {string}
+         */
+        Operator: ">" | ">=" | "<" | "<=" | "==" | "!=";
         /** PasswordChange */
         PasswordChange: {
             /** Current Password */
@@ -1968,6 +2523,109 @@ export interface components {
              * @description One entry per node of the tenant, accepted first by rank
              */
             candidates: components["schemas"]["Candidate"][];
+        };
+        /**
+         * Profile
+         * @description A device profile of a tenant.
+         */
+        Profile: {
+            /** Id */
+            id: string;
+            /** Tenant */
+            tenant: string;
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Keys */
+            keys?: {
+                [key: string]: components["schemas"]["KeySpec"];
+            };
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            };
+            /**
+             * Strict
+             * @default false
+             */
+            strict: boolean;
+            /**
+             * Created
+             * @description Epoch ms
+             */
+            created: number;
+            /**
+             * Updated
+             * @description Epoch ms
+             */
+            updated: number;
+        };
+        /**
+         * ProfileCreate
+         * @description Body of ``POST /api/v1/profiles``.
+         */
+        ProfileCreate: {
+            /**
+             * Id
+             * @description Unique in the tenant; p-<hex> when absent
+             */
+            id?: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Keys
+             * @description Telemetry keys the devices send
+             */
+            keys?: {
+                [key: string]: components["schemas"]["KeySpec"];
+            };
+            /**
+             * Labels
+             * @description Labels a device created with this profile starts with
+             */
+            labels?: {
+                [key: string]: string;
+            };
+            /**
+             * Strict
+             * @description Refuse readings of undeclared keys, wrong types or out of range
+             * @default false
+             */
+            strict: boolean;
+        };
+        /** ProfileList */
+        ProfileList: {
+            /** Items */
+            items: components["schemas"]["Profile"][];
+        };
+        /**
+         * ProfilePatch
+         * @description Body of ``PATCH /api/v1/profiles/{id}``: only the fields given change (``keys`` and ``labels`` whole).
+         */
+        ProfilePatch: {
+            /** Name */
+            name?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Keys */
+            keys?: {
+                [key: string]: components["schemas"]["KeySpec"];
+            } | null;
+            /** Labels */
+            labels?: {
+                [key: string]: string;
+            } | null;
+            /** Strict */
+            strict?: boolean | null;
         };
         /**
          * Role
@@ -1991,6 +2649,259 @@ export interface components {
              * @description Epoch ms
              */
             started: number;
+        };
+        /**
+         * Rule
+         * @description A stored rule.
+         */
+        Rule: {
+            /** Name */
+            name: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Profile
+             * @description Devices of this profile
+             */
+            profile?: string | null;
+            /**
+             * Selector
+             * @description Devices with all these labels ({}: every device)
+             */
+            selector?: {
+                [key: string]: string;
+            } | null;
+            /** @default telemetry */
+            source: components["schemas"]["Source"];
+            /**
+             * Key
+             * @description Telemetry key or heartbeat figure; no_data: optional
+             */
+            key?: string | null;
+            kind: components["schemas"]["RuleKind"];
+            /** @description threshold and rate */
+            op?: components["schemas"]["Operator"] | null;
+            /**
+             * Value
+             * @description threshold: the value; rate: change per second
+             */
+            value?: number | boolean | string | null;
+            /**
+             * Low
+             * @description range
+             */
+            low?: number | null;
+            /**
+             * High
+             * @description range
+             */
+            high?: number | null;
+            /**
+             * Inside
+             * @description range: raise inside [low, high] rather than outside
+             * @default false
+             */
+            inside: boolean;
+            /**
+             * Silence S
+             * @description no_data: seconds without data
+             */
+            silence_s?: number | null;
+            /**
+             * For S
+             * @description How long the condition must hold before raising
+             * @default 0
+             */
+            for_s: number;
+            /**
+             * Hysteresis
+             * @description Numbers: how far back past the threshold clears
+             * @default 0
+             */
+            hysteresis: number;
+            /** @description Clears when this holds (instead of hysteresis) */
+            clear?: components["schemas"]["ClearCondition"] | null;
+            /** @default major */
+            severity: components["schemas"]["Severity"];
+            /**
+             * Message
+             * @description Template; fields in docs/alarms.md
+             * @default {rule}: {key} of {device} is {value}
+             */
+            message: string;
+            /** Channels */
+            channels?: string[];
+            /**
+             * Notify On
+             * @description Transitions that notify: active (raised), ...
+             */
+            notify_on?: components["schemas"]["AlarmState"][];
+            /** Id */
+            id: string;
+            /** Tenant */
+            tenant: string;
+            /**
+             * Created
+             * @description Epoch ms
+             */
+            created: number;
+            /**
+             * Updated
+             * @description Epoch ms
+             */
+            updated: number;
+        };
+        /**
+         * RuleCreate
+         * @description Body of ``POST /api/v1/rules``.
+         */
+        RuleCreate: {
+            /** Name */
+            name: string;
+            /**
+             * Enabled
+             * @default true
+             */
+            enabled: boolean;
+            /**
+             * Profile
+             * @description Devices of this profile
+             */
+            profile?: string | null;
+            /**
+             * Selector
+             * @description Devices with all these labels ({}: every device)
+             */
+            selector?: {
+                [key: string]: string;
+            } | null;
+            /** @default telemetry */
+            source: components["schemas"]["Source"];
+            /**
+             * Key
+             * @description Telemetry key or heartbeat figure; no_data: optional
+             */
+            key?: string | null;
+            kind: components["schemas"]["RuleKind"];
+            /** @description threshold and rate */
+            op?: components["schemas"]["Operator"] | null;
+            /**
+             * Value
+             * @description threshold: the value; rate: change per second
+             */
+            value?: number | boolean | string | null;
+            /**
+             * Low
+             * @description range
+             */
+            low?: number | null;
+            /**
+             * High
+             * @description range
+             */
+            high?: number | null;
+            /**
+             * Inside
+             * @description range: raise inside [low, high] rather than outside
+             * @default false
+             */
+            inside: boolean;
+            /**
+             * Silence S
+             * @description no_data: seconds without data
+             */
+            silence_s?: number | null;
+            /**
+             * For S
+             * @description How long the condition must hold before raising
+             * @default 0
+             */
+            for_s: number;
+            /**
+             * Hysteresis
+             * @description Numbers: how far back past the threshold clears
+             * @default 0
+             */
+            hysteresis: number;
+            /** @description Clears when this holds (instead of hysteresis) */
+            clear?: components["schemas"]["ClearCondition"] | null;
+            /** @default major */
+            severity: components["schemas"]["Severity"];
+            /**
+             * Message
+             * @description Template; fields in docs/alarms.md
+             * @default {rule}: {key} of {device} is {value}
+             */
+            message: string;
+            /** Channels */
+            channels?: string[];
+            /**
+             * Notify On
+             * @description Transitions that notify: active (raised), ...
+             */
+            notify_on?: components["schemas"]["AlarmState"][];
+            /**
+             * Id
+             * @description Unique in the tenant; r-<hex> when absent
+             */
+            id?: string | null;
+        };
+        /**
+         * RuleKind
+         * @description What a rule checks.
+         * @enum {string}
+         */
+        RuleKind: "threshold" | "range" | "rate" | "no_data";
+        /** RuleList */
+        RuleList: {
+            /** Items */
+            items: components["schemas"]["Rule"][];
+        };
+        /**
+         * RulePatch
+         * @description Body of ``PATCH /api/v1/rules/{id}``: the fields given replace the rule's (checked together again).
+         */
+        RulePatch: {
+            /** Name */
+            name?: string | null;
+            /** Enabled */
+            enabled?: boolean | null;
+            /** Profile */
+            profile?: string | null;
+            /** Selector */
+            selector?: {
+                [key: string]: string;
+            } | null;
+            source?: components["schemas"]["Source"] | null;
+            /** Key */
+            key?: string | null;
+            kind?: components["schemas"]["RuleKind"] | null;
+            op?: components["schemas"]["Operator"] | null;
+            /** Value */
+            value?: number | boolean | string | null;
+            /** Low */
+            low?: number | null;
+            /** High */
+            high?: number | null;
+            /** Inside */
+            inside?: boolean | null;
+            /** Silence S */
+            silence_s?: number | null;
+            /** For S */
+            for_s?: number | null;
+            /** Hysteresis */
+            hysteresis?: number | null;
+            clear?: components["schemas"]["ClearCondition"] | null;
+            severity?: components["schemas"]["Severity"] | null;
+            /** Message */
+            message?: string | null;
+            /** Channels */
+            channels?: string[] | null;
+            /** Notify On */
+            notify_on?: components["schemas"]["AlarmState"][] | null;
         };
         /**
          * SensorInfo
@@ -2053,6 +2964,18 @@ export interface components {
             restarts: number;
         };
         /**
+         * Severity
+         * @description From the most to the least urgent.
+         * @enum {string}
+         */
+        Severity: "critical" | "major" | "minor" | "warning" | "info";
+        /**
+         * Source
+         * @description Where the watched value comes from.
+         * @enum {string}
+         */
+        Source: "telemetry" | "heartbeat";
+        /**
          * SpoolInfo
          * @description The agent's store-and-forward backlog.
          */
@@ -2108,6 +3031,14 @@ export interface components {
              * @description Age of the oldest of them
              */
             lag_seconds: number;
+        };
+        /** StreamTarget */
+        StreamTarget: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "stream";
         };
         /**
          * TelemetryPoint
@@ -2323,6 +3254,12 @@ export interface components {
             ctx?: Record<string, never>;
         };
         /**
+         * ValueType
+         * @description The type a key's values must have (JSON numbers, booleans or strings).
+         * @enum {string}
+         */
+        ValueType: "number" | "boolean" | "string";
+        /**
          * Webhook
          * @description A webhook subscription (never with its secret).
          */
@@ -2337,7 +3274,7 @@ export interface components {
             kinds: string[];
             /** Created */
             created: number;
-            deliveries: components["schemas"]["Deliveries"];
+            deliveries: components["schemas"]["cloud__api__webhooks__Deliveries"];
         };
         /**
          * WebhookCreate
@@ -2371,7 +3308,7 @@ export interface components {
             kinds: string[];
             /** Created */
             created: number;
-            deliveries: components["schemas"]["Deliveries"];
+            deliveries: components["schemas"]["cloud__api__webhooks__Deliveries"];
             /**
              * Secret
              * @description Signs every delivery (X-Fieldhub-Signature); keep it, it is not shown again
@@ -2382,6 +3319,20 @@ export interface components {
         WebhookList: {
             /** Items */
             items: components["schemas"]["Webhook"][];
+        };
+        /** WebhookTarget */
+        WebhookTarget: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "webhook";
+            /**
+             * Url
+             * Format: uri
+             * @description http:// or https:// endpoint that takes a JSON POST
+             */
+            url: string;
         };
         /**
          * WindowSchedule
@@ -2405,6 +3356,85 @@ export interface components {
              * @description RFC 3339 with a zone; after start
              */
             end: string;
+        };
+        /**
+         * Deliveries
+         * @description How posting to the webhook has gone.
+         */
+        cloud__api__webhooks__Deliveries: {
+            /**
+             * Delivered
+             * @description Events the endpoint took (2xx)
+             */
+            delivered: number;
+            /**
+             * Failed Attempts
+             * @description Attempts that failed (an answer but 2xx, a timeout, no connection)
+             */
+            failed_attempts: number;
+            /**
+             * Dropped
+             * @description Events given up: after the last attempt, or unsent behind a full queue
+             */
+            dropped: number;
+            /**
+             * Last Attempt
+             * @description Epoch ms
+             */
+            last_attempt: number | null;
+            /**
+             * Last Status
+             * @description HTTP status of the last attempt (null: no answer)
+             */
+            last_status: number | null;
+            /**
+             * Last Error
+             * @description Why the last attempt failed (null: it succeeded)
+             */
+            last_error: string | null;
+            /**
+             * Last Delivered
+             * @description Epoch ms
+             */
+            last_delivered: number | null;
+        };
+        /**
+         * Deliveries
+         * @description How sending to a channel has gone.
+         */
+        contracts__channels__Deliveries: {
+            /**
+             * Delivered
+             * @default 0
+             */
+            delivered: number;
+            /**
+             * Failed Attempts
+             * @description Attempts that failed (each is tried again with backoff)
+             * @default 0
+             */
+            failed_attempts: number;
+            /**
+             * Dropped
+             * @description Notifications given up after the last attempt
+             * @default 0
+             */
+            dropped: number;
+            /**
+             * Suppressed
+             * @description Notifications not sent: over the channel's rate limit
+             * @default 0
+             */
+            suppressed: number;
+            /** Last Attempt */
+            last_attempt?: number | null;
+            /**
+             * Last Error
+             * @description Why the last attempt failed (null: it succeeded)
+             */
+            last_error?: string | null;
+            /** Last Delivered */
+            last_delivered?: number | null;
         };
     };
     responses: never;
@@ -2831,6 +3861,8 @@ export interface operations {
                 label?: string | null;
                 status?: components["schemas"]["DeviceStatus"] | null;
                 kind?: components["schemas"]["DeviceKind"] | null;
+                /** @description Only devices of this profile */
+                profile?: string | null;
                 /** @description Case-insensitive part of the id or name */
                 q?: string | null;
                 limit?: number;
@@ -3130,6 +4162,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    ingest_telemetry_api_v1_ingest_telemetry_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Basic: the device id and secret */
+                authorization?: string | null;
+                /** @description <device id>:<secret> */
+                "X-Device-Token"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestStored"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -4020,8 +5122,6 @@ export interface operations {
     stream_events_api_v1_events_stream_get: {
         parameters: {
             query?: {
-                /** @description Start after this event id (default: from now on) */
-                after?: number | null;
                 /** @description Tenant (platform admins) */
                 tenant?: string | null;
                 /** @description Deployment id */
@@ -4036,6 +5136,8 @@ export interface operations {
                 end?: string | null;
                 /** @description For EventSource clients that cannot set headers */
                 access_token?: string | null;
+                /** @description Start after this event id (default: from now on) */
+                after?: number | null;
             };
             header?: {
                 /** @description Resume after this event (sent on reconnect) */
@@ -4153,6 +5255,738 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_profiles_api_v1_profiles_get: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProfileList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_profile_api_v1_profiles_post: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfileCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_profile_api_v1_profiles__profile_id__get: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Profile id */
+                profile_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_profile_api_v1_profiles__profile_id__delete: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Profile id */
+                profile_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_profile_api_v1_profiles__profile_id__patch: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Profile id */
+                profile_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfilePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_rules_api_v1_rules_get: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+                /** @description Only rules of this profile */
+                profile?: string | null;
+                /** @description Only enabled (true) or disabled (false) rules */
+                enabled?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_rule_api_v1_rules_post: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RuleCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_rule_api_v1_rules__rule_id__get: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Rule id */
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_rule_api_v1_rules__rule_id__delete: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Rule id */
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_rule_api_v1_rules__rule_id__patch: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Rule id */
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RulePatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Rule"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_channels_api_v1_channels_get: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelList"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_channel_api_v1_channels_post: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_channel_api_v1_channels__channel_id__get: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Channel id */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_channel_api_v1_channels__channel_id__delete: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Channel id */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_channel_api_v1_channels__channel_id__patch: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Channel id */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Channel"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_alarms_api_v1_alarms_get: {
+        parameters: {
+            query?: {
+                /** @description Alarms of this rule */
+                rule?: string | null;
+                /** @description Raised from this time: RFC 3339 or epoch ms, 2000-01-01 to 9999-12-31, inclusive */
+                start?: string | null;
+                /** @description Raised before this time: RFC 3339 or epoch ms, 2000-01-01 to 9999-12-31, exclusive */
+                end?: string | null;
+                limit?: number;
+                /** @description Items to skip, 0-1000000000 */
+                offset?: number;
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+                /** @description Any of these states (repeatable) */
+                state?: components["schemas"]["AlarmState"][] | null;
+                /** @description Any of these severities (repeatable) */
+                severity?: components["schemas"]["Severity"][] | null;
+                /** @description Alarms of this device */
+                device?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlarmPage"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    stream_alarms_api_v1_alarms_stream_get: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+                /** @description Any of these states (repeatable) */
+                state?: components["schemas"]["AlarmState"][] | null;
+                /** @description Any of these severities (repeatable) */
+                severity?: components["schemas"]["Severity"][] | null;
+                /** @description Alarms of this device */
+                device?: string | null;
+                /** @description For EventSource clients that cannot set headers */
+                access_token?: string | null;
+                /** @description Start after this event id (default: from now on) */
+                after?: number | null;
+            };
+            header?: {
+                /** @description Resume after this event (sent on reconnect) */
+                "Last-Event-ID"?: number | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_alarm_api_v1_alarms__alarm_id__get: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Alarm id */
+                alarm_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alarm"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    acknowledge_alarm_api_v1_alarms__alarm_id__ack_post: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Alarm id */
+                alarm_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AlarmAck"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alarm"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    clear_alarm_api_v1_alarms__alarm_id__clear_post: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description Alarm id */
+                alarm_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AlarmAck"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alarm"];
+                };
             };
             /** @description Validation Error */
             422: {

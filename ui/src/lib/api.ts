@@ -3,3 +3,33 @@
 import type { components } from "./api-schema";
 
 export type Schemas = components["schemas"];
+
+// Device profiles, alarm rules, notification channels and alarms (docs/alarms.md).
+export type Alarm = Schemas["Alarm"];
+export type AlarmChange = Schemas["AlarmChange"];
+export type AlarmPage = Schemas["AlarmPage"];
+export type AlarmState = Schemas["AlarmState"];
+export type AlarmAck = Schemas["AlarmAck"];
+export type Severity = Schemas["Severity"];
+export type Rule = Schemas["Rule"];
+export type RuleCreate = Schemas["RuleCreate"];
+export type RulePatch = Schemas["RulePatch"];
+export type RuleList = Schemas["RuleList"];
+export type RuleKind = Schemas["RuleKind"];
+export type RuleSource = Schemas["Source"];
+export type Operator = Schemas["Operator"];
+export type ClearCondition = Schemas["ClearCondition"];
+export type Channel = Schemas["Channel"];
+export type ChannelCreate = Schemas["ChannelCreate"];
+export type ChannelCreated = Schemas["ChannelCreated"];
+export type ChannelPatch = Schemas["ChannelPatch"];
+export type ChannelList = Schemas["ChannelList"];
+export type ChannelKind = Schemas["ChannelKind"];
+export type ChannelTarget = ChannelCreate["target"];
+export type Deliveries = NonNullable<Channel["deliveries"]>;
+export type Profile = Schemas["Profile"];
+export type ProfileCreate = Schemas["ProfileCreate"];
+export type ProfilePatch = Schemas["ProfilePatch"];
+export type ProfileList = Schemas["ProfileList"];
+export type KeySpec = Schemas["KeySpec"];
+export type ValueType = Schemas["ValueType"];

@@ -62,8 +62,16 @@ export async function errorOf(response: Response): Promise<ApiError> {
   const code = typeof error?.code === "string" ? error.code : "http_" + String(response.status);
   const message =
     typeof error?.message === "string" ? error.message : `${response.status} ${response.statusText || "error"}`;
-  const details = Array.isArray(error?.details) ? (error.details as ApiProblem[]) : [];
+  const details = Array.isArray(error?.details) ? error.details.map(problemOf) : [];
   return new ApiError(response.status, code, message, details);
+}
+
+/** One listed problem: a package's `{path, problem}`, or a refused request's `{loc, msg}` (where, then what). */
+function problemOf(item: unknown): ApiProblem {
+  const d = (typeof item === "object" && item !== null ? item : {}) as Record<string, unknown>;
+  if (typeof d.problem === "string") return { path: typeof d.path === "string" ? d.path : "", problem: d.problem };
+  const loc = Array.isArray(d.loc) ? d.loc.map(String) : [];
+  return { path: (loc[0] === "body" || loc[0] === "query" ? loc.slice(1) : loc).join("."), problem: typeof d.msg === "string" ? d.msg : "" };
 }
 
 export interface RequestOptions {

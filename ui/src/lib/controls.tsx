@@ -36,8 +36,11 @@ export function ConfirmButton({
   question,
   onConfirm,
   disabled = false,
+  name,
 }: {
   label: string;
+  /** The button's accessible name where `label` alone is ambiguous (one per row of a table). */
+  name?: string;
   confirmLabel: string;
   question: string;
   onConfirm: () => void;
@@ -46,7 +49,7 @@ export function ConfirmButton({
   const [asking, setAsking] = useState(false);
   if (!asking) {
     return (
-      <button type="button" className="danger" onClick={() => { setAsking(true); }} disabled={disabled}>
+      <button type="button" className="danger" onClick={() => { setAsking(true); }} disabled={disabled} aria-label={name}>
         {label}
       </button>
     );

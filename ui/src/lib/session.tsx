@@ -60,3 +60,8 @@ export function useSignOut() {
     },
   });
 }
+
+/** The tenant a user's new objects go to: its own, or for platform admins `default` (the API's choice too). */
+export function homeTenant(session: Session): string {
+  return session.tenant ?? "default";
+}

@@ -1,0 +1,1 @@
+"""Device profiles: what a kind of device sends, kept by tenants and checked by ingest."""

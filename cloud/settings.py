@@ -109,9 +109,14 @@ class NotifySettings(BaseModel):
     backoff_cap_s: float = Field(default=60.0, gt=0, le=3600, description="Longest wait between tries")
     timeout_s: float = Field(default=15.0, gt=0, le=120, description="Time one try may take")
     queue: int = Field(default=100, ge=1, le=10_000, description="Notifications waiting per channel (then dropped)")
+    catch_up_s: float = Field(
+        default=3600.0, ge=0, le=7 * 86400, description="After a restart, alarm changes at most this old are told"
+    )
 
     def policy(self) -> NotifyPolicy:
-        return NotifyPolicy(self.attempts, self.backoff_s, self.backoff_cap_s, self.timeout_s, self.queue)
+        return NotifyPolicy(
+            self.attempts, self.backoff_s, self.backoff_cap_s, self.timeout_s, self.queue, self.catch_up_s
+        )
 
 
 class SmtpSettings(BaseModel):

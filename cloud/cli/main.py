@@ -41,7 +41,7 @@ ENTRIES: dict[str, Entry] = {
     "webhook": Entry("cloud.cli.events:webhook", "Webhooks: post a tenant's events to a URL, signed.", MANAGE),
     "profile": Entry("cloud.cli.profile:profile", "Device profiles: keys, units, ranges, labels.", MANAGE),
     "rule": Entry("cloud.cli.rule:rule", "Alarm rules: what raises an alarm, and whom it tells.", MANAGE),
-    "channel": Entry("cloud.cli.rule:channel", "Notification channels: where alarms are told.", MANAGE),
+    "channel": Entry("cloud.cli.channel:channel", "Notification channels: where alarms are told.", MANAGE),
     "alarm": Entry("cloud.cli.alarm:alarm", "Alarms: list, show, acknowledge, clear.", MANAGE),
 }
 

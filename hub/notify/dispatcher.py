@@ -10,7 +10,11 @@ waiting notification is dropped and counted) and at most one sending task, so a 
 only itself. A failed attempt is tried again with capped exponential backoff up to ``attempts`` times, then
 dropped. Every attempt is counted on the channel (:meth:`hub.store.channels.ChannelStore.count_sent`).
 
-Only one process should deliver (like webhooks, ``fieldhub up``), from the newest event when it starts.
+Only one process delivers (like webhooks, ``fieldhub up``). It keeps the id of the last event it handed to the
+channels in the store, and a restart goes on after it, so an alarm raised by an ingest replica while the hub
+restarted is still told; but nothing older than ``catch_up_s`` (a hub that was down for a day does not send a
+day of stale notifications: they are skipped, logged and the alarms stay listed). A notification queued but not
+yet sent when the process stops is lost with it.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class NotifyPolicy:
     timeout_s: float = 15.0
     #: Notifications waiting per channel; beyond it the oldest is dropped.
     queue_size: int = 100
+    #: After a restart, events at most this old are still told.
+    catch_up_s: float = 3600.0
 
 
 def notification_of(event: Event) -> Notification:
@@ -88,7 +94,11 @@ class Dispatcher:
 
     async def __aenter__(self) -> Self:
         await self._background.open()
-        follow = await self._events.follow(EventQuery(kind="alarm."))
+        cursor = await self._store.notified()
+        if cursor is None:  # the first start: from now on, and from here after every restart
+            cursor = await self._events.store.last_id()
+            await self._store.set_notified(cursor)
+        follow = await self._events.follow(EventQuery(kind="alarm."), after=cursor)
         self._background.spawn(self._dispatch(follow), name="notify-dispatcher")
         return self
 
@@ -99,12 +109,21 @@ class Dispatcher:
 
     async def _dispatch(self, follow: Follow) -> None:
         while True:
-            for event in await follow.next(60.0):
+            found = await follow.next(60.0)
+            for event in found:
                 await self._notify(event)
+            if found:
+                try:
+                    await self._store.set_notified(found[-1].id)
+                except StoreUnavailable as exc:
+                    self._log.warning("notify-cursor", "cannot keep how far notifications went: %s", exc.message)
 
     async def _notify(self, event: Event) -> None:
         wanted = event.data.get("notify")
         if not isinstance(wanted, list) or not wanted:
+            return
+        if now_ms() - event.ts > self.policy.catch_up_s * 1000:
+            self._log.warning("notify-stale", "event %d is too old to be told (hub down since?): skipped", event.id)
             return
         try:
             notification = notification_of(event)

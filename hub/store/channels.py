@@ -57,3 +57,9 @@ class ChannelStore(Protocol):
 
     async def count_sent(self, channel_id: str, sent: Sent) -> None:
         """Count one attempt (or suppression) on its channel (nothing if the channel is gone)."""
+
+    async def notified(self) -> int | None:
+        """The id of the last alarm event handed to the channels (``None``: none ever was)."""
+
+    async def set_notified(self, event_id: int) -> None:
+        """Every alarm event up to ``event_id`` was handed to the channels."""

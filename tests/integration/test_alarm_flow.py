@@ -15,6 +15,8 @@ import pytest
 
 from cloud.runtime import HubRuntime
 from hub.events.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from hub.store.events import NewEvent
+from hub.store.sqlite.backend import sqlite_backend
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.receiver import receiver
@@ -162,3 +164,51 @@ async def test_a_channel_that_is_down_gets_retries_and_ingest_goes_on(tmp_path: 
 
 async def _asked(hook: Any) -> bool:
     return len(hook.requests) >= 1
+
+
+async def test_alarm_changes_made_while_the_hub_was_down_are_told_after_its_restart(
+    tmp_path: Path, unique_id: str
+) -> None:
+    data = tmp_path / "data"
+    async with receiver([200]) as (hook, url):
+        async with running_hub(data) as hub:
+            api = await Api.login(hub.url)
+            target = {"kind": "webhook", "url": url}
+            channel = (await created(api, "/api/v1/channels", {"name": "ops", "target": target}))["id"]
+            await api.close()
+        # While the hub is down an ingest replica records alarm changes (here: straight into the store).
+        store = sqlite_backend(data / "fieldhub.db")
+        await store.database.open()
+        now = int(time.time() * 1000)
+        try:
+            await store.events.append(
+                [
+                    alarm_event(f"{unique_id}-stale", channel, now - 2 * 3600 * 1000),  # older than notify.catch_up_s
+                    alarm_event(f"{unique_id}-fresh", channel, now),
+                ]
+            )
+        finally:
+            await store.database.close()
+        async with running_hub(data):
+            _, body = await asyncio.wait_for(hook.delivered.get(), 15)
+            assert orjson.loads(body)["alarm"]["device"] == f"{unique_id}-fresh"
+        assert hook.delivered.empty() and len(hook.requests) == 1, "the stale change was told, or one twice"
+
+
+def alarm_event(device: str, channel: str, ts: int) -> NewEvent:
+    alarm = {
+        "id": f"al-{device}",
+        "tenant": "default",
+        "rule": "r",
+        "rule_name": "R",
+        "device": device,
+        "key": "t",
+        "severity": "major",
+        "state": "active",
+        "message": "m",
+        "value": 1.0,
+        "raised": ts,
+        "updated": ts,
+    }
+    data = {"alarm": alarm, "notify": [channel]}
+    return NewEvent(ts=ts, tenant="default", kind="alarm.raised", message="active: m", node=device, data=data)

@@ -412,6 +412,14 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         UPDATE store_versions SET version = version + 1 WHERE name = 'rules';
     END;
     """,
+    # 14: the id of the last alarm event the notification dispatcher handed to its channels (one row), so that a
+    # restart goes on after it rather than from the newest event.
+    """
+    CREATE TABLE notify_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        event INTEGER NOT NULL
+    );
+    """,
 ]
 
 

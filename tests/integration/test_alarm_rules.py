@@ -286,3 +286,17 @@ async def test_an_ingest_replica_evaluates_what_it_stores_and_two_processes_rais
             assert raised and float(raised[0].split()[1]) >= 1, "the replica raised none of the alarms"
         finally:
             await asyncio.to_thread(replica.stop)
+
+
+async def test_readings_posted_over_http_are_evaluated_like_mqtt_ones(
+    hub: HubRuntime, api: Api, unique_id: str
+) -> None:
+    secret = (await api.create_device(unique_id))["credentials"]["password"]
+    await rule(hub, key="pressure", kind="range", low=1, high=5)
+    async with httpx.AsyncClient(base_url=hub.url, timeout=10) as device:
+        posted = await device.post(
+            "/api/v1/ingest/telemetry", json={"values": {"pressure": 7.5}}, auth=(unique_id, secret)
+        )
+        assert posted.status_code == 202, posted.text
+    alarm = await one_alarm(hub, unique_id, AlarmState.ACTIVE)
+    assert alarm.key == "pressure" and alarm.value == 7.5

@@ -15,7 +15,7 @@ from cloud.runtime import HubRuntime
 from tests.helpers.hub import Api
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.waiting import eventually
-from tests.integration.test_alarm_api import HOT, PROFILES, created, refused
+from tests.integration.test_rule_api import HOT, PROFILES, created, refused
 from tests.integration.test_events_api import frames, other_tenant_user
 
 pytestmark = pytest.mark.timeout(60)

@@ -59,6 +59,20 @@ class Api:
         data: dict[str, Any] = response.json()
         return data
 
+    async def created(self, path: str, body: dict[str, Any], **params: str) -> dict[str, Any]:
+        """The answer of a ``POST`` that must make something (``201``)."""
+        response = await self.http.post(path, json=body, params=params or None)
+        assert response.status_code == 201, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def refused(self, method: str, path: str, status: int, body: Any = None, **params: str) -> str:
+        """The message of an error answer that must have ``status``."""
+        response = await self.http.request(method, path, json=body, params=params or None)
+        assert response.status_code == status, response.text
+        message: str = response.json()["error"]["message"]
+        return message
+
     async def close(self) -> None:
         await self.http.aclose()
 

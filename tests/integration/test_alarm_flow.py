@@ -35,13 +35,6 @@ async def mail_hub(tmp_path: Path) -> AsyncIterator[tuple[HubRuntime, Mailbox]]:
             yield hub, mailbox
 
 
-async def created(api: Api, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = await api.http.post(path, json=body)
-    assert response.status_code == 201, response.text
-    made: dict[str, Any] = response.json()
-    return made
-
-
 async def publish(device: TestDevice, temperature: float) -> None:
     payload = orjson.dumps({"values": {"temperature": temperature, "door": False}})
     await asyncio.to_thread(device.publish, f"devices/{device.client_id}/telemetry", payload)
@@ -54,14 +47,13 @@ async def test_a_warm_freezer_raises_one_alarm_told_by_webhook_and_mail_then_ack
     api = await Api.login(hub.url)
     try:
         keys = {"temperature": {"type": "number", "unit": "°C"}, "door": {"type": "boolean"}}
-        await created(api, "/api/v1/profiles", {"id": "freezer", "name": "Freezer", "keys": keys, "strict": True})
+        await api.created("/api/v1/profiles", {"id": "freezer", "name": "Freezer", "keys": keys, "strict": True})
         async with receiver([200]) as (hook, url):
-            channel = await created(api, "/api/v1/channels", {"name": "ops", "target": {"kind": "webhook", "url": url}})
-            mail = await created(
-                api, "/api/v1/channels", {"name": "mail", "target": {"kind": "email", "to": ["ops@fieldhub.test"]}}
+            channel = await api.created("/api/v1/channels", {"name": "ops", "target": {"kind": "webhook", "url": url}})
+            mail = await api.created(
+                "/api/v1/channels", {"name": "mail", "target": {"kind": "email", "to": ["ops@fieldhub.test"]}}
             )
-            rule = await created(
-                api,
+            rule = await api.created(
                 "/api/v1/rules",
                 {
                     "name": "Freezer too warm",
@@ -133,9 +125,9 @@ async def test_a_channel_that_is_down_gets_retries_and_ingest_goes_on(tmp_path: 
     async with running_hub(tmp_path / "data", notify=notify) as hub, receiver([503, 200], hold=hold) as (hook, url):
         api = await Api.login(hub.url)
         target = {"kind": "webhook", "url": url}
-        channel = await created(api, "/api/v1/channels", {"name": "flaky", "target": target})
+        channel = await api.created("/api/v1/channels", {"name": "flaky", "target": target})
         rule = {"name": "any", "selector": {}, "key": "t", "kind": "threshold", "op": ">", "value": 0}
-        await created(api, "/api/v1/rules", {**rule, "channels": [channel["id"]]})
+        await api.created("/api/v1/rules", {**rule, "channels": [channel["id"]]})
         secret = (await api.create_device(unique_id))["credentials"]["password"]
         device = await asyncio.to_thread(TestDevice(hub.mqtt_port, unique_id, secret).connect)
         topic = f"devices/{unique_id}/telemetry"
@@ -174,7 +166,7 @@ async def test_alarm_changes_made_while_the_hub_was_down_are_told_after_its_rest
         async with running_hub(data) as hub:
             api = await Api.login(hub.url)
             target = {"kind": "webhook", "url": url}
-            channel = (await created(api, "/api/v1/channels", {"name": "ops", "target": target}))["id"]
+            channel = (await api.created("/api/v1/channels", {"name": "ops", "target": target}))["id"]
             await api.close()
         # While the hub is down an ingest replica records alarm changes (here: straight into the store).
         store = sqlite_backend(data / "fieldhub.db")

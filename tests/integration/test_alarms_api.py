@@ -15,8 +15,8 @@ from cloud.runtime import HubRuntime
 from tests.helpers.hub import Api
 from tests.helpers.mqtt import TestDevice
 from tests.helpers.waiting import eventually
-from tests.integration.test_rule_api import HOT, PROFILES, created, refused
 from tests.integration.test_events_api import frames, other_tenant_user
+from tests.integration.test_rule_api import HOT, PROFILES
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,7 +26,7 @@ ALARMS = "/api/v1/alarms"
 async def hot_device(hub: HubRuntime, api: Api, device_id: str, **rule: Any) -> tuple[TestDevice, dict[str, Any]]:
     """A device of ``api``'s tenant, connected, watched by a rule raising at once above 30."""
     secret = (await api.create_device(device_id, labels={"room": device_id}))["credentials"]["password"]
-    made = await created(api, "/api/v1/rules", {**HOT, "selector": {"room": device_id}, "for_s": 0, **rule})
+    made = await api.created("/api/v1/rules", {**HOT, "selector": {"room": device_id}, "for_s": 0, **rule})
     return await asyncio.to_thread(TestDevice(hub.mqtt_port, device_id, secret).connect), made
 
 
@@ -80,7 +80,7 @@ async def test_an_alarm_is_acknowledged_and_cleared_once_each_and_streamed(
             acked = await api.http.post(f"{ALARMS}/{alarm['id']}/ack", json={"note": "on my way"})
             assert acked.status_code == 200, acked.text
             assert (acked.json()["state"], acked.json()["acknowledged_by"]) == ("acknowledged", "admin")
-            assert "acknowledged" in await refused(api, "POST", f"{ALARMS}/{alarm['id']}/ack", 409)
+            assert "acknowledged" in await api.refused("POST", f"{ALARMS}/{alarm['id']}/ack", 409)
             frame = await alarm_frame(received)
             assert (frame["data"]["kind"], frame["data"]["acknowledged_by"]) == ("alarm.acknowledged", "admin")
             assert frame["id"] > raised["id"]
@@ -89,8 +89,8 @@ async def test_an_alarm_is_acknowledged_and_cleared_once_each_and_streamed(
 
             cleared = await api.http.post(f"{ALARMS}/{alarm['id']}/clear")
             assert (cleared.json()["state"], cleared.json()["cleared_by"]) == ("cleared", "admin")
-            assert await refused(api, "POST", f"{ALARMS}/{alarm['id']}/clear", 409, {"note": "again"})
-            assert await refused(api, "POST", f"{ALARMS}/{alarm['id']}/ack", 409)
+            assert await api.refused("POST", f"{ALARMS}/{alarm['id']}/clear", 409, {"note": "again"})
+            assert await api.refused("POST", f"{ALARMS}/{alarm['id']}/ack", 409)
             assert (await alarm_frame(received))["data"]["kind"] == "alarm.cleared"
             assert (await alarm_frame(filtered))["data"]["state"] == "cleared"
 
@@ -179,8 +179,8 @@ async def test_each_tenant_sees_and_handles_its_own_alarms(hub: HubRuntime, api:
 
         assert [a["device"] for a in (await listed(other))["items"]] == [f"{unique_id}-b"]
         for method, path in (("GET", alarm["id"]), ("POST", f"{alarm['id']}/ack"), ("POST", f"{alarm['id']}/clear")):
-            assert await refused(other, method, f"{ALARMS}/{path}", 404)
-        assert await refused(other, "GET", f"{ALARMS}?tenant=default", 404)
+            assert await other.refused(method, f"{ALARMS}/{path}", 404)
+        assert await other.refused("GET", f"{ALARMS}?tenant=default", 404)
         # The platform admin sees both, or one tenant's with ?tenant=, and handles either.
         assert (await listed(api))["total"] == 2
         [their_alarm] = (await listed(api, tenant="other"))["items"]
@@ -193,7 +193,7 @@ async def test_each_tenant_sees_and_handles_its_own_alarms(hub: HubRuntime, api:
 
 
 async def test_a_lenient_profile_stores_and_flags_what_does_not_fit(hub: HubRuntime, api: Api, unique_id: str) -> None:
-    await created(api, PROFILES, {"id": "meter", "name": "Meter", "keys": {"temp": {"min": -40, "max": 85}}})
+    await api.created(PROFILES, {"id": "meter", "name": "Meter", "keys": {"temp": {"min": -40, "max": 85}}})
     secret = (await api.create_device(unique_id, profile="meter"))["credentials"]["password"]
     device = await asyncio.to_thread(TestDevice(hub.mqtt_port, unique_id, secret).connect)
     try:

@@ -285,6 +285,17 @@ def update(deployment_id: str, version: str, grace: int) -> None:
 
 @app.command()
 @click.argument("deployment_id", metavar="ID")
+@click.argument("replicas", type=click.IntRange(1, 64))
+@api_options
+def scale(deployment_id: str, replicas: int) -> None:
+    """Run REPLICAS instances of the deployment ID (placed like the first ones; autoscaling moves it on)."""
+    inv = invocation()
+    answer = inv.api().request("PATCH", f"{DEPLOYMENTS}/{deployment_id}", json={"replicas": replicas})
+    inv.show(answer, DEPLOYMENT_COLUMNS)
+
+
+@app.command()
+@click.argument("deployment_id", metavar="ID")
 @hub_options
 def undeploy(deployment_id: str) -> None:
     """Stop and delete the deployment ID: its nodes are told to remove its instances."""

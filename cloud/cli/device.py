@@ -38,6 +38,8 @@ def device() -> None:
 @click.option("--label", metavar="KEY=VALUE", callback=key_values, help="Only devices with this label")
 @click.option("--status", type=click.Choice(["online", "offline"]), help="Only online or offline devices")
 @click.option("--kind", type=click.Choice(["device", "gateway"]), help="Only plain devices or gateways")
+@click.option("--profile", help="Only the devices of this profile")
+@click.option("--search", "q", metavar="TEXT", help="Only devices whose id or name holds TEXT (any case)")
 @page_options("devices")
 @api_options
 def list_devices(label: tuple[str, str] | None, **query: Any) -> None:

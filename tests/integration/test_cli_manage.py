@@ -207,6 +207,8 @@ def test_device_group_in_every_output_format(cli: Cli, name: str) -> None:
     # Options before or after the subcommand, the older --json too.
     listed = cli.ok("device", "list", "--label", "room=pantry", "--no-headers")
     assert [line.split()[0] for line in listed.splitlines()] == [name]
+    found = cli.ok("device", "list", "--search", "PANTRY PRO", "--no-headers")
+    assert [line.split()[0] for line in found.splitlines()] == [name]
     before = cli.ok("device", "-o", "yaml", "--hub", cli.hub.url, "list", "--label", "room=pantry", FIELDHUB_HUB="")
     after = cli.ok("device", "list", "--label", "room=pantry", "--hub", cli.hub.url, "-o", "yaml", FIELDHUB_HUB="")
     assert yaml.safe_load(before)["items"] == yaml.safe_load(after)["items"]
@@ -558,6 +560,8 @@ def test_app_deploy_deployments_status_undeploy(cli: Cli, tmp_path: Path, name: 
     shown = cli.json("app", "status", ident)
     assert shown["status"] == "pending" and shown["placement"]["reason"].startswith("no node qualifies")
     assert "placement: no node qualifies" in cli.ok("app", "status", ident)
+    assert cli.json("app", "scale", ident, "1")["replicas"] == 1  # as many as it has: nothing to do
+    assert cli.error("app", "scale", ident, "2").startswith(f"fieldhub: 409 conflict: deployment {ident} cannot have 2")
 
     assert cli.error("app", "rm", f"{name}@0.1.0").startswith("fieldhub: 409 conflict")
     assert cli.ok("app", "undeploy", ident).strip() == f"removed {ident}"

@@ -48,7 +48,7 @@ wheel: $(VENV)/.stamp-install portal
 # Real servers (and the browser) the tests start, as command:Debian-package, installed when missing.
 TEST_SERVERS := nats-server:nats-server mosquitto:mosquitto mosquitto_pub:mosquitto-clients \
 	java:default-jre-headless mvn:maven chromium:chromium node:nodejs npm:npm \
-	podman:podman runc:runc busybox:busybox-static catatonit:catatonit
+	podman:podman runc:runc busybox:busybox-static catatonit:catatonit slapd:slapd ldapadd:ldap-utils
 test-servers:
 	@missing=""; for s in $(TEST_SERVERS); do \
 		PATH="$$PATH:/usr/sbin" command -v $${s%%:*} >/dev/null || missing="$$missing $${s#*:}"; done; \

@@ -15,6 +15,9 @@ from cloud.api.app import create_app
 from cloud.api.probes import create_probe_app
 from cloud.brokers import BROKERS, BrokerContext
 from cloud.http_server import serve_http
+from cloud.identity.api_keys import ApiKeys
+from cloud.identity.guard import SignInGuard
+from cloud.identity.ldap import DirectoryProvider
 from cloud.identity.providers import SignIn
 from cloud.identity.provisioning import Provisioning
 from cloud.identity.tokens import TokenService, load_or_create_key
@@ -30,6 +33,7 @@ from hub.alarms.rulebook import RuleBook
 from hub.alarms.rules import Rules
 from hub.alarms.silence import SilenceWatch
 from hub.apps.catalog import AppCatalog
+from hub.audit.service import Audit
 from hub.blobs.base import BlobStore
 from hub.blobs.factory import open_blob_store
 from hub.broker.downlink import Downlink
@@ -215,6 +219,22 @@ async def run_deployments(
     return schedules
 
 
+async def start_audit(
+    stack: AsyncExitStack, s: HubSettings, store: Backend, forwarders: list[Forwarder]
+) -> tuple[Audit, SignInGuard]:
+    """The audit trail, writing to the forwarders' streams too, and login protection, as the settings say."""
+    audit = Audit(
+        store.audit,
+        sinks=[forwarder.sink for forwarder in forwarders],
+        retention=s.audit.retention(),
+        queue_size=s.audit.queue,
+    )
+    # Entered after the forwarders: it stops, storing what is left, before they close.
+    await stack.enter_async_context(audit)
+    guard = await stack.enter_async_context(SignInGuard(store.sign_ins, s.login.policy()))
+    return audit, guard
+
+
 def events_of(s: HubSettings, store: Backend) -> Events:
     """The event service with its retention, as the settings say."""
     section = s.events
@@ -246,6 +266,14 @@ async def republish(state: StateService, deployments: Deployments) -> None:
     nodes = await deployments.republish()
     if nodes:
         log.info("republished the desired instances of %d node(s)", nodes)
+
+
+async def directory_of(s: HubSettings, stack: AsyncExitStack, store: Backend) -> DirectoryProvider | None:
+    """Directory sign-in when ``ldap.url`` is set. It comes after the local users in ``SignIn``: they (the platform
+    admin too) still sign in while the directory is away."""
+    if s.ldap.url is None:
+        return None
+    return await stack.enter_async_context(DirectoryProvider(s.ldap, store.identity))
 
 
 class HubRuntime(Lifetime):
@@ -308,6 +336,7 @@ class HubRuntime(Lifetime):
         authenticator = DeviceAuthenticator(store.registry, metrics)
         self._stack.callback(authenticator.close)
         users = UserDirectory(store.identity, s.hash_params)
+        directory = await directory_of(s, self._stack, store)
         admin_password = s.admin_password.get_secret_value() if s.admin_password else None
         self.generated_admin_password = await users.ensure_admin(admin_password, reset=s.demo)
         key = s.secret_key.get_secret_value() if s.secret_key else load_or_create_key(s.data_dir / "secret.key")
@@ -318,6 +347,7 @@ class HubRuntime(Lifetime):
             self._stack, s, store, metrics, followers, streams=s.stream, drain_s=s.stream_drain_s
         )
         pipeline.add_listener(live.offer)
+        audit, guard = await start_audit(self._stack, s, store, forwarders)
 
         downlink = Downlink()
         kind = BROKERS.build(s.broker)
@@ -353,14 +383,16 @@ class HubRuntime(Lifetime):
         schedules = await run_deployments(self._stack, deployments, store, events, health)
         await republish(state, deployments)
 
+        api_keys = ApiKeys(store.api_keys)
         self._services = Services(
             settings=s,
             store=store,
             metrics=metrics,
             registry=registry,
             users=users,
-            sign_in=SignIn([users]),
-            tokens=TokenService(key, s.token_ttl_s, store.identity),
+            sign_in=SignIn([users] if directory is None else [users, directory]),
+            tokens=TokenService(key, s.token_ttl_s, store.identity, api_keys),
+            api_keys=api_keys,
             state=state,
             commands=commands,
             live=live,
@@ -380,8 +412,11 @@ class HubRuntime(Lifetime):
             rules=Rules(store.alarms, store.profiles, store.channels, changed=rulebook.reload),
             alarms=alarms,
             channels=await start_notifications(self._stack, s, store, events, downlink=downlink, forwarders=forwarders),
+            guard=guard,
+            audit=audit,
             mqtt_port=self.mqtt_port,
             broker_up=started.link_up,
+            directory=directory,
         )
         await self._start_http()
 
@@ -392,7 +427,10 @@ class HubRuntime(Lifetime):
         log.info("HTTP API on %s (docs at /docs)", self.url)
         s, services = self.settings, self.services
         if s.probe_port is not None:
-            probe = create_probe_app(services.store.database, services.metrics, services.broker_up, services.forwarders)
+            directory = None if services.directory is None else services.directory.state
+            probe = create_probe_app(
+                services.store.database, services.metrics, services.broker_up, services.forwarders, directory
+            )
             self.probe_port = await serve_http(self._stack, probe, s.host, s.probe_port)
             log.info("health and metrics without a token on %s:%d", s.host, self.probe_port)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cloud.identity.api_keys import ApiKeys
+from cloud.identity.guard import SignInGuard
+from cloud.identity.ldap import DirectoryProvider
 from cloud.identity.providers import SignIn
 from cloud.identity.provisioning import Provisioning
 from cloud.identity.tokens import TokenService
@@ -13,6 +16,7 @@ from cloud.settings import HubSettings
 from hub.alarms.lifecycle import AlarmLifecycle
 from hub.alarms.rules import Rules
 from hub.apps.catalog import AppCatalog
+from hub.audit.service import Audit
 from hub.commands import CommandBus
 from hub.deploy.deployments import Deployments
 from hub.deploy.schedules import Scheduler
@@ -42,9 +46,11 @@ class Services:
     metrics: Metrics
     registry: DeviceRegistry
     users: UserDirectory
-    #: Every identity provider in turn (local users today).
+    #: Every identity provider in turn: local users, then the directory (LDAP) where one is set.
     sign_in: SignIn
     tokens: TokenService
+    #: API keys for automation; ``tokens`` hands a bearer key to them.
+    api_keys: ApiKeys
     state: StateService
     commands: CommandBus
     live: LiveFeed
@@ -76,7 +82,13 @@ class Services:
     alarms: AlarmLifecycle
     #: The tenants' notification channels.
     channels: Channels
+    #: Login protection: failed sign-ins counted per username and client address, shared through the store.
+    guard: SignInGuard
+    #: The audit trail: every change and sign-in recorded, listed, and written to the streams.
+    audit: Audit
     #: The port the MQTT listener really bound (the setting may say 0).
     mqtt_port: int
     #: Whether the hub's own link to an external or managed broker is up (None: the broker is in-process).
     broker_up: Callable[[], bool] | None = None
+    #: Directory sign-in (LDAP), when ``ldap.url`` is set; also one of ``sign_in``'s providers.
+    directory: DirectoryProvider | None = None

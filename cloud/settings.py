@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import tomllib
 from collections.abc import Callable
@@ -20,7 +21,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cloud.identity.guard import GuardPolicy
+from contracts.ids import Identifier
 from contracts.telemetry import Limits
+from hub.audit.service import AuditRetention
 from hub.blobs.factory import BLOBS, BlobContext, check_blob_url
 from hub.broker.gate import GateLimits
 from hub.errors import ConfigError
@@ -97,6 +101,35 @@ class AlarmSettings(BaseModel):
 
     retention_days: float = Field(default=90.0, gt=0, le=3650, description="Alarms cleared longer ago are removed")
     retention_interval_s: float = Field(default=3600.0, ge=1, le=86400, description="How often retention runs")
+
+
+class LoginSettings(BaseModel):
+    """The ``[login]`` section: login protection (see docs/operations.md#login-protection)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_failures: int = Field(default=10, ge=1, le=1000, description="Failed sign-ins of one username that lock it")
+    max_failures_per_address: int = Field(
+        default=50, ge=1, le=100_000, description="Failed sign-ins from one client address that lock it"
+    )
+    window_s: float = Field(default=300.0, gt=0, le=86400, description="...counted within this many seconds")
+    cooldown_s: float = Field(default=300.0, gt=0, le=86400, description="How long a lock lasts")
+
+    def policy(self) -> GuardPolicy:
+        return GuardPolicy(self.max_failures, self.window_s, self.cooldown_s, self.max_failures_per_address)
+
+
+class AuditSettings(BaseModel):
+    """The ``[audit]`` section: how long the audit trail is kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: float = Field(default=365.0, gt=0, le=3650, description="Records older than this are removed")
+    retention_interval_s: float = Field(default=3600.0, ge=0.1, le=86400, description="How often retention runs")
+    queue: int = Field(default=10_000, ge=10, le=1_000_000, description="Records waiting to be stored (then dropped)")
+
+    def retention(self) -> AuditRetention:
+        return AuditRetention(self.retention_days, self.retention_interval_s)
 
 
 class NotifySettings(BaseModel):
@@ -206,6 +239,104 @@ class AzureSettings(BaseModel):
     )
 
 
+class LdapGroup(BaseModel):
+    """What membership of one directory group grants: a role in a tenant (``tenant`` null: platform admin)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin", "user"]
+    tenant: Identifier | None
+
+    @model_validator(mode="after")
+    def _tenant_or_admin(self) -> Self:
+        if self.tenant is None and self.role != "admin":
+            raise ValueError('a group without a tenant makes platform admins: its role must be "admin"')
+        return self
+
+
+class LdapSettings(BaseModel):
+    """The ``[ldap]`` section: directory sign-in (unset ``url``: local users only); see docs/operations.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, description="ldap://host[:port] or ldaps://host[:port]")
+    start_tls: bool = Field(default=False, description="Upgrade an ldap:// connection with StartTLS")
+    ca_file: Path | None = Field(default=None, description="CA bundle that verifies the directory's certificate")
+    bind_dn: str | None = Field(default=None, description="The service account that searches (none: anonymous)")
+    bind_password: SecretStr | None = Field(default=None, description="Its password (FIELDHUB_LDAP__BIND_PASSWORD)")
+    bind_password_file: Path | None = Field(default=None, description="Or a file holding it")
+    user_base: str | None = Field(default=None, description="Where users are searched (subtree)")
+    user_filter: str = Field(default="(uid={username})", description="{username} is replaced, escaped (RFC 4515)")
+    group_base: str | None = Field(default=None, description="Where groups naming the user are searched")
+    groups: dict[str, LdapGroup] = Field(default_factory=dict, description="Group DN -> role and tenant")
+    recheck_s: int = Field(default=300, ge=10, le=86400, description="Longest life of a directory user's token")
+    timeout_s: float = Field(default=2.0, gt=0, le=30, description="Connect and answer timeout of each request")
+    pool_size: int = Field(default=4, ge=1, le=32, description="Service-account connections kept open")
+
+    @field_validator("url")
+    @classmethod
+    def _ldap_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
+                raise ValueError(f"ldap.url must be ldap://host[:port] or ldaps://host[:port], not {url[:80]!r}")
+            try:
+                parts.port  # noqa: B018 - raises on a bad port
+            except ValueError as exc:
+                raise ValueError(f"ldap.url has a bad port: {url[:80]!r}") from exc
+        return url
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _json_groups(cls, value: object) -> object:
+        # A JSON string in a TOML file too: TOML has no null, which names a platform admin group.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"ldap.groups is not a JSON object: {exc}") from None
+        return value
+
+    @field_validator("user_filter")
+    @classmethod
+    def _one_placeholder(cls, template: str) -> str:
+        try:
+            filled = template.format(username="x")
+        except (KeyError, IndexError, ValueError):
+            filled = ""
+        if "{username}" not in template or not (filled.startswith("(") and filled.endswith(")")):
+            raise ValueError("ldap.user_filter must be a parenthesized filter with {username} and no other braces")
+        return template
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.url is None:
+            return self
+        if self.start_tls and self.url.startswith("ldaps:"):
+            raise ValueError("ldap.start_tls is for ldap:// URLs; ldaps:// is TLS from the start")
+        if self.bind_password is None and self.bind_password_file is not None:
+            try:
+                self.bind_password = SecretStr(self.bind_password_file.read_text().strip())
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read ldap.bind_password_file {self.bind_password_file}: {exc.strerror}"
+                ) from exc
+        if (self.bind_dn is None) != (self.bind_password is None):
+            raise ValueError("ldap.bind_dn and ldap.bind_password (or ldap.bind_password_file) go together")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ValueError(f"ldap.ca_file {self.ca_file} is not a readable file")
+        if not self.user_base:
+            raise ValueError("ldap.url needs ldap.user_base")
+        if not self.groups:
+            raise ValueError("ldap.url needs ldap.groups: nobody could sign in from the directory without them")
+        return self
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether passwords travel encrypted to the directory (ldaps:// or StartTLS)."""
+        return self.start_tls or (self.url or "").startswith("ldaps:")
+
+
 class _FlatEnvNames(PydanticBaseSettingsSource):
     """Env names without the section's double underscore, as the Azure docs and operators spell them.
 
@@ -227,6 +358,15 @@ class _FlatEnvNames(PydanticBaseSettingsSource):
             if value:
                 values.setdefault(section, {})[key] = value
         return values
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _known_url(url: str | None, check: Callable[[str], object]) -> str | None:
@@ -361,7 +501,10 @@ class HubSettings(ProcessSettings):
     events: EventSettings = EventSettings()
     alarms: AlarmSettings = AlarmSettings()
     smtp: SmtpSettings = SmtpSettings()
+    ldap: LdapSettings = LdapSettings()
     notify: NotifySettings = NotifySettings()
+    login: LoginSettings = LoginSettings()
+    audit: AuditSettings = AuditSettings()
     node_suspect_s: float = Field(
         default=7.0, gt=0, le=86400, description="A node whose latest heartbeat is this old is suspect"
     )
@@ -439,6 +582,16 @@ class HubSettings(ProcessSettings):
         if not self.demo and self.smtp.password is not None and not (self.smtp.starttls or self.smtp.ssl):
             raise ValueError("insecure settings refused outside --demo: smtp.password needs smtp.starttls or smtp.ssl")
         return self
+
+    @model_validator(mode="after")
+    def _ldap_in_clear(self) -> Self:
+        url = self.ldap.url
+        if self.demo or url is None or self.ldap.encrypted or _is_loopback(urlsplit(url).hostname or ""):
+            return self
+        raise ValueError(
+            "insecure settings refused outside --demo: ldap.url sends passwords in clear; "
+            "use ldaps:// or ldap.start_tls (plain ldap:// only to a loopback address)"
+        )
 
     @property
     def hash_params(self) -> ScryptParams:

@@ -18,7 +18,11 @@ class ErrorCode(enum.StrEnum):
     DEVICE_OFFLINE = "device_offline"
     COMMAND_TIMEOUT = "command_timeout"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    #: Too many failed sign-ins for a username or from an address: ``Retry-After`` says when to try again.
+    TOO_MANY_REQUESTS = "too_many_requests"
     UNAVAILABLE = "unavailable"
+    #: The directory (LDAP) did not answer a sign-in in time; local users still sign in.
+    DIRECTORY_UNAVAILABLE = "directory_unavailable"
     INTERNAL = "internal"
 
 

@@ -29,6 +29,16 @@ class Conflict(FieldhubError):
     code = ErrorCode.CONFLICT
 
 
+class NotEmpty(Conflict):
+    """The object still holds others and cannot be deleted; ``left`` counts them by kind (also in ``details``)."""
+
+    def __init__(self, kind: str, ident: str, left: dict[str, int]) -> None:
+        listed = ", ".join(f"{n} {what}" for what, n in left.items())
+        super().__init__(f"{kind} {ident!r} still has {listed}; delete them first")
+        self.left = left
+        self.details = [{"kind": what, "count": n} for what, n in left.items()]
+
+
 class InvalidInput(FieldhubError):
     """Input that passed the schema but breaks a rule."""
 
@@ -59,6 +69,19 @@ class Forbidden(FieldhubError):
     code = ErrorCode.FORBIDDEN
 
 
+class TooManyAttempts(FieldhubError):
+    """Too many failed sign-ins lately; ``retry_after_s`` is when the cool-down ends (the answer's ``Retry-After``).
+
+    The message is the same whether the username exists or not.
+    """
+
+    code = ErrorCode.TOO_MANY_REQUESTS
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("too many failed sign-ins; try again later")
+        self.retry_after_s = retry_after_s
+
+
 class DeviceOffline(FieldhubError):
     """A command was sent to a device that is not connected."""
 
@@ -75,6 +98,13 @@ class StoreUnavailable(FieldhubError):
     """The store cannot be reached or failed; the operation may be retried."""
 
     code = ErrorCode.UNAVAILABLE
+    retryable = True
+
+
+class DirectoryUnavailable(FieldhubError):
+    """The directory (LDAP) could not be reached or did not answer in time; sign-in may be retried."""
+
+    code = ErrorCode.DIRECTORY_UNAVAILABLE
     retryable = True
 
 

@@ -25,7 +25,7 @@ from contracts.devices import (
 )
 from contracts.profiles import Profile
 from hub.broker.base import BrokerAccounts, SessionControl
-from hub.errors import BrokerUnavailable, Conflict, InvalidInput, NotFound
+from hub.errors import BrokerUnavailable, Conflict, Forbidden, InvalidInput, NotEmpty, NotFound
 from hub.security.device_auth import DeviceAuthenticator
 from hub.security.passwords import ScryptParams, broker_hash, hash_password, new_secret
 from hub.store.profiles import ProfileStore
@@ -74,6 +74,25 @@ class DeviceRegistry:
         await self._store.create_tenant(tenant)
         log.info("created tenant %s", tenant.id)
         return tenant
+
+    async def rename_tenant(self, tenant_id: str, name: str) -> Tenant:
+        """Give a tenant another name; :class:`NotFound` if there is none."""
+        tenant = await self._store.rename_tenant(tenant_id, name)
+        if tenant is None:
+            raise NotFound("tenant", tenant_id)
+        log.info("renamed tenant %s", tenant_id)
+        return tenant
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        """Delete an empty tenant: :class:`NotEmpty` naming what is left, :class:`Forbidden` for the default one."""
+        if tenant_id == DEFAULT_TENANT:
+            raise Forbidden(f"the {DEFAULT_TENANT!r} tenant cannot be deleted")
+        left = await self._store.delete_tenant(tenant_id)
+        if left is None:
+            raise NotFound("tenant", tenant_id)
+        if left:
+            raise NotEmpty("tenant", tenant_id, left)
+        log.info("deleted tenant %s", tenant_id)
 
     async def _require_tenant(self, tenant_id: str) -> Tenant:
         tenant = await self._store.get_tenant(tenant_id)

@@ -15,6 +15,7 @@ from cloud.runtime import HubRuntime
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.nats_server import NatsServer
 from tests.helpers.process import HubProcess, running_hub_process
+from tests.helpers.slapd import DIRECTORY_GROUPS, DIRECTORY_USERS, Slapd
 
 _OUR_PACKAGES = ("hub", "cloud", "contracts", "edge_agent", "device_drivers")
 
@@ -83,6 +84,14 @@ def pins() -> Iterator[MockFactory]:
     yield factory
     factory.reset()
     Device.pin_factory = None
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    """One real OpenLDAP slapd for the test session (per xdist worker): see tests/helpers/slapd.py for its people
+    and groups. Tests that change memberships use users of their own."""
+    with Slapd(tmp_path_factory.mktemp("slapd"), DIRECTORY_USERS, DIRECTORY_GROUPS) as server:
+        yield server
 
 
 @pytest.fixture

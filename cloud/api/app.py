@@ -8,7 +8,9 @@ from fastapi import FastAPI
 
 from cloud.api import (
     alarms,
+    api_keys,
     apps,
+    audit,
     auth,
     broker_hooks,
     channels,
@@ -30,6 +32,7 @@ from cloud.api import (
     tunnel,
     webhooks,
 )
+from cloud.api.audit_trail import AuditTrail
 from cloud.api.body_limit import BodyLimit
 from cloud.portal import serve as portal
 from cloud.services import Services
@@ -37,6 +40,7 @@ from cloud.services import Services
 #: The API's routers, in the order requests are matched against them.
 _ROUTERS = (
     auth,
+    api_keys,
     tenants,
     devices,
     telemetry,
@@ -53,6 +57,7 @@ _ROUTERS = (
     channels,
     alarms,
     provisioning,
+    audit,
     broker_hooks,
     system,
 )
@@ -85,6 +90,8 @@ def create_app(services: Services) -> FastAPI:
             ("POST", ingest.PATH): ingest.body_limit(services),
         },
     )
+    # Outside the body limit: its refusals are recorded too.
+    app.add_middleware(AuditTrail, audit=services.audit)
     docs_ui.install(app)
     portal.install(app)
     # Added last, so outermost: the app links skip the API's middleware (their bodies are the apps').

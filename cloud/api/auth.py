@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from cloud.api.deps import PrincipalDep, ServicesDep, SessionDep
+from cloud.api.sign_in import sign_in
 from cloud.identity.tokens import TokenService, TokenSession
 from contracts.api import SESSION_COOKIE, BrowserSession, Token
 
@@ -36,10 +37,16 @@ class PasswordChange(BaseModel):
 
 
 @router.post("/token", response_model=Token)
-async def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep) -> Token:
-    """OAuth2 password flow: form fields ``username`` and ``password``."""
-    principal = await services.sign_in.authenticate(form.username, form.password)
-    return Token(access_token=await services.tokens.issue(principal), expires_in=services.tokens.ttl_s)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], request: Request, services: ServicesDep
+) -> Token:
+    """OAuth2 password flow: form fields ``username`` and ``password``.
+
+    After too many failed sign-ins for the username or from the client's address: ``429`` with ``Retry-After``.
+    """
+    principal = await sign_in(request, services, form.username, form.password, via="token")
+    token = await services.tokens.issue(principal)
+    return Token(access_token=token, expires_in=services.tokens.ttl_for(principal))
 
 
 def _browser_session(tokens: TokenService, session: TokenSession) -> BrowserSession:
@@ -61,13 +68,13 @@ async def open_session(
 
     The cookie is ``Secure`` when the request came over HTTPS (directly, or through a proxy uvicorn trusts).
     """
-    principal = await services.sign_in.authenticate(body.username, body.password)
+    principal = await sign_in(request, services, body.username, body.password, via="session")
     token = await services.tokens.issue(principal)
     session = services.tokens.verify(token)
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=services.tokens.ttl_s,
+        max_age=services.tokens.ttl_for(principal),
         path="/",
         secure=request.url.scheme == "https",
         httponly=True,

@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import SecretStr
 
+from cloud.api.audit_trail import note_actor, note_tenant
 from cloud.identity.principals import Principal
 from cloud.identity.tokens import TokenSession
 from cloud.services import Services
@@ -48,7 +49,9 @@ async def get_session(request: Request, services: ServicesDep, token: BearerDep)
     unsafe request must also carry the session's CSRF token (a page of another site cannot know it).
     """
     if token:
-        return await services.tokens.authenticate(token)
+        session = await services.tokens.authenticate(token)
+        note_actor(session.principal)
+        return session
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthorized("missing bearer token; get one from POST /api/v1/auth/token")
@@ -57,6 +60,7 @@ async def get_session(request: Request, services: ServicesDep, token: BearerDep)
         session, request.headers.get(CSRF_HEADER)
     ):
         raise Forbidden(f"a request with the session cookie needs its {CSRF_HEADER} header (GET /api/v1/auth/session)")
+    note_actor(session.principal)
     return session
 
 
@@ -83,6 +87,7 @@ DeviceId = Annotated[str, Path(pattern=ID_PATTERN, description="Device id")]
 def target_tenant(principal: Principal, requested: str | None) -> str:
     """Tenant a caller acts in: its own, or for platform admins the one asked for (else ``default``)."""
     if principal.tenant is None:
+        note_tenant(requested or DEFAULT_TENANT)
         return requested or DEFAULT_TENANT
     if requested is not None and requested != principal.tenant:
         raise NotFound("tenant", requested)
@@ -100,6 +105,7 @@ async def visible_device(device_id: str, principal: Principal, services: Service
     device = await services.store.registry.get_device(device_id)
     if device is None or not principal.can_see(device.tenant):
         raise NotFound("device", device_id)
+    note_tenant(device.tenant)
     return device
 
 

@@ -25,7 +25,9 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.DEVICE_OFFLINE: 409,
     ErrorCode.COMMAND_TIMEOUT: 504,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.TOO_MANY_REQUESTS: 429,
     ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.DIRECTORY_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
 #: Seconds a client is asked to wait (``Retry-After``) before repeating a request that failed for a retryable error.
@@ -74,6 +76,9 @@ def install(app: FastAPI) -> None:
         if exc.retryable:
             # A server that is away: clients (devices posting readings among them) wait before they try again.
             headers["Retry-After"] = str(RETRY_AFTER_S)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
         if status >= 500:
             log.warning("request failed: %s", exc.message)
         return error_response(status, exc.code, exc.message, getattr(exc, "details", None), headers=headers)

@@ -6,7 +6,7 @@ inside the network needs no token while ``/metrics`` on the API listener asks fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Response
 
@@ -21,13 +21,14 @@ def create_probe_app(
     metrics: Metrics,
     broker_up: Callable[[], bool] | None,
     forwarders: Sequence[Forwarder] = (),
+    directory: Callable[[], Awaitable[str]] | None = None,
 ) -> FastAPI:
-    """``/healthz`` (store, broker link, streams) and ``/metrics`` (Prometheus), nothing else."""
+    """``/healthz`` (store, broker link, streams, directory) and ``/metrics`` (Prometheus), nothing else."""
     app = FastAPI(title="Fieldhub probe", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/healthz", response_model=Health, response_model_exclude_none=True)
     async def healthz(response: Response) -> Health:
-        return await health(database, response, None if broker_up is None else broker_up(), forwarders)
+        return await health(database, response, None if broker_up is None else broker_up(), forwarders, directory)
 
     @app.get("/metrics", response_class=Response)
     async def metrics_endpoint() -> Response:

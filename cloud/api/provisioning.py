@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel
 
+from cloud.api.audit_trail import client_address, note_recorded
 from cloud.api.deps import PrincipalDep, ServicesDep, target_tenant
+from cloud.api.errors import STATUS
+from cloud.services import Services
+from contracts.audit import OK, Actor, ActorKind
 from contracts.provisioning import Enrolled, EnrollRequest, TokenCreate, TokenCreated, TokenInfo
-from hub.errors import NotFound
+from hub.clock import now_ms
+from hub.errors import FieldhubError, NotFound
+from hub.store.audit import NewAuditRecord
 
 router = APIRouter(prefix="/api/v1", tags=["provisioning"])
 
@@ -41,7 +47,56 @@ async def revoke_token(token_id: str, principal: PrincipalDep, services: Service
 
 
 @router.post("/enroll", status_code=status.HTTP_201_CREATED, response_model=Enrolled)
-async def enroll(body: EnrollRequest, services: ServicesDep, response: Response) -> Enrolled:
+async def enroll(body: EnrollRequest, services: ServicesDep, request: Request, response: Response) -> Enrolled:
     """Register a new gateway with a provisioning token (no login: the token is the authority)."""
     response.headers["Cache-Control"] = "no-store"
-    return await services.provisioning.enroll(body, services.mqtt_port)
+    note_recorded()
+    # The token's id names it (its secret follows the dot and is never recorded).
+    token_id = body.token.partition(".")[0][:40]
+    try:
+        enrolled = await services.provisioning.enroll(body, services.mqtt_port)
+    except FieldhubError as exc:
+        actor = None if body.id is None else Actor(kind=ActorKind.DEVICE, id=body.id)
+        _audit(
+            services,
+            request,
+            actor=actor,
+            outcome=exc.code.value,
+            code=STATUS[exc.code],
+            device=body.id,
+            tenant=None,
+            token_id=token_id,
+        )
+        raise
+    device = enrolled.device
+    actor = Actor(kind=ActorKind.DEVICE, id=device.id)
+    _audit(
+        services, request, actor=actor, outcome=OK, code=201, device=device.id, tenant=device.tenant, token_id=token_id
+    )
+    return enrolled
+
+
+def _audit(
+    services: Services,
+    request: Request,
+    *,
+    actor: Actor | None,
+    outcome: str,
+    code: int,
+    device: str | None,
+    tenant: str | None,
+    token_id: str,
+) -> None:
+    services.audit.record(
+        NewAuditRecord(
+            ts=now_ms(),
+            actor=actor,
+            action="device.enroll",
+            outcome=outcome,
+            target=device,
+            tenant=tenant,
+            address=client_address(request.scope),
+            status=code,
+            detail={"token": token_id},
+        )
+    )

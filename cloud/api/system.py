@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -31,6 +31,9 @@ class Health(BaseModel):
     store: str
     broker: str | None = Field(default=None, description="The broker link, where the process has one of its own")
     streams: list[StreamHealth] | None = Field(default=None, description="The streams this process forwards to")
+    directory: str | None = Field(
+        default=None, description="The LDAP directory, where sign-in uses one: ok, or down (local users still sign in)"
+    )
 
 
 class IngestStats(BaseModel):
@@ -49,11 +52,16 @@ class IngestStats(BaseModel):
 
 
 async def health(
-    database: Database, response: Response, broker_up: bool | None = None, forwarders: Sequence[Forwarder] = ()
+    database: Database,
+    response: Response,
+    broker_up: bool | None = None,
+    forwarders: Sequence[Forwarder] = (),
+    directory: Callable[[], Awaitable[str]] | None = None,
 ) -> Health:
     """``ok`` when the store answers (and the broker link, if given, is up); else ``unavailable`` with 503.
 
-    A stream that is down makes it ``degraded`` but not unavailable: ingest goes on without it.
+    A stream that is down makes it ``degraded`` but not unavailable: ingest goes on without it; so does a
+    directory that is down (``directory`` tells its state): local users still sign in.
     """
     try:
         await database.ping()
@@ -68,7 +76,10 @@ async def health(
     status = "ok" if healthy else "unavailable"
     if healthy and streams and any(stream.state != "ok" for stream in streams):
         status = "degraded"
-    return Health(status=status, store=store_state, broker=broker, streams=streams)
+    directory_state = None if directory is None else await directory()
+    if healthy and directory_state == "down":
+        status = "degraded"
+    return Health(status=status, store=store_state, broker=broker, streams=streams, directory=directory_state)
 
 
 async def stream_health(forwarders: Sequence[Forwarder]) -> list[StreamHealth]:
@@ -95,7 +106,8 @@ def exposition(metrics: Metrics) -> Response:
 @router.get("/healthz", response_model=Health, response_model_exclude_none=True)
 async def healthz(services: ServicesDep, response: Response) -> Health:
     broker_up = None if services.broker_up is None else services.broker_up()
-    return await health(services.store.database, response, broker_up, services.forwarders)
+    directory = None if services.directory is None else services.directory.state
+    return await health(services.store.database, response, broker_up, services.forwarders, directory)
 
 
 async def current_exposition(metrics: Metrics, forwarders: Sequence[Forwarder]) -> Response:

@@ -6,7 +6,7 @@ tenant answers 404, exactly as one that does not exist. Changing or deleting a u
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -15,7 +15,7 @@ from cloud.api.deps import PrincipalDep, ServicesDep
 from cloud.identity.principals import Principal, Role
 from cloud.identity.users import ADMIN
 from cloud.services import Services
-from contracts.devices import Tenant, TenantCreate
+from contracts.devices import Name, Tenant, TenantCreate
 from contracts.ids import Identifier
 from hub.errors import Forbidden, InvalidInput, NotFound
 
@@ -40,12 +40,24 @@ class UserUpdate(BaseModel):
 
     password: Annotated[str, StringConstraints(min_length=12, max_length=256)] | None = None
     role: Role | None = None
+    #: A disabled user cannot sign in, and its tokens and API keys are refused at once.
+    disabled: bool | None = None
 
 
 class User(BaseModel):
     username: str
     role: Role
     tenant: str | None
+    source: Literal["local", "ldap"] = Field(
+        default="local", description="local, or ldap: a directory user, recorded at each sign-in"
+    )
+    disabled: bool = Field(default=False, description="a disabled user cannot sign in; its tokens and keys fail")
+
+
+class TenantUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
 
 
 class TenantList(BaseModel):
@@ -76,6 +88,22 @@ async def get_tenant(tenant_id: str, principal: PrincipalDep, services: Services
     return tenant
 
 
+@router.patch("/tenants/{tenant_id}", response_model=Tenant)
+async def rename_tenant(tenant_id: str, body: TenantUpdate, principal: PrincipalDep, services: ServicesDep) -> Tenant:
+    """Give a tenant another name (platform admins); its id stays."""
+    principal.require_platform_admin()
+    return await services.registry.rename_tenant(tenant_id, body.name)
+
+
+@router.delete("/tenants/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_tenant(tenant_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Delete an empty tenant (platform admins): ``409`` naming what is left in it (``details``: kind and count
+    of each), ``403`` for the ``default`` tenant. Its events, logs and alarms go with it."""
+    principal.require_platform_admin()
+    await services.registry.delete_tenant(tenant_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.post("/users", status_code=status.HTTP_201_CREATED, response_model=User)
 async def create_user(body: UserCreate, principal: PrincipalDep, services: ServicesDep) -> User:
     """Platform admins create users anywhere; tenant admins only in their own tenant."""
@@ -93,11 +121,18 @@ async def create_user(body: UserCreate, principal: PrincipalDep, services: Servi
 async def list_users(principal: PrincipalDep, services: ServicesDep) -> UserList:
     principal.require_admin()
     users = await services.users.list(principal.tenant)
-    return UserList(items=[User(username=u.username, role=u.role, tenant=u.tenant) for u in users])
+    return UserList(items=[_user(u) for u in users])
 
 
 def _user(principal: Principal) -> User:
-    return User(username=principal.username, role=principal.role, tenant=principal.tenant)
+    source = "ldap" if principal.source == "ldap" else "local"
+    return User(
+        username=principal.username,
+        role=principal.role,
+        tenant=principal.tenant,
+        source=source,
+        disabled=principal.disabled,
+    )
 
 
 async def _visible_user(username: str, principal: Principal, services: Services) -> Principal:
@@ -117,11 +152,18 @@ async def get_user(username: Username, principal: PrincipalDep, services: Servic
 
 @router.patch("/users/{username}", response_model=User)
 async def update_user(username: Username, body: UserUpdate, principal: PrincipalDep, services: ServicesDep) -> User:
-    """Set a user's password and/or role; every token the user holds stops working at once."""
+    """Set a user's password, role and/or ``disabled``; every token the user holds stops working at once.
+
+    A disabled user cannot sign in (the same ``401`` as a wrong password) and its API keys are refused until it
+    is enabled again. The platform admin cannot be disabled.
+    """
     await _visible_user(username, principal, services)
-    if body.password is None and body.role is None:
-        raise InvalidInput("give a password, a role or both")
-    return _user(await services.users.update(username, password=body.password, role=body.role))
+    if body.password is None and body.role is None and body.disabled is None:
+        raise InvalidInput("give a password, a role or disabled")
+    if body.disabled and username == ADMIN:
+        raise Forbidden("the platform admin cannot be disabled; change its password instead")
+    updated = await services.users.update(username, password=body.password, role=body.role, disabled=body.disabled)
+    return _user(updated)
 
 
 @router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT)

@@ -37,12 +37,14 @@ ENTRIES: dict[str, Entry] = {
     "app": Entry("cloud.cli.app:app", "Apps: write a template, push, list, show, remove, deploy.", MANAGE),
     "tenant": Entry("cloud.cli.tenant:tenant", "Tenants.", MANAGE),
     "user": Entry("cloud.cli.user:user", "Users, and your own password.", MANAGE),
+    "apikey": Entry("cloud.cli.apikey:apikey", "API keys for scripts and CI: create, list, revoke.", MANAGE),
     "events": Entry("cloud.cli.events:events", "Platform events: list them, or follow them live.", MANAGE),
     "webhook": Entry("cloud.cli.events:webhook", "Webhooks: post a tenant's events to a URL, signed.", MANAGE),
     "profile": Entry("cloud.cli.profile:profile", "Device profiles: keys, units, ranges, labels.", MANAGE),
     "rule": Entry("cloud.cli.rule:rule", "Alarm rules: what raises an alarm, and whom it tells.", MANAGE),
     "channel": Entry("cloud.cli.channel:channel", "Notification channels: where alarms are told.", MANAGE),
     "alarm": Entry("cloud.cli.alarm:alarm", "Alarms: list, show, acknowledge, clear.", MANAGE),
+    "audit": Entry("cloud.cli.audit:audit", "The audit trail: who changed what, and every sign-in.", MANAGE),
 }
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "show_default": True, "max_content_width": 100}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cloud.cli.lazy import OrderedGroup
-from cloud.cli.options import api_options, invocation
+from cloud.cli.options import api_options, hub_options, invocation
 from cloud.cli.output import col
 
 COLUMNS = (col("ID"), col("NAME"), col("CREATED"))
@@ -43,3 +43,22 @@ def create(name: str, tenant_id: str | None) -> None:
     body = {"name": name} if tenant_id is None else {"name": name, "id": tenant_id}
     inv = invocation()
     inv.show(inv.api().post("/api/v1/tenants", body), COLUMNS)
+
+
+@tenant.command()
+@click.argument("tenant_id")
+@click.argument("name")
+@api_options
+def rename(tenant_id: str, name: str) -> None:
+    """Call the tenant TENANT_ID NAME (platform admins); its id stays."""
+    inv = invocation()
+    inv.show(inv.api().patch(f"/api/v1/tenants/{tenant_id}", {"name": name}), COLUMNS)
+
+
+@tenant.command()
+@click.argument("tenant_id")
+@hub_options
+def delete(tenant_id: str) -> None:
+    """Delete the tenant TENANT_ID (platform admins); refused, naming what is left, unless it is empty."""
+    invocation().api().delete(f"/api/v1/tenants/{tenant_id}")
+    click.echo(f"deleted tenant {tenant_id}", err=True)

@@ -13,7 +13,7 @@ from cloud.cli.options import api_options, hub_options, invocation
 from cloud.cli.output import col
 from cloud.cli.passwords import read_password
 
-COLUMNS = (col("USERNAME"), col("ROLE"), col("TENANT"))
+COLUMNS = (col("USERNAME"), col("ROLE"), col("TENANT"), col("DISABLED"))
 ROLES = click.Choice(["user", "admin"])
 
 
@@ -61,12 +61,20 @@ def create(username: str, role: str, tenant: str | None) -> None:
 @click.argument("username")
 @click.option("--password", "new_password", is_flag=True, help="Set a new password: asked for, or read from stdin")
 @click.option("--role", type=ROLES, help="Give the user this role")
+@click.option(
+    "--disable/--enable",
+    "disabled",
+    default=None,
+    help="A disabled user cannot sign in; its tokens and API keys are refused at once",
+)
 @api_options
-def update(username: str, new_password: bool, role: str | None) -> None:
-    """Set USERNAME's password and/or role; every token the user holds stops working at once."""
-    if not new_password and role is None:
-        raise click.UsageError("give --password, --role or both")
+def update(username: str, new_password: bool, role: str | None, disabled: bool | None) -> None:
+    """Set USERNAME's password, role, or whether it is disabled; every token the user holds stops working at once."""
+    if not new_password and role is None and disabled is None:
+        raise click.UsageError("give --password, --role, --disable or --enable")
     body: dict[str, Any] = {"role": role} if role is not None else {}
+    if disabled is not None:
+        body["disabled"] = disabled
     if new_password:
         body["password"] = read_password("New password", confirm=True)
     inv = invocation()

@@ -25,6 +25,14 @@ class Principal:
     #: The user's token version when it signed in (local users), so that a token issued after a change
     #: made during the sign-in is already stale; ``None`` when the provider keeps no version.
     token_version: int | None = field(default=None, compare=False)
+    #: Where the user comes from: ``local``, or ``ldap`` (a directory user, see :mod:`cloud.identity.ldap`).
+    source: str = field(default="local", compare=False)
+    #: The longest life of a token issued to it (a directory user's ``ldap.recheck_s``); ``None``: ``token_ttl_s``.
+    token_ttl_s: int | None = field(default=None, compare=False)
+    #: The id of the API key the caller used (it acts for the key's creator, with the key's role); else ``None``.
+    api_key: str | None = field(default=None, compare=False)
+    #: Whether the account is disabled (in listings of users: a disabled user never signs in).
+    disabled: bool = field(default=False, compare=False)
 
     @property
     def is_platform_admin(self) -> bool:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import jwt
 
@@ -53,13 +54,34 @@ class TokenSession:
     expires: int
 
 
-class TokenService:
-    """Issues, verifies and revokes API tokens; sessions and token versions live in ``store``."""
+#: What every API key begins with (:mod:`cloud.identity.api_keys`): a bearer token without it is a JWT.
+API_KEY_PREFIX = "fhk_"
 
-    def __init__(self, key: str, ttl_s: int, store: IdentityStore) -> None:
+
+class KeyAuthority(Protocol):
+    """Checks and revokes API keys (:class:`cloud.identity.api_keys.ApiKeys`) for the token service."""
+
+    async def authenticate(self, token: str) -> TokenSession:
+        """The session a key stands for, or :class:`Unauthorized`."""
+
+    async def check(self, session: TokenSession) -> None:
+        """:class:`Unauthorized` unless the key behind ``session`` is still good."""
+
+    async def delete(self, key_id: str) -> None:
+        """Revoke a key."""
+
+
+class TokenService:
+    """Issues, verifies and revokes API tokens; sessions and token versions live in ``store``.
+
+    A bearer secret with the API key prefix is handed to ``api_keys`` instead (without one, keys are refused).
+    """
+
+    def __init__(self, key: str, ttl_s: int, store: IdentityStore, api_keys: KeyAuthority | None = None) -> None:
         self._key = key
         self.ttl_s = ttl_s
         self._store = store
+        self._api_keys = api_keys
 
     async def issue(self, principal: Principal) -> str:
         """A token for ``principal`` and the session it stands for.
@@ -74,7 +96,7 @@ class TokenService:
                 raise Unauthorized("this user cannot hold API tokens")
             version = user.token_version
         now = time.time()
-        issued, expires = int(now), int(now) + self.ttl_s
+        issued, expires = int(now), int(now) + self.ttl_for(principal)
         session = SessionRecord(secrets.token_urlsafe(16), principal.username, int(now * 1000), expires * 1000)
         await self._store.create_session(session)
         claims = {
@@ -88,6 +110,12 @@ class TokenService:
             "exp": expires,
         }
         return jwt.encode(claims, self._key, algorithm="HS256")
+
+    def ttl_for(self, principal: Principal) -> int:
+        """Seconds a token issued to ``principal`` lives: ``ttl_s``, or less where its provider says so (a
+        directory user's group membership is checked again at its next sign-in, at the latest this long after)."""
+        bound = principal.token_ttl_s
+        return self.ttl_s if bound is None else min(self.ttl_s, bound)
 
     def verify(self, token: str) -> TokenSession:
         """Check signature, issuer and expiry (no store): :class:`Unauthorized` if any is wrong."""
@@ -109,6 +137,9 @@ class TokenService:
 
     async def check(self, session: TokenSession) -> None:
         """:class:`Unauthorized` unless the session is still good: one indexed lookup in the store."""
+        if session.principal.api_key is not None:
+            await self._keys().check(session)
+            return
         status = await self._store.session_status(session.id)
         if (
             status is None
@@ -119,10 +150,17 @@ class TokenService:
             raise Unauthorized("token revoked")
 
     async def authenticate(self, token: str) -> TokenSession:
-        """:meth:`verify`, then :meth:`check`."""
+        """:meth:`verify`, then :meth:`check`; an API key (told by its prefix) is checked by its own service."""
+        if token.startswith(API_KEY_PREFIX):
+            return await self._keys().authenticate(token)
         session = self.verify(token)
         await self.check(session)
         return session
+
+    def _keys(self) -> KeyAuthority:
+        if self._api_keys is None:
+            raise Unauthorized("API keys are not accepted here")
+        return self._api_keys
 
     def csrf_token(self, session: TokenSession) -> str:
         """The CSRF token of a browser session: derived from its id with the signing key, so nothing is stored
@@ -135,7 +173,11 @@ class TokenService:
         return hmac.compare_digest((given or "").encode(), self.csrf_token(session).encode())
 
     async def revoke(self, session: TokenSession) -> None:
-        """End one session at once (sign-out); the user's other tokens keep working."""
+        """End one session at once (sign-out); the user's other tokens keep working. Signing out with an API key
+        revokes that key."""
+        if session.principal.api_key is not None:
+            await self._keys().delete(session.id)
+            return
         await self._store.revoke_session(session.id)
         log.info("%s signed out (session %s)", session.principal.username, session.id[:6])
 

@@ -17,8 +17,6 @@ from hub.store.identity import IdentityStore, UserRecord
 
 log = logging.getLogger(__name__)
 ADMIN = "admin"
-# Verified when the user is unknown, so that response time does not tell which names exist.
-_DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 
 class UserDirectory:
@@ -29,13 +27,18 @@ class UserDirectory:
     def __init__(self, store: IdentityStore, hash_params: ScryptParams) -> None:
         self._store = store
         self._params = hash_params
+        #: Verified when the user is unknown, so that response time does not tell which names exist: made with
+        #: the hub's own work factors, so it costs what a stored user's hash costs (a fixed one would not).
+        self.dummy_hash = hash_password(new_secret(), hash_params)
 
     async def authenticate(self, username: str, password: str) -> Principal | None:
         record = await self._store.get_user(username[:128])
-        encoded = record.password_hash if record is not None else _DUMMY_HASH
+        if record is not None and record.source != "local":
+            record = None  # a directory user's row has no password: the directory decides (cloud/identity/ldap.py)
+        encoded = record.password_hash if record is not None else self.dummy_hash
         ok = await asyncio.to_thread(verify_password, password, encoded)
-        if record is None or not ok:
-            return None
+        if record is None or not ok or record.disabled:
+            return None  # a disabled user is refused as a wrong password is, after the same work
         return _principal(record)
 
     async def create(self, username: str, password: str, role: Role, tenant: str | None) -> Principal:
@@ -53,20 +56,29 @@ class UserDirectory:
         record = await self._store.get_user(username)
         return None if record is None else _principal(record)
 
-    async def update(self, username: str, *, password: str | None = None, role: Role | None = None) -> Principal:
-        """Change a user's password and/or role; its tokens stop working. :class:`NotFound` if there is none."""
+    async def update(
+        self, username: str, *, password: str | None = None, role: Role | None = None, disabled: bool | None = None
+    ) -> Principal:
+        """Change a user's password, role and/or whether it is disabled; its tokens stop working.
+
+        :class:`NotFound` if there is none. Disabling also stops its API keys (checked on every use) until it is
+        enabled again; its tokens stay revoked.
+        """
         record = await self._store.get_user(username)
         if record is None:
             raise NotFound("user", username)
+        if record.source != "local" and (password is not None or role is not None):
+            raise InvalidInput("a directory user's password and role come from the directory (its groups)")
         if record.tenant is None and role is not None and role is not Role.ADMIN:
             raise InvalidInput("a user without a tenant must be a platform admin")
         encoded = None if password is None else await self._hash(password)
         updated = await self._store.update_user(
-            username, password_hash=encoded, role=None if role is None else role.value
+            username, password_hash=encoded, role=None if role is None else role.value, disabled=disabled
         )
         if updated is None:
             raise NotFound("user", username)
-        changed = [what for what, value in (("password", password), ("role", role)) if value is not None]
+        asked = (("password", password), ("role", role), ("disabled", disabled))
+        changed = [what for what, value in asked if value is not None]
         log.info("changed the %s of user %s; its tokens are revoked", " and ".join(changed) or "nothing", username)
         return _principal(updated)
 
@@ -116,4 +128,6 @@ class UserDirectory:
 
 
 def _principal(record: UserRecord) -> Principal:
-    return Principal(record.username, Role(record.role), record.tenant, record.token_version)
+    return Principal(
+        record.username, Role(record.role), record.tenant, record.token_version, record.source, disabled=record.disabled
+    )

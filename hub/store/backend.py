@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hub.store.alarms import AlarmStore
+from hub.store.api_keys import ApiKeyStore
 from hub.store.apps import AppStore
+from hub.store.audit import AuditStore
 from hub.store.channels import ChannelStore
 from hub.store.events import EventStore
 from hub.store.identity import IdentityStore
@@ -23,6 +25,7 @@ from hub.store.outbox import Outbox
 from hub.store.profiles import ProfileStore
 from hub.store.provisioning import ProvisioningStore
 from hub.store.registry import RegistryStore
+from hub.store.signins import SignInStore
 from hub.store.state import StateStore
 from hub.store.telemetry import TelemetryStore
 
@@ -51,6 +54,7 @@ class Backend:
     state: StateStore
     nodes: NodeStore
     identity: IdentityStore
+    api_keys: ApiKeyStore
     provisioning: ProvisioningStore
     apps: AppStore
     logs: LogStore
@@ -58,3 +62,5 @@ class Backend:
     profiles: ProfileStore
     alarms: AlarmStore
     channels: ChannelStore
+    audit: AuditStore
+    sign_ins: SignInStore

@@ -23,6 +23,12 @@ class UserRecord:
     created: int
     #: Raised by every change of the user (password, role, a replacement): tokens of an older version stop working.
     token_version: int = 0
+    #: ``local``, or ``ldap`` for a directory user recorded at its sign-in (its ``password_hash`` is empty).
+    source: str = "local"
+    #: A directory user's latest sign-in (epoch milliseconds); ``None`` for local users.
+    last_sign_in: int | None = None
+    #: A disabled user neither signs in nor uses its tokens and API keys (an admin sets it).
+    disabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +67,24 @@ class IdentityStore(Protocol):
         """Users of one tenant, or all users when ``tenant`` is ``None``."""
 
     async def update_user(
-        self, username: str, *, password_hash: str | None = None, role: str | None = None
+        self,
+        username: str,
+        *,
+        password_hash: str | None = None,
+        role: str | None = None,
+        disabled: bool | None = None,
     ) -> UserRecord | None:
         """Change what is given and raise the token version, in one step; the user as now stored, or ``None``."""
 
     async def delete_user(self, username: str) -> bool:
-        """Remove a user and its sessions; ``False`` if there was no such user."""
+        """Remove a user, its sessions and its API keys; ``False`` if there was no such user."""
+
+    async def record_directory_user(self, username: str, role: str, tenant: str | None, at: int) -> UserRecord | None:
+        """Insert or update a directory user (``source`` ``ldap``, no password hash) as it signs in at ``at``.
+
+        A change of its role or tenant raises its token version. ``None``, changing nothing, when ``username``
+        belongs to a local user: the local user wins.
+        """
 
     async def create_session(self, session: SessionRecord) -> None:
         """Record an issued token; sessions expired by ``session.issued`` are purged on the way."""

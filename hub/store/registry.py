@@ -60,6 +60,18 @@ class RegistryStore(Protocol):
     async def list_tenants(self) -> list[Tenant]:
         """All tenants ordered by id."""
 
+    async def rename_tenant(self, tenant_id: str, name: str) -> Tenant | None:
+        """Give a tenant another name; the tenant as now stored, or ``None`` if there is none."""
+
+    async def delete_tenant(self, tenant_id: str) -> dict[str, int] | None:
+        """Delete a tenant only if nothing is left in it, in one step; ``None`` if there is no such tenant.
+
+        Otherwise the count of what is left by kind (``devices``, ``users``, ``apps``, ``deployments``,
+        ``profiles``, ``rules``, ``channels``, ``webhooks``); nothing was deleted unless that is empty. Its
+        history (events, log lines, alarms, provisioning tokens) goes with it, so that a new tenant of the
+        same id starts empty.
+        """
+
     # devices
     async def create_device(self, device: Device, secret_hash: str, broker_hash: str | None = None) -> None:
         """Insert a device; :class:`hub.errors.Conflict` if the id exists."""

@@ -38,6 +38,15 @@ class StreamSink(Protocol):
             SinkUnavailable: the stream did not acknowledge it (the notification is tried again, same id).
         """
 
+    async def send_audit(self, tenant: str | None, body: bytes, record_id: str) -> None:
+        """Write one audit record (JSON ``body``, unique ``record_id``) to the hub's audit stream.
+
+        ``tenant`` is None for what concerns the platform (a platform admin's sign-in, a new tenant).
+
+        Raises:
+            SinkUnavailable: the stream did not acknowledge it (the record is tried again, same id).
+        """
+
     async def close(self) -> None:
         """Disconnect promptly, even from a stream that is down (what it did not take is sent again later)."""
 
@@ -71,6 +80,15 @@ def headers(item: Message) -> dict[str, str]:
 def alarm_headers(tenant: str, device_id: str) -> dict[str, str]:
     """Headers of an alarm record (its schema is :class:`contracts.alarms.Notification`'s ``schema_version``)."""
     return {"Fieldhub-Tenant": tenant, "Fieldhub-Device": device_id, "Fieldhub-Record": "alarm"}
+
+
+#: What an audit record without a tenant is filed under (no tenant id starts with an underscore).
+PLATFORM = "_platform"
+
+
+def audit_headers(tenant: str | None, record_id: str) -> dict[str, str]:
+    """Headers of an audit record (its schema is :data:`contracts.audit.AUDIT_SCHEMA_VERSION`)."""
+    return {"Fieldhub-Tenant": tenant or PLATFORM, "Fieldhub-Record": "audit", "Fieldhub-Audit-Id": record_id}
 
 
 def public_name(url: str) -> str:

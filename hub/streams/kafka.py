@@ -2,7 +2,8 @@
 
 Topic per tenant (``fieldhub.<tenant>.telemetry`` by default, the pattern is configurable with
 ``?topic=``), so each device keeps its order within its partition; alarm notifications go to the same topic
-name with ``.alarms`` appended (``fieldhub.<tenant>.telemetry.alarms``), keyed by device too. librdkafka runs its own
+name with ``.alarms`` appended (``fieldhub.<tenant>.telemetry.alarms``), keyed by device too; audit records to one
+topic for the hub, ``fieldhub.audit``, keyed by tenant. librdkafka runs its own
 threads; ``send`` waits for the delivery reports of the batch off the event loop, in short steps
 so that a close never waits long on a broker that is down (the forwarder sends again what was
 not delivered). librdkafka's own log lines go through a rate limit: it reports every failed
@@ -25,12 +26,13 @@ from confluent_kafka.cimpl import NewTopic
 from hub.errors import ConfigError, SinkUnavailable
 from hub.logutil import RateLimitFilter
 from hub.store.telemetry import Message as StoredMessage
-from hub.streams.base import alarm_headers, headers, public_name, record
+from hub.streams.base import PLATFORM, alarm_headers, audit_headers, headers, public_name, record
 
 log = logging.getLogger(__name__)
 #: librdkafka's own messages (rate limited once a sink is made).
 client_log = logging.getLogger(f"{__name__}.librdkafka")
 DEFAULT_TOPIC = "fieldhub.{tenant}.telemetry"
+AUDIT_TOPIC = "fieldhub.audit"
 _TIMEOUT_S = 10.0
 #: How long one blocking librdkafka call may take: bounds how long a close waits for it.
 _STEP_S = 0.25
@@ -129,9 +131,12 @@ class KafkaSink:
             raise SinkUnavailable(f"Kafka at {self._servers}: {exc}") from None
 
     def _send_alarm(self, tenant: str, device_id: str, body: bytes) -> None:
+        topic = f"{self._topic.format(tenant=tenant)}.alarms"
+        self._send_one(topic, device_id, body, alarm_headers(tenant, device_id))
+
+    def _send_one(self, topic: str, key: str, body: bytes, head: dict[str, str]) -> None:
         producer = self._producer
         assert producer is not None
-        topic = f"{self._topic.format(tenant=tenant)}.alarms"
         self._ensure_topics({topic})
         done = threading.Event()
         failures: list[str] = []
@@ -141,26 +146,29 @@ class KafkaSink:
                 failures.append(str(err))
             done.set()
 
-        producer.produce(
-            topic,
-            value=body,
-            key=device_id.encode(),
-            headers=list(alarm_headers(tenant, device_id).items()),
-            on_delivery=report,
-        )
+        producer.produce(topic, value=body, key=key.encode(), headers=list(head.items()), on_delivery=report)
         # Not flush(): that would wait for the telemetry batch in flight as well. Whichever thread polls runs
         # the report, so this waits on the event, polling in short steps.
         deadline = time.monotonic() + _TIMEOUT_S + 5
         while not done.is_set() and not self._closing.is_set() and time.monotonic() < deadline:
             producer.poll(_STEP_S)
         if failures or not done.is_set():
-            raise SinkUnavailable(f"Kafka at {self._servers}: alarm record undelivered {failures[:1]}")
+            raise SinkUnavailable(f"Kafka at {self._servers}: {topic} record undelivered {failures[:1]}")
 
     async def send_alarm(self, tenant: str, device_id: str, body: bytes, record_id: str) -> None:
         if self._producer is None:
             raise SinkUnavailable("Kafka sink is not open")
         try:
             await asyncio.to_thread(self._send_alarm, tenant, device_id, body)
+        except (KafkaException, BufferError) as exc:
+            raise SinkUnavailable(f"Kafka at {self._servers}: {exc}") from None
+
+    async def send_audit(self, tenant: str | None, body: bytes, record_id: str) -> None:
+        if self._producer is None:
+            raise SinkUnavailable("Kafka sink is not open")
+        head = audit_headers(tenant, record_id)
+        try:
+            await asyncio.to_thread(self._send_one, AUDIT_TOPIC, tenant or PLATFORM, body, head)
         except (KafkaException, BufferError) as exc:
             raise SinkUnavailable(f"Kafka at {self._servers}: {exc}") from None
 

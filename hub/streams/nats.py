@@ -3,6 +3,9 @@
 Alarm notifications go to a stream of their own per tenant (:func:`alarms_stream_name`), subject
 ``fieldhub.<tenant>.alarms.<device>``, each with the notification id as ``Nats-Msg-Id``.
 
+Audit records go to one stream for the whole hub, ``fieldhub-audit``, subject ``fieldhub.audit.<tenant>``
+(``_platform`` for records of no tenant), each with its record id as ``Nats-Msg-Id``.
+
 Redeliveries (a device sending again a message whose PUBACK it missed) carry the same
 ``Nats-Msg-Id`` when the message has a ``seq``, so JetStream's duplicate window drops them.
 """
@@ -23,7 +26,7 @@ from nats.js.errors import Error as JetStreamError
 from contracts.telemetry import device_seq
 from hub.errors import SinkUnavailable
 from hub.store.telemetry import Message
-from hub.streams.base import alarm_headers, headers, public_name, record
+from hub.streams.base import PLATFORM, alarm_headers, audit_headers, headers, public_name, record
 
 log = logging.getLogger(__name__)
 _CONCURRENT_PUBLISHES = 256
@@ -53,6 +56,13 @@ def alarms_subject(tenant: str, device_id: str) -> str:
     return f"fieldhub.{tenant}.alarms.{device_id}"
 
 
+AUDIT_STREAM = "fieldhub-audit"
+
+
+def audit_subject(tenant: str | None) -> str:
+    return f"fieldhub.audit.{tenant or PLATFORM}"
+
+
 class NatsSink:
     """Writes each accepted message to the tenant's JetStream stream and waits for the acks."""
 
@@ -62,6 +72,7 @@ class NatsSink:
         self._nc: Client | None = None
         self._streams: set[str] = set()
         self._alarm_streams: set[str] = set()
+        self._audit_stream = False
 
     async def open(self) -> None:
         try:
@@ -106,6 +117,19 @@ class NatsSink:
                 await js.add_stream(name=alarms_stream_name(tenant), subjects=[f"fieldhub.{tenant}.alarms.>"])
                 self._alarm_streams.add(tenant)
             await js.publish(alarms_subject(tenant, device_id), body, headers=head)
+        except (NatsError, JetStreamError, TimeoutError, OSError) as exc:
+            raise SinkUnavailable(f"NATS at {self._url}: {exc!r}") from None
+
+    async def send_audit(self, tenant: str | None, body: bytes, record_id: str) -> None:
+        if self._nc is None:
+            raise SinkUnavailable("NATS sink is not open")
+        js = self._nc.jetstream(timeout=_TIMEOUT_S)
+        head = {**audit_headers(tenant, record_id), "Nats-Msg-Id": record_id}
+        try:
+            if not self._audit_stream:
+                await js.add_stream(name=AUDIT_STREAM, subjects=["fieldhub.audit.>"])
+                self._audit_stream = True
+            await js.publish(audit_subject(tenant), body, headers=head)
         except (NatsError, JetStreamError, TimeoutError, OSError) as exc:
             raise SinkUnavailable(f"NATS at {self._url}: {exc!r}") from None
 

@@ -85,3 +85,29 @@ async def test_expired_sessions_are_purged_when_a_session_is_recorded(backend: B
     await identity.create_session(SessionRecord("new", "bob", T0 + 2000, T0 + 9000))
     assert await identity.session_status("old") is None
     assert await identity.session_status("live") is not None and await identity.session_status("new") is not None
+
+
+async def test_directory_users_are_recorded_at_sign_in(backend: Backend) -> None:
+    identity = backend.identity
+    first = await identity.record_directory_user("dora", "user", "ta", T0)
+    assert first == UserRecord("dora", "", "user", "ta", T0, 0, "ldap", T0)
+    # Signing in again with the same groups only moves the last sign-in; the tokens stay good.
+    again = await identity.record_directory_user("dora", "user", "ta", T0 + 5)
+    assert again == UserRecord("dora", "", "user", "ta", T0, 0, "ldap", T0 + 5)
+    # Another role or tenant (the groups changed) raises the token version: older tokens stop working.
+    moved = await identity.record_directory_user("dora", "admin", "tb", T0 + 9)
+    assert moved == UserRecord("dora", "", "admin", "tb", T0, 1, "ldap", T0 + 9)
+    assert await identity.get_user("dora") == moved
+    assert [(u.username, u.source) for u in await identity.list_users("tb")] == [("dora", "ldap")]
+    await identity.create_session(SessionRecord("s-d", "dora", T0, T0 + 60_000))
+    assert await identity.session_status("s-d") == SessionStatus(SessionRecord("s-d", "dora", T0, T0 + 60_000), 1)
+    assert await identity.delete_user("dora") is True
+    assert await identity.session_status("s-d") is None
+
+
+async def test_a_local_user_wins_over_a_directory_user_of_the_same_name(backend: Backend) -> None:
+    identity = backend.identity
+    local = UserRecord("erin", "h-erin", "user", "ta", T0)
+    await identity.create_user(local)
+    assert await identity.record_directory_user("erin", "admin", None, T0 + 1) is None
+    assert await identity.get_user("erin") == local

@@ -109,7 +109,8 @@ async def test_an_admin_changing_a_password_or_role_revokes_every_token_of_the_u
     await _user(api, "erin", "t-chg")
     async with _logged_in(hub, "erin") as phone, _logged_in(hub, "erin") as laptop:
         r = await api.http.patch("/api/v1/users/erin", json={"password": "another-long-password"})
-        assert r.status_code == 200 and r.json() == {"username": "erin", "role": "user", "tenant": "t-chg"}
+        assert r.status_code == 200
+        assert r.json() == {"username": "erin", "role": "user", "tenant": "t-chg", "source": "local", "disabled": False}
         assert await _status(phone) == 401 and await _status(laptop) == 401
     async with httpx.AsyncClient(base_url=hub.url) as client:
         old = await client.post("/api/v1/auth/token", data={"username": "erin", "password": PASSWORD})

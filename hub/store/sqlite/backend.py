@@ -6,7 +6,9 @@ from pathlib import Path
 
 from hub.store.backend import Backend
 from hub.store.sqlite.alarms import SqliteAlarms
+from hub.store.sqlite.api_keys import SqliteApiKeys
 from hub.store.sqlite.apps import SqliteApps
+from hub.store.sqlite.audit import SqliteAudit
 from hub.store.sqlite.channels import SqliteChannels
 from hub.store.sqlite.database import SqliteDatabase
 from hub.store.sqlite.events import SqliteEvents
@@ -17,6 +19,7 @@ from hub.store.sqlite.outbox import SqliteOutbox
 from hub.store.sqlite.profiles import SqliteProfiles
 from hub.store.sqlite.provisioning import SqliteProvisioning
 from hub.store.sqlite.registry import SqliteRegistry
+from hub.store.sqlite.signins import SqliteSignIns
 from hub.store.sqlite.state import SqliteState
 from hub.store.sqlite.telemetry import SqliteTelemetry
 
@@ -33,6 +36,7 @@ def sqlite_backend(path: Path) -> Backend:
         state=SqliteState(db),
         nodes=SqliteNodes(db),
         identity=SqliteIdentity(db),
+        api_keys=SqliteApiKeys(db),
         provisioning=SqliteProvisioning(db),
         apps=SqliteApps(db),
         logs=SqliteLogs(db),
@@ -40,4 +44,6 @@ def sqlite_backend(path: Path) -> Backend:
         profiles=SqliteProfiles(db),
         alarms=SqliteAlarms(db),
         channels=SqliteChannels(db),
+        audit=SqliteAudit(db),
+        sign_ins=SqliteSignIns(db),
     )

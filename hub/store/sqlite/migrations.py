@@ -420,6 +420,63 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         event INTEGER NOT NULL
     );
     """,
+    # 15: users from a directory (LDAP) beside the local ones: where a user comes from, and when it last signed in.
+    # A directory user's row holds no password hash (its password stays in the directory).
+    """
+    ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE users ADD COLUMN last_sign_in INTEGER;
+    """,
+    # 16: API keys for automation (hub/store/api_keys.py), stored as a salted HMAC of their secret; and disabled
+    # users, who neither sign in nor use their tokens and keys.
+    """
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        creator TEXT NOT NULL,
+        role TEXT NOT NULL,
+        tenant TEXT,
+        salt TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER,
+        last_used INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX api_keys_by_creator ON api_keys(creator);
+    CREATE INDEX api_keys_by_tenant ON api_keys(tenant, created);
+    ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 17: the audit trail (hub/store/audit.py), and the sign-in guard's recent failures and locks per username or
+    # client address (hub/store/signins.py).
+    """
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        actor_kind TEXT,
+        actor_id TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        tenant TEXT,
+        address TEXT,
+        outcome TEXT NOT NULL,
+        status INTEGER,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_ts ON audit(ts);
+    CREATE INDEX audit_by_tenant ON audit(tenant, id);
+    CREATE INDEX audit_by_actor ON audit(actor_id, id);
+    CREATE INDEX audit_by_action ON audit(action, id);
+    CREATE INDEX audit_by_target ON audit(target, id);
+    CREATE TABLE sign_in_failures (
+        key TEXT NOT NULL,
+        ts INTEGER NOT NULL
+    );
+    CREATE INDEX sign_in_failures_by_key ON sign_in_failures(key, ts);
+    CREATE INDEX sign_in_failures_by_ts ON sign_in_failures(ts);
+    CREATE TABLE sign_in_locks (
+        key TEXT PRIMARY KEY,
+        until INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -45,6 +45,35 @@ def _device(row: tuple[Any, ...]) -> Device:
     )
 
 
+# What a tenant must no longer hold to be deleted: kind -> a count of it (constants, interpolated into SQL).
+_TENANT_CONTENTS = {
+    "devices": "SELECT count(*) FROM devices WHERE tenant = ?",
+    "users": "SELECT count(*) FROM users WHERE tenant = ?",
+    "apps": "SELECT count(DISTINCT name) FROM app_versions WHERE tenant = ?",
+    "deployments": "SELECT count(*) FROM deployments WHERE tenant = ?",
+    "profiles": "SELECT count(*) FROM profiles WHERE tenant = ?",
+    "rules": "SELECT count(*) FROM rules WHERE tenant = ?",
+    "channels": "SELECT count(*) FROM channels WHERE tenant = ?",
+    "webhooks": "SELECT count(*) FROM webhooks WHERE tenant = ?",
+}
+# A deleted tenant's history, removed with it.
+_TENANT_HISTORY = ("alarms", "rule_pending", "events", "log_lines", "provisioning_tokens", "api_keys")
+
+
+def _delete_tenant(conn: sqlite3.Connection, tenant_id: str) -> dict[str, int] | None:
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM tenants WHERE id = ?", (tenant_id,)).fetchone() is None:
+            return None
+        counts = {kind: conn.execute(sql, (tenant_id,)).fetchone()[0] for kind, sql in _TENANT_CONTENTS.items()}
+        left = {kind: n for kind, n in counts.items() if n}
+        if left:
+            return left
+        for table in _TENANT_HISTORY:
+            conn.execute(f"DELETE FROM {table} WHERE tenant = ?", (tenant_id,))  # noqa: S608 - constants
+        conn.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,))
+        return {}
+
+
 class SqliteRegistry:
     """Tenants and devices in the ``tenants`` and ``devices`` tables."""
 
@@ -72,6 +101,17 @@ class SqliteRegistry:
             lambda c: c.execute("SELECT id, name, created FROM tenants ORDER BY id").fetchall()
         )
         return [Tenant(id=i, name=n, created=from_epoch_ms(c)) for i, n, c in rows]
+
+    async def rename_tenant(self, tenant_id: str, name: str) -> Tenant | None:
+        row = await self._db.writer.run(
+            lambda c: c.execute(
+                "UPDATE tenants SET name = ? WHERE id = ? RETURNING id, name, created", (name, tenant_id)
+            ).fetchone()
+        )
+        return None if row is None else Tenant(id=row[0], name=row[1], created=from_epoch_ms(row[2]))
+
+    async def delete_tenant(self, tenant_id: str) -> dict[str, int] | None:
+        return await self._db.writer.run(lambda c: _delete_tenant(c, tenant_id))
 
     # devices
     async def create_device(self, device: Device, secret_hash: str, broker_hash: str | None = None) -> None:

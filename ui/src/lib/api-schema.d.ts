@@ -17,6 +17,8 @@ export interface paths {
         /**
          * Token
          * @description OAuth2 password flow: form fields ``username`` and ``password``.
+         *
+         *     After too many failed sign-ins for the username or from the client's address: ``429`` with ``Retry-After``.
          */
         post: operations["token_api_v1_auth_token_post"];
         delete?: never;
@@ -112,6 +114,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Api Keys
+         * @description The caller's keys; an admin of a tenant sees the tenant's, the platform admin every key.
+         */
+        get: operations["list_api_keys_api_v1_api_keys_get"];
+        put?: never;
+        /**
+         * Create Api Key
+         * @description Make a key for the caller, with at most the caller's role (``403`` otherwise), in the caller's tenant.
+         */
+        post: operations["create_api_key_api_v1_api_keys_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/api-keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete Api Key
+         * @description Revoke a key the caller can list; it stops working at once in every hub process.
+         */
+        delete: operations["delete_api_key_api_v1_api_keys__key_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants": {
         parameters: {
             query?: never;
@@ -141,10 +187,19 @@ export interface paths {
         get: operations["get_tenant_api_v1_tenants__tenant_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Tenant
+         * @description Delete an empty tenant (platform admins): ``409`` naming what is left in it (``details``: kind and count
+         *     of each), ``403`` for the ``default`` tenant. Its events, logs and alarms go with it.
+         */
+        delete: operations["delete_tenant_api_v1_tenants__tenant_id__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Rename Tenant
+         * @description Give a tenant another name (platform admins); its id stays.
+         */
+        patch: operations["rename_tenant_api_v1_tenants__tenant_id__patch"];
         trace?: never;
     };
     "/api/v1/users": {
@@ -188,7 +243,10 @@ export interface paths {
         head?: never;
         /**
          * Update User
-         * @description Set a user's password and/or role; every token the user holds stops working at once.
+         * @description Set a user's password, role and/or ``disabled``; every token the user holds stops working at once.
+         *
+         *     A disabled user cannot sign in (the same ``401`` as a wrong password) and its API keys are refused until it
+         *     is enabled again. The platform admin cannot be disabled.
          */
         patch: operations["update_user_api_v1_users__username__patch"];
         trace?: never;
@@ -1111,6 +1169,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Audit
+         * @description Audit records newest first; page with ``before`` (the answer's ``next_before``).
+         */
+        get: operations["list_audit_api_v1_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/broker/auth": {
         parameters: {
             query?: never;
@@ -1285,6 +1363,18 @@ export interface components {
             /** Topic */
             topic: string;
         };
+        /** Actor */
+        Actor: {
+            kind: components["schemas"]["ActorKind"];
+            /** Id */
+            id: string;
+        };
+        /**
+         * ActorKind
+         * @description Who acted: a person (or directory user), an API key, or a device (a gateway enrolling itself).
+         * @enum {string}
+         */
+        ActorKind: "user" | "api_key" | "device";
         /**
          * AggFn
          * @description Aggregations over numeric values (booleans count as 0/1; count counts every point).
@@ -1396,6 +1486,66 @@ export interface components {
          */
         AlarmState: "active" | "acknowledged" | "cleared";
         /**
+         * ApiKey
+         * @description An API key as listed: never its secret.
+         */
+        ApiKey: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            role: components["schemas"]["Role"];
+            /** Tenant */
+            tenant: string | null;
+            /** Creator */
+            creator: string;
+            /**
+             * Created
+             * Format: date-time
+             */
+            created: string;
+            /** Expires */
+            expires: string | null;
+            /** Last Used */
+            last_used: string | null;
+        };
+        /** ApiKeyCreate */
+        ApiKeyCreate: {
+            /** Name */
+            name: string;
+            role?: components["schemas"]["Role"] | null;
+            /** Expires In S */
+            expires_in_s?: number | null;
+        };
+        /** ApiKeyCreated */
+        ApiKeyCreated: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            role: components["schemas"]["Role"];
+            /** Tenant */
+            tenant: string | null;
+            /** Creator */
+            creator: string;
+            /**
+             * Created
+             * Format: date-time
+             */
+            created: string;
+            /** Expires */
+            expires: string | null;
+            /** Last Used */
+            last_used: string | null;
+            /** Key */
+            key: string;
+        };
+        /** ApiKeyList */
+        ApiKeyList: {
+            /** Items */
+            items: components["schemas"]["ApiKey"][];
+        };
+        /**
          * App
          * @description An app with every version, the highest first.
          */
@@ -1483,6 +1633,68 @@ export interface components {
              * @description RFC 3339 with a zone; not in the past
              */
             start: string;
+        };
+        /** AuditList */
+        AuditList: {
+            /** Items */
+            items: components["schemas"]["AuditRecord"][];
+            /**
+             * Next Before
+             * @description Pass as ``before`` for the next (older) page; None: this was the last
+             */
+            next_before?: number | null;
+        };
+        /**
+         * AuditRecord
+         * @description One change or sign-in; never a request body, never a secret.
+         */
+        AuditRecord: {
+            /**
+             * Id
+             * @description Rises in store order
+             */
+            id: number;
+            /**
+             * Ts
+             * @description Epoch ms
+             */
+            ts: number;
+            /** @description None: the caller was not signed in */
+            actor: components["schemas"]["Actor"] | null;
+            /** Action */
+            action: string;
+            /**
+             * Target
+             * @description The object acted on (its id), when there is one
+             */
+            target?: string | null;
+            /**
+             * Tenant
+             * @description None: the platform (or not known)
+             */
+            tenant?: string | null;
+            /**
+             * Address
+             * @description The client's address
+             */
+            address?: string | null;
+            /**
+             * Outcome
+             * @description ok, or the error code of the answer
+             */
+            outcome: string;
+            /**
+             * Status
+             * @description The HTTP status of the answer
+             */
+            status?: number | null;
+            /**
+             * Detail
+             * @description More about the action (path parameters)
+             */
+            detail?: {
+                [key: string]: unknown;
+            };
         };
         /**
          * AuthRequest
@@ -2167,6 +2379,11 @@ export interface components {
              * @description The streams this process forwards to
              */
             streams?: components["schemas"]["StreamHealth"][] | null;
+            /**
+             * Directory
+             * @description The LDAP directory, where sign-in uses one: ok, or down (local users still sign in)
+             */
+            directory?: string | null;
         };
         /**
          * Heartbeat
@@ -3099,6 +3316,11 @@ export interface components {
             /** Items */
             items: components["schemas"]["Tenant"][];
         };
+        /** TenantUpdate */
+        TenantUpdate: {
+            /** Name */
+            name: string;
+        };
         /** TimelineEntry */
         TimelineEntry: {
             /** Ts */
@@ -3217,6 +3439,19 @@ export interface components {
             role: components["schemas"]["Role"];
             /** Tenant */
             tenant: string | null;
+            /**
+             * Source
+             * @description local, or ldap: a directory user, recorded at each sign-in
+             * @default local
+             * @enum {string}
+             */
+            source: "local" | "ldap";
+            /**
+             * Disabled
+             * @description a disabled user cannot sign in; its tokens and keys fail
+             * @default false
+             */
+            disabled: boolean;
         };
         /** UserCreate */
         UserCreate: {
@@ -3239,6 +3474,8 @@ export interface components {
             /** Password */
             password?: string | null;
             role?: components["schemas"]["Role"] | null;
+            /** Disabled */
+            disabled?: boolean | null;
         };
         /** ValidationError */
         ValidationError: {
@@ -3618,6 +3855,89 @@ export interface operations {
             };
         };
     };
+    list_api_keys_api_v1_api_keys_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+        };
+    };
+    create_api_key_api_v1_api_keys_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApiKeyCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_api_key_api_v1_api_keys__key_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description API key id */
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_tenants_api_v1_tenants_get: {
         parameters: {
             query?: never;
@@ -3681,6 +4001,70 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_tenant_api_v1_tenants__tenant_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    rename_tenant_api_v1_tenants__tenant_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantUpdate"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -6101,6 +6485,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Enrolled"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_audit_api_v1_audit_get: {
+        parameters: {
+            query?: {
+                /** @description Tenant (platform admins) */
+                tenant?: string | null;
+                /** @description The actor's id: a username, key or device */
+                actor?: string | null;
+                /** @description An action (device.create), or a family (device.) */
+                action?: string | null;
+                /** @description The object acted on */
+                target?: string | null;
+                /** @description RFC 3339 or epoch ms, 2000-01-01 to 9999-12-31, inclusive */
+                start?: string | null;
+                /** @description RFC 3339 or epoch ms, 2000-01-01 to 9999-12-31, exclusive */
+                end?: string | null;
+                /** @description Records older than this id */
+                before?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditList"];
                 };
             };
             /** @description Validation Error */

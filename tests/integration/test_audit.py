@@ -204,3 +204,33 @@ async def test_the_cli_lists_the_trail_with_filters(hub: HubRuntime, api: Api, u
     assert [r["action"] for r in json.loads(as_json.stdout)["items"]] == ["device.create"]
     later = await asyncio.to_thread(fieldhub, "audit", "--since", "2999-01-01T00:00:00Z", env=env)
     assert later.returncode == 0 and len(later.stdout.splitlines()) <= 1, later.stderr
+
+
+async def test_keys_logouts_disabled_users_and_locked_sign_ins_are_recorded(hub: HubRuntime, api: Api) -> None:
+    key = await api.created("/api/v1/api-keys", {"name": "ci"})
+    async with httpx.AsyncClient(base_url=hub.url, headers={"Authorization": f"Bearer {key['key']}"}) as robot:
+        made = await robot.post(DEVICES, json={"id": "made-by-key", "name": "k"})
+        assert made.status_code == 201, made.text
+    assert (await api.http.delete(f"/api/v1/api-keys/{key['id']}")).status_code == 204
+    await api.created("/api/v1/users", {"username": "carol", "password": PASSWORD, "role": "user", "tenant": "default"})
+    assert (await api.http.patch("/api/v1/users/carol", json={"disabled": True})).status_code == 200
+    async with httpx.AsyncClient(base_url=hub.url) as client:
+        for _ in range(11):  # the 11th is refused before any password is checked
+            last = await client.post("/api/v1/auth/token", data={"username": "mallory", "password": "guess"})
+        assert last.status_code == 429
+    other = await Api.login(hub.url)
+    assert (await other.http.post("/api/v1/auth/logout")).status_code == 204
+    await other.close()
+
+    [created_key] = await records(api, 1, action="api_key.create")
+    assert created_key["actor"] == {"kind": "user", "id": "admin"} and created_key["target"] == key["id"]
+    [device] = await records(api, 1, action="device.create", target="made-by-key")
+    assert device["actor"] == {"kind": "api_key", "id": key["id"]}
+    [revoked] = await records(api, 1, action="api_key.delete")
+    assert (revoked["target"], revoked["outcome"]) == (key["id"], "ok")
+    [disabled] = await records(api, 1, action="user.update", target="carol")
+    assert disabled["outcome"] == "ok"
+    locked = await records(api, 11, action="auth.sign_in_failed", actor="mallory")
+    assert [r["outcome"] for r in locked].count("too_many_requests") == 1
+    [logout] = await records(api, 1, action="auth.logout")
+    assert logout["outcome"] == "ok"

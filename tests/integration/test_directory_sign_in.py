@@ -15,6 +15,7 @@ import pytest
 from cloud.runtime import HubRuntime
 from tests.helpers.hub import ADMIN_PASSWORD, Api, running_hub
 from tests.helpers.slapd import DIRECTORY_USERS, Slapd
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -110,6 +111,23 @@ async def test_wrong_password_unmapped_unknown_and_injected_names_get_the_same_4
         bodies.append(answer.json())
     assert all(body == bodies[0] for body in bodies), bodies
     assert bodies[0]["error"]["code"] == "unauthorized"
+    # Each refusal is in the audit trail under the name tried, and a directory user's sign-in too.
+    assert (await sign_in(hub, "dora", password("dora"))).status_code == 200
+    admin = await Api.login(hub.url)
+    try:
+
+        async def recorded() -> dict[str, list[str]] | None:
+            items = (await admin.http.get("/api/v1/audit", params={"action": "auth.", "limit": 100})).json()["items"]
+            seen: dict[str, list[str]] = {}
+            for item in items:
+                seen.setdefault(item["action"], []).append(item["actor"]["id"])
+            return seen if len(seen.get("auth.sign_in_failed", [])) >= len(attempts) else None
+
+        seen = await eventually(recorded, what="the refused sign-ins in the audit trail")
+        assert sorted(seen["auth.sign_in_failed"]) == sorted(username.lower() for username, _ in attempts)
+        assert "dora" in seen["auth.sign_in"]
+    finally:
+        await admin.close()
 
 
 async def test_leaving_a_group_takes_effect_at_the_next_sign_in(directory_hub: HubRuntime, slapd: Slapd) -> None:

@@ -24,6 +24,8 @@ PAGES = (
     "/alarms/rules",
     "/alarms/channels",
     "/profiles",
+    "/account/api-keys",
+    "/admin/audit",
 )
 #: A control without an accessible name, as a screen reader would meet it (empty list: none).
 UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button, a[href], [role=button]')]

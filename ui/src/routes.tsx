@@ -35,6 +35,8 @@ export const router = createBrowserRouter([
       { path: "alarms/:alarmId", lazy: page(() => import("./alarms/AlarmPage"), "AlarmPage") },
       { path: "profiles", lazy: page(() => import("./profiles/Profiles"), "Profiles") },
       { path: "admin", lazy: page(() => import("./admin/Admin"), "Admin") },
+      { path: "admin/audit", lazy: page(() => import("./audit/Audit"), "Audit") },
+      { path: "account/api-keys", lazy: page(() => import("./apikeys/ApiKeys"), "ApiKeys") },
       { path: "*", element: <NotFound /> },
     ],
   },

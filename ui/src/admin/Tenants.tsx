@@ -1,8 +1,10 @@
-// Tenants, for the platform admin: listed and created.
+// Tenants, for the platform admin: listed, created, renamed, and deleted when empty (the API's 409 says what is
+// left otherwise, shown in its words).
+import { useState } from "react";
 import { useForm } from "react-hook-form";
 import { ErrorMessage } from "../lib/ErrorMessage";
-import { Field, Time } from "../lib/controls";
-import { useCreateTenant, useTenants } from "./queries";
+import { ConfirmButton, Field, Time } from "../lib/controls";
+import { useCreateTenant, useDeleteTenant, useRenameTenant, useTenants, type Tenant } from "./queries";
 
 interface Form {
   name: string;
@@ -10,6 +12,9 @@ interface Form {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const MAX_NAME = 128;
+/** The tenant every hub has; the API refuses to delete it. */
+const DEFAULT_TENANT = "default";
 
 export function Tenants() {
   const tenants = useTenants();
@@ -27,7 +32,7 @@ export function Tenants() {
       <form className="panel" onSubmit={(e) => void handleSubmit(submit)(e)} noValidate aria-label="New tenant">
         <div className="form-row">
           <Field label="Tenant name" error={formState.errors.name?.message}>
-            {(props) => <input {...props} {...register("name", { required: "Enter a name", maxLength: { value: 128, message: "At most 128 characters" } })} />}
+            {(props) => <input {...props} {...register("name", { required: "Enter a name", maxLength: { value: MAX_NAME, message: `At most ${MAX_NAME} characters` } })} />}
           </Field>
           <Field label="Tenant id (optional)" hint="Letters, digits, ., - and _; generated when empty" error={formState.errors.id?.message}>
             {(props) => (
@@ -55,20 +60,113 @@ export function Tenants() {
                 <th scope="col">Id</th>
                 <th scope="col">Name</th>
                 <th scope="col">Created</th>
+                <th scope="col">Actions</th>
               </tr>
             </thead>
             <tbody>
-              {tenants.data.items.map((t) => (
-                <tr key={t.id}>
-                  <th scope="row">{t.id}</th>
-                  <td>{t.name}</td>
-                  <td><Time value={t.created} /></td>
-                </tr>
-              ))}
+              {tenants.data.items.map((t) => <TenantRow key={t.id} tenant={t} />)}
             </tbody>
           </table>
         </div>
       )}
     </section>
+  );
+}
+
+function TenantRow({ tenant }: { tenant: Tenant }) {
+  const rename = useRenameTenant(tenant.id);
+  const remove = useDeleteTenant(tenant.id);
+  const [renaming, setRenaming] = useState(false);
+  const [done, setDone] = useState("");
+  return (
+    <tr>
+      <th scope="row">{tenant.id}</th>
+      <td>{tenant.name}</td>
+      <td><Time value={tenant.created} /></td>
+      <td>
+        <div className="toolbar">
+          {renaming ? (
+            <RenameForm
+              tenant={tenant}
+              busy={rename.isPending}
+              onCancel={() => { setRenaming(false); rename.reset(); }}
+              onSubmit={(name) => {
+                rename.mutate(
+                  { name },
+                  { onSuccess: (renamed) => { setRenaming(false); setDone(`Tenant ${renamed.id} is now called ${renamed.name}.`); } },
+                );
+              }}
+            />
+          ) : (
+            <div className="field">
+              <button
+                type="button"
+                className="secondary"
+                aria-label={`Rename ${tenant.id}`}
+                onClick={() => { setRenaming(true); setDone(""); }}
+              >
+                Rename
+              </button>
+            </div>
+          )}
+          {tenant.id !== DEFAULT_TENANT && (
+            <div className="field">
+              <ConfirmButton
+                label="Delete"
+                name={`Delete tenant ${tenant.id}`}
+                confirmLabel="Delete tenant"
+                question={`Delete tenant ${tenant.id}? Only an empty tenant can be deleted.`}
+                onConfirm={() => { setDone(""); remove.mutate(); }}
+                disabled={remove.isPending}
+              />
+            </div>
+          )}
+        </div>
+        <ErrorMessage error={rename.error} />
+        <ErrorMessage error={remove.error} />
+        {done !== "" && <p className="notice" role="status">{done}</p>}
+      </td>
+    </tr>
+  );
+}
+
+function RenameForm({
+  tenant,
+  busy,
+  onSubmit,
+  onCancel,
+}: {
+  tenant: Tenant;
+  busy: boolean;
+  onSubmit: (name: string) => void;
+  onCancel: () => void;
+}) {
+  const { register, handleSubmit, formState } = useForm<{ name: string }>({ defaultValues: { name: tenant.name } });
+  return (
+    <form
+      className="form-row"
+      aria-label={`Rename tenant ${tenant.id}`}
+      onSubmit={(e) => void handleSubmit((values) => { onSubmit(values.name.trim()); })(e)}
+      noValidate
+    >
+      <Field label={`New name of ${tenant.id}`} error={formState.errors.name?.message}>
+        {(props) => (
+          <input
+            {...props}
+            autoComplete="off"
+            {...register("name", {
+              validate: (v) => v.trim() !== "" || "Enter a name",
+              maxLength: { value: MAX_NAME, message: `At most ${MAX_NAME} characters` },
+            })}
+          />
+        )}
+      </Field>
+      <div className="field">
+        <button type="submit" disabled={busy}>Save name</button>
+      </div>
+      <div className="field">
+        <button type="button" className="secondary" onClick={onCancel}>Cancel</button>
+      </div>
+    </form>
   );
 }

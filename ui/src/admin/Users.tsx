@@ -1,11 +1,17 @@
-// Users: the platform admin's everywhere, a tenant admin's in its own tenant (the API decides which).
+// Users: the platform admin's everywhere, a tenant admin's in its own tenant (the API decides which). A user
+// comes from the portal (local) or the directory (LDAP): the directory owns a directory user's password and role,
+// so only disabling and deleting are offered for one.
 import { useState } from "react";
 import { useForm } from "react-hook-form";
 import { ErrorMessage } from "../lib/ErrorMessage";
-import { ConfirmButton, Field } from "../lib/controls";
+import { Badge, ConfirmButton, Field } from "../lib/controls";
+import { useCurrentSession } from "../lib/session";
 import { useCreateUser, useDeleteUser, useTenants, useUpdateUser, useUsers, type Role, type User, type UserCreate } from "./queries";
 
 const MIN_PASSWORD = 12;
+/** The hub's own platform admin, which the API never lets be disabled or deleted. */
+const PLATFORM_ADMIN = "admin";
+const SOURCE_WORDS = { local: "local", ldap: "directory (LDAP)" } as const;
 const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 
 interface CreateForm {
@@ -31,6 +37,8 @@ export function Users({ platform }: { platform: boolean }) {
                 <th scope="col">Username</th>
                 <th scope="col">Role</th>
                 <th scope="col">Tenant</th>
+                <th scope="col">Source</th>
+                <th scope="col">State</th>
                 <th scope="col">Actions</th>
               </tr>
             </thead>
@@ -123,19 +131,35 @@ function NewUser({ platform }: { platform: boolean }) {
 }
 
 function UserRow({ user }: { user: User }) {
+  const session = useCurrentSession();
   const update = useUpdateUser(user.username);
   const remove = useDeleteUser(user.username);
   const [role, setRole] = useState<Role>(user.role);
   const [resetting, setResetting] = useState(false);
   const [done, setDone] = useState("");
+  const local = user.source === "local";
+  // The platform admin cannot be disabled (the API says so too); nor can one lock oneself out from here.
+  const canDisable = user.username !== PLATFORM_ADMIN && user.username !== session.username;
+  const setDisabled = (disabled: boolean) => {
+    update.mutate(
+      { disabled },
+      {
+        onSuccess: () => {
+          setDone(disabled ? `${user.username} is disabled; its sessions and API keys stopped working.` : `${user.username} is enabled again.`);
+        },
+      },
+    );
+  };
   return (
     <tr>
       <th scope="row">{user.username}</th>
       <td>{user.role}</td>
       <td>{user.tenant ?? <span className="muted">none (platform)</span>}</td>
+      <td>{SOURCE_WORDS[user.source]}</td>
+      <td><Badge value={user.disabled ? "disabled" : "enabled"} /></td>
       <td>
         <div className="toolbar">
-          <form
+          {local && <form
             className="form-row"
             aria-label={`Change the role of ${user.username}`}
             onSubmit={(e) => {
@@ -156,8 +180,9 @@ function UserRow({ user }: { user: User }) {
                 Change role
               </button>
             </div>
-          </form>
-          {resetting ? (
+          </form>}
+          {!local && <p className="muted field">Role, tenant and password come from the directory.</p>}
+          {!local ? null : resetting ? (
             <PasswordForm
               username={user.username}
               busy={update.isPending}
@@ -179,6 +204,24 @@ function UserRow({ user }: { user: User }) {
               <button type="button" className="secondary" onClick={() => { setResetting(true); setDone(""); }}>
                 Reset password
               </button>
+            </div>
+          )}
+          {canDisable && (
+            <div className="field">
+              {user.disabled ? (
+                <button type="button" className="secondary" disabled={update.isPending} onClick={() => { setDisabled(false); }} aria-label={`Enable ${user.username}`}>
+                  Enable
+                </button>
+              ) : (
+                <ConfirmButton
+                  label="Disable"
+                  name={`Disable ${user.username}`}
+                  confirmLabel="Disable"
+                  question={`Disable ${user.username}? It cannot sign in, and its sessions and API keys stop working at once.`}
+                  onConfirm={() => { setDisabled(true); }}
+                  disabled={update.isPending}
+                />
+              )}
             </div>
           )}
           <div className="field">

@@ -1,13 +1,9 @@
 // Tenants and users (docs/api.md, "Tenants and users"), through TanStack Query.
-import type { Schemas } from "../lib/api";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { Role, Tenant, TenantList, TenantUpdate, User, UserCreate, UserList, UserUpdate } from "../lib/api";
 import { api } from "../lib/client";
 
-export type Tenant = Schemas["Tenant"];
-
-export type Role = Schemas["Role"];
-
-export type User = Schemas["User"];
+export type { Role, Tenant, User, UserCreate };
 
 const TENANTS_KEY = ["tenants"] as const;
 const USERS_KEY = ["users"] as const;
@@ -15,7 +11,7 @@ const USERS_KEY = ["users"] as const;
 export function useTenants(enabled = true) {
   return useQuery({
     queryKey: TENANTS_KEY,
-    queryFn: ({ signal }) => api<Schemas["TenantList"]>("/api/v1/tenants", { signal }),
+    queryFn: ({ signal }) => api<TenantList>("/api/v1/tenants", { signal }),
     enabled,
   });
 }
@@ -28,14 +24,36 @@ export function useCreateTenant() {
   });
 }
 
-export function useUsers() {
-  return useQuery({
-    queryKey: USERS_KEY,
-    queryFn: ({ signal }) => api<Schemas["UserList"]>("/api/v1/users", { signal }),
+function tenantPath(id: string): string {
+  return `/api/v1/tenants/${encodeURIComponent(id)}`;
+}
+
+export function useRenameTenant(id: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: TenantUpdate) => api<Tenant>(tenantPath(id), { method: "PATCH", json: body }),
+    onSuccess: () => client.invalidateQueries({ queryKey: TENANTS_KEY }),
   });
 }
 
-export type UserCreate = Schemas["UserCreate"];
+/** Deletes an empty tenant; the API's 409 names what is left in it. */
+export function useDeleteTenant(id: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () => api<undefined>(tenantPath(id), { method: "DELETE" }),
+    onSuccess: () => Promise.all([
+      client.invalidateQueries({ queryKey: TENANTS_KEY }),
+      client.invalidateQueries({ queryKey: USERS_KEY }),
+    ]),
+  });
+}
+
+export function useUsers() {
+  return useQuery({
+    queryKey: USERS_KEY,
+    queryFn: ({ signal }) => api<UserList>("/api/v1/users", { signal }),
+  });
+}
 
 export function useCreateUser() {
   const client = useQueryClient();
@@ -49,10 +67,11 @@ function userPath(username: string): string {
   return `/api/v1/users/${encodeURIComponent(username)}`;
 }
 
+/** Role, password or disabled; a directory user takes only `disabled` (the API answers 422 otherwise). */
 export function useUpdateUser(username: string) {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (body: { role?: Role; password?: string }) => api<User>(userPath(username), { method: "PATCH", json: body }),
+    mutationFn: (body: UserUpdate) => api<User>(userPath(username), { method: "PATCH", json: body }),
     onSuccess: () => client.invalidateQueries({ queryKey: USERS_KEY }),
   });
 }

@@ -29,7 +29,9 @@ export function Layout() {
             <li><NavLink to="/applications">Apps</NavLink></li>
             <li><NavLink to="/alarms"><AlarmsNavLabel /></NavLink></li>
             <li><NavLink to="/profiles">Profiles</NavLink></li>
-            {admin && <li><NavLink to="/admin">{isPlatformAdmin(user) ? "Tenants and users" : "Users"}</NavLink></li>}
+            {admin && <li><NavLink to="/admin" end>{isPlatformAdmin(user) ? "Tenants and users" : "Users"}</NavLink></li>}
+            {admin && <li><NavLink to="/admin/audit">Audit</NavLink></li>}
+            <li><NavLink to="/account/api-keys">API keys</NavLink></li>
           </ul>
         </nav>
         <div className="whoami">

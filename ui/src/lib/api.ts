@@ -33,3 +33,22 @@ export type ProfilePatch = Schemas["ProfilePatch"];
 export type ProfileList = Schemas["ProfileList"];
 export type KeySpec = Schemas["KeySpec"];
 export type ValueType = Schemas["ValueType"];
+
+// Identity: users and where they come from, tenants, API keys and the audit trail (docs/api.md).
+export type Role = Schemas["Role"];
+export type User = Schemas["User"];
+export type UserCreate = Schemas["UserCreate"];
+export type UserUpdate = Schemas["UserUpdate"];
+export type UserList = Schemas["UserList"];
+export type UserSource = User["source"];
+export type Tenant = Schemas["Tenant"];
+export type TenantList = Schemas["TenantList"];
+export type TenantUpdate = Schemas["TenantUpdate"];
+export type ApiKey = Schemas["ApiKey"];
+export type ApiKeyCreate = Schemas["ApiKeyCreate"];
+export type ApiKeyCreated = Schemas["ApiKeyCreated"];
+export type ApiKeyList = Schemas["ApiKeyList"];
+export type AuditRecord = Schemas["AuditRecord"];
+export type AuditList = Schemas["AuditList"];
+export type AuditActor = Schemas["Actor"];
+export type ActorKind = Schemas["ActorKind"];

@@ -10,13 +10,16 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly details: ApiProblem[];
+  /** Seconds the hub asked to wait before trying again (its `Retry-After`), when it said. */
+  readonly retryAfterS: number | null;
 
-  constructor(status: number, code: string, message: string, details: ApiProblem[] = []) {
+  constructor(status: number, code: string, message: string, details: ApiProblem[] = [], retryAfterS: number | null = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.details = details;
+    this.retryAfterS = retryAfterS;
   }
 }
 
@@ -62,8 +65,12 @@ export async function errorOf(response: Response): Promise<ApiError> {
   const code = typeof error?.code === "string" ? error.code : "http_" + String(response.status);
   const message =
     typeof error?.message === "string" ? error.message : `${response.status} ${response.statusText || "error"}`;
-  const details = Array.isArray(error?.details) ? error.details.map(problemOf) : [];
-  return new ApiError(response.status, code, message, details);
+  // Details of another shape (a 409's counts of what is left, which its message words already) are not problems.
+  const details = Array.isArray(error?.details)
+    ? error.details.map(problemOf).filter((d) => d.path !== "" || d.problem !== "")
+    : [];
+  const retry = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+  return new ApiError(response.status, code, message, details, Number.isFinite(retry) && retry >= 0 ? retry : null);
 }
 
 /** One listed problem: a package's `{path, problem}`, or a refused request's `{loc, msg}` (where, then what). */

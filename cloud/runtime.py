@@ -228,6 +228,7 @@ async def start_audit(
         sinks=[forwarder.sink for forwarder in forwarders],
         retention=s.audit.retention(),
         queue_size=s.audit.queue,
+        drain_s=s.stream_drain_s,
     )
     # Entered after the forwarders: it stops, storing what is left, before they close.
     await stack.enter_async_context(audit)

@@ -16,6 +16,8 @@ from tests.helpers.hub import Api, running_hub
 from tests.helpers.nats_server import NatsServer
 from tests.helpers.process import HubProcess, running_hub_process
 from tests.helpers.slapd import DIRECTORY_GROUPS, DIRECTORY_USERS, Slapd
+from tests.helpers.tansu import TansuBroker
+from tests.helpers.tls import certificate_authority
 
 _OUR_PACKAGES = ("hub", "cloud", "contracts", "edge_agent", "device_drivers")
 
@@ -94,9 +96,28 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def slapd_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    """A second session slapd, with the same people and groups, that serves TLS only: StartTLS on ``url``, TLS
+    from the start on ``ldaps_url``, its certificate signed by the CA ``slapd_tls.tls`` (clients' ``ca_file``)."""
+    work = tmp_path_factory.mktemp("slapd-tls")
+    ca = certificate_authority(work / "ca")
+    with Slapd(work / "server", DIRECTORY_USERS, DIRECTORY_GROUPS, tls=ca) as server:
+        yield server
+
+
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     server = NatsServer(tmp_path / "jetstream")
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def kafka() -> Iterator[TansuBroker]:
+    """A Kafka-protocol broker of the test's own (Tansu), on a free port."""
+    broker = TansuBroker()
+    broker.start()
+    yield broker
+    broker.stop()

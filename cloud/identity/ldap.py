@@ -10,6 +10,10 @@ of ``ldap.groups``. No mapped group is refused exactly like a wrong password.
 ldap3 blocks: every request runs in this provider's own thread pool, with connect and answer timeouts, and a
 whole sign-in has ``2 * timeout_s`` before it fails with :class:`DirectoryUnavailable`. Service-account
 connections are kept open for reuse (``ldap.pool_size``); a user's own bind uses a connection of its own.
+
+TLS (ldaps:// or StartTLS) always verifies the directory's certificate and name, against ``ldap.ca_file`` when
+set, else the system's CAs; a certificate that does not verify fails the TLS handshake: the directory is
+unavailable, with the reason in the log.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import asyncio
 import logging
 import math
 import queue
+import re
 import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
@@ -32,16 +38,21 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from cloud.identity.principals import Principal, Role
-from hub.errors import DirectoryUnavailable
+from hub.errors import ConfigError, DirectoryUnavailable
+from hub.logutil import RateLimitedLog
 from hub.store.identity import IdentityStore
 
 if TYPE_CHECKING:
     from cloud.settings import LdapGroup, LdapSettings
 
 log = logging.getLogger(__name__)
+#: What a caller is told when the directory cannot be asked.
+UNAVAILABLE = "the directory cannot be reached now; try again later (local users can still sign in)"
 T = TypeVar("T")
 SOURCE = "ldap"
 _INVALID_CREDENTIALS = 49
+#: The reason in OpenSSL's text, e.g. "self-signed certificate in certificate chain", "Hostname mismatch, ...".
+_VERIFY_FAILED = re.compile(r"certificate verify failed: (.+?)\.? \(_ssl")
 
 
 def user_filter(template: str, username: str) -> str:
@@ -81,6 +92,27 @@ def choose_grant(groups: dict[str, LdapGroup], member_of: set[str]) -> Grant | N
     return None
 
 
+class _VerifyingTls(ldap3.Tls):
+    """ldap3's TLS, with the directory's name checked by OpenSSL during the handshake.
+
+    ldap3 turns the context's name check off and compares names itself after the handshake, leaving the TLS
+    socket of a mismatch open until it is garbage collected; a handshake that fails here closes its socket.
+    """
+
+    def __init__(self, ca_file: Path | None) -> None:
+        super().__init__(validate=ssl.CERT_REQUIRED, ca_certs_file=None if ca_file is None else str(ca_file))
+        try:
+            # The defaults: certificate and name required, TLS 1.2 at least; ca_file alone when given.
+            self._context = ssl.create_default_context(cafile=self.ca_certs_file)
+        except ssl.SSLError as exc:
+            raise ConfigError(f"ldap.ca_file {ca_file} holds no usable CA certificate: {exc}") from exc
+
+    def wrap_socket(self, connection: ldap3.Connection, do_handshake: bool = False) -> None:
+        connection.socket = self._context.wrap_socket(
+            connection.socket, server_hostname=connection.server.host, do_handshake_on_connect=do_handshake
+        )
+
+
 class _Refused(Exception):
     """The directory answered, and the answer is no (unknown or ambiguous user, wrong password)."""
 
@@ -97,17 +129,12 @@ class DirectoryProvider:
         self._store = store
         self._user_base = settings.user_base
         self._deadline_s = 2 * settings.timeout_s
-        tls = None
-        if settings.url.startswith("ldaps:") or settings.start_tls:
-            tls = ldap3.Tls(
-                validate=ssl.CERT_REQUIRED,
-                version=ssl.PROTOCOL_TLS_CLIENT,
-                ca_certs_file=None if settings.ca_file is None else str(settings.ca_file),
-            )
+        tls = _VerifyingTls(settings.ca_file) if settings.encrypted else None
         self._server = ldap3.Server(settings.url, get_info=ldap3.NONE, tls=tls, connect_timeout=settings.timeout_s)
         self._pool: queue.LifoQueue[ldap3.Connection] = queue.LifoQueue(maxsize=settings.pool_size)
         # Room for the pooled searches and as many users' own binds at once.
         self._threads = ThreadPoolExecutor(max_workers=2 * settings.pool_size, thread_name_prefix="ldap")
+        self._log = RateLimitedLog(log)
 
     async def __aenter__(self) -> Self:
         return self
@@ -141,6 +168,11 @@ class DirectoryProvider:
             member_of = await self._run(lambda: self._sign_in(username.strip(), password))
         except _Refused:
             return None
+        except DirectoryUnavailable as exc:
+            # Why is for operators (this log, and /healthz says down); whoever signs in learns only that the
+            # directory is away, not how the hub reaches it.
+            self._log.warning("unavailable", "directory sign-in failed: %s", exc.message)
+            raise DirectoryUnavailable(UNAVAILABLE) from exc
         grant = choose_grant(self._settings.groups, member_of)
         if grant is None:
             log.info("directory user %s is in no mapped group: refused", name)
@@ -233,7 +265,7 @@ class DirectoryProvider:
             secured = not self._settings.start_tls or conn.start_tls()
         except LDAPException as exc:
             _close(conn)
-            raise DirectoryUnavailable(f"cannot reach the directory: {exc}") from exc
+            raise DirectoryUnavailable(_unreachable(exc)) from exc
         if not secured:
             _close(conn)
             raise DirectoryUnavailable(f"StartTLS with the directory failed: {_describe(conn)}")
@@ -314,6 +346,15 @@ def _search(
         for entry in conn.response or []
         if entry.get("type") == "searchResEntry"
     ]
+
+
+def _unreachable(exc: LDAPException) -> str:
+    """Why a connection failed; a certificate that did not verify is said plainly (ldap3 nests it in its text)."""
+    found = _VERIFY_FAILED.search(str(exc))
+    if found is None:
+        return f"cannot reach the directory: {exc}"
+    reason = found.group(1).replace("\\", "")  # quotes come escaped once per level of ldap3's nesting
+    return f"the directory's certificate did not verify (ldap.ca_file, else the system's CAs): {reason}"
 
 
 def _describe(conn: ldap3.Connection) -> str:

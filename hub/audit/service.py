@@ -3,23 +3,27 @@
 :meth:`Audit.record` is cheap and never fails or waits: it puts the record on a bounded queue. One writer task
 stores what is queued in one write (a store that is away is retried with capped backoff, the records wait in the
 queue); when the queue is full the newest record is dropped, counted and logged, since a request must not wait on
-its own audit record. What this process stored goes to each northbound stream in order, through a second
-bounded queue (full: the record stays in the store, but that stream misses it, counted); a stream that is away
-is tried again with the same record id, so a consumer drops a repeat.
+its own audit record. What this process stored goes to each northbound stream in store order, through a bounded
+queue per stream (full: the record stays in the store, but that stream misses it, counted), so a stream that is
+away holds up only itself; it is tried again with capped backoff and the same record id, so a consumer drops a
+repeat. Leaving the block stores what is left and gives the streams ``drain_s`` to take what waits for them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
 import orjson
 
 from contracts.audit import AUDIT_SCHEMA_VERSION, AuditRecord
+from hub.batches import BatchWriter
 from hub.clock import now_ms
 from hub.errors import SinkUnavailable, StoreUnavailable
 from hub.logutil import RateLimitedLog
@@ -43,6 +47,17 @@ class AuditRetention:
     interval_s: float = 3600.0
 
 
+@dataclass(slots=True)
+class _Feed:
+    """The stored records waiting for one stream, oldest first; the first leaves once the stream took it."""
+
+    sink: StreamSink
+    waiting: deque[AuditRecord] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The last attempt failed: the exit does not wait for this stream.
+    down: bool = False
+
+
 def stream_body(record: AuditRecord) -> bytes:
     """The JSON a stream gets: the record as the API lists it, with ``schema_version``."""
     return orjson.dumps({"schema_version": AUDIT_SCHEMA_VERSION, **record.model_dump(mode="json")})
@@ -59,26 +74,30 @@ class Audit:
         retention: AuditRetention | None = None,
         queue_size: int = 10_000,
         backoff: Backoff | None = None,
+        drain_s: float = 5.0,
     ) -> None:
         self.store = store
-        self._sinks = list(sinks)
+        self._feeds = [_Feed(sink) for sink in sinks]
         self._retention = retention
-        self._queue: asyncio.Queue[NewAuditRecord] = asyncio.Queue(maxsize=queue_size)
-        self._outgoing: asyncio.Queue[AuditRecord] = asyncio.Queue(maxsize=queue_size)
+        self._queue_size = queue_size
+        self._drain_s = drain_s
         self._backoff = backoff or Backoff(first_s=0.1, cap_s=5.0)
-        self._pending: list[NewAuditRecord] = []
         self._background = Background()
         self._log = RateLimitedLog(log)
+        self._writer = BatchWriter(
+            store.append, self._offer, self._log, what="audit record(s)", batch=BATCH, queue_size=queue_size,
+            backoff=self._backoff,
+        )  # fmt: skip
         #: Records dropped because the queue was full (the store was away too long, or they came too fast).
         self.dropped = 0
-        #: Stored records the streams missed because too many waited for a stream that was away.
+        #: Stored records a stream missed because too many waited for it (counted once per stream).
         self.stream_dropped = 0
 
     async def __aenter__(self) -> Self:
         await self._background.open()
-        self._background.spawn(self._write(), name="audit-writer")
-        if self._sinks:
-            self._background.spawn(self._stream(), name="audit-streamer")
+        self._background.spawn(self._writer.run(), name="audit-writer")
+        for feed in self._feeds:
+            self._background.spawn(self._stream(feed), name=f"audit-stream {feed.sink.name}")
         if self._retention is not None:
             self._background.spawn(self._trim(self._retention), name="audit-retention")
         return self
@@ -88,19 +107,15 @@ class Audit:
     ) -> None:
         await self._background.close()
         # What was recorded but not yet stored gets one more try; the store closes after this.
-        left = self._pending + [self._queue.get_nowait() for _ in range(self._queue.qsize())]
-        self._pending = []
-        if left:
-            try:
-                await self.store.append(left)
-            except StoreUnavailable as failure:
-                log.warning("%d audit record(s) lost on the way out, the store is away: %s", len(left), failure.message)
+        lost = await self._writer.close()
+        if lost:
+            log.warning("%d audit record(s) lost on the way out, the store is away", lost)
+        # The streams close after this (the runtime enters the audit after the forwarders).
+        await self._drain()
 
     def record(self, entry: NewAuditRecord) -> None:
         """Record a change or sign-in (not a coroutine: it never waits)."""
-        try:
-            self._queue.put_nowait(entry)
-        except asyncio.QueueFull:
+        if not self._writer.put(entry):
             self.dropped += 1
             self._log.warning("audit", "dropped an audit record (%s): the audit queue is full", entry.action)
 
@@ -108,55 +123,65 @@ class Audit:
         """Stored records matching ``query``, newest first (see :meth:`AuditStore.query`)."""
         return await self.store.query(query)
 
-    async def _write(self) -> None:
-        while True:
-            if not self._pending:
-                self._pending = [await self._queue.get()]
-                while len(self._pending) < BATCH and not self._queue.empty():
-                    self._pending.append(self._queue.get_nowait())
-            delays = self._backoff.delays()
-            while True:
-                try:
-                    stored = await self.store.append(self._pending)
-                    break
-                except StoreUnavailable as exc:
-                    delay = next(delays)
-                    self._log.warning(
-                        "audit-store", "storing %d audit record(s) failed, again in %.1fs: %s", len(self._pending),
-                        delay, exc.message,
-                    )  # fmt: skip
-                    await asyncio.sleep(delay)  # backoff between attempts at the store
-            self._pending = []
-            if self._sinks:
-                self._offer(stored)
-
     def _offer(self, stored: list[AuditRecord]) -> None:
-        for record in stored:
-            try:
-                self._outgoing.put_nowait(record)
-            except asyncio.QueueFull:
-                self.stream_dropped += 1
-                self._log.warning(
-                    "audit-stream-full", "audit record %d not streamed: the streams are behind", record.id
-                )
+        for feed in self._feeds:
+            for record in stored:
+                if len(feed.waiting) >= self._queue_size:  # the newest is dropped: the order of the rest holds
+                    self.stream_dropped += 1
+                    self._log.warning(
+                        f"audit-stream-full:{feed.sink.name}", "audit record %d not streamed to %s: too many waiting",
+                        record.id, feed.sink.name,
+                    )  # fmt: skip
+                    continue
+                feed.waiting.append(record)
+            feed.ready.set()
 
-    async def _stream(self) -> None:
+    async def _stream(self, feed: _Feed) -> None:
         while True:
-            record = await self._outgoing.get()
-            body = stream_body(record)
-            for sink in self._sinks:
-                delays = self._backoff.delays()
-                while True:
-                    try:
-                        await sink.send_audit(record.tenant, body, f"audit-{record.id}")
-                        break
-                    except SinkUnavailable as exc:
-                        delay = next(delays)
-                        self._log.warning(
-                            "audit-stream", "audit record to %s failed, again in %.1fs: %s", sink.name, delay,
-                            exc.message,
-                        )  # fmt: skip
-                        await asyncio.sleep(delay)  # backoff between attempts at the stream
+            while not feed.waiting:
+                feed.ready.clear()
+                await feed.ready.wait()
+            record = feed.waiting[0]
+            for delay in self._backoff.delays():
+                if await self._send(feed, record):
+                    break
+                await asyncio.sleep(delay)  # backoff between attempts at the stream
+            feed.waiting.popleft()  # only now: a record cancelled on its way is the first the drain sends
+
+    async def _send(self, feed: _Feed, record: AuditRecord) -> bool:
+        """One attempt at sending ``record`` to ``feed``'s stream; whether it took it."""
+        try:
+            await feed.sink.send_audit(record.tenant, stream_body(record), f"audit-{record.id}")
+        except SinkUnavailable as exc:
+            feed.down = True
+            self._log.warning(
+                f"audit-stream:{feed.sink.name}", "audit record %d to %s failed, trying again: %s", record.id,
+                feed.sink.name, exc.message,
+            )  # fmt: skip
+            return False
+        feed.down = False
+        return True
+
+    async def _drain(self) -> None:
+        """Send what waits for each stream that is up, for at most ``drain_s``; a failure ends a stream's drain.
+
+        A stream that is away does not hold the exit: what it has not taken is lost to it (it stays in the store).
+        """
+
+        async def flush(feed: _Feed) -> None:
+            while feed.waiting and not feed.down and await self._send(feed, feed.waiting[0]):
+                feed.waiting.popleft()
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._drain_s), asyncio.TaskGroup() as group:
+                for feed in self._feeds:
+                    group.create_task(flush(feed), name=f"audit-drain {feed.sink.name}")
+        for feed in self._feeds:
+            if feed.waiting:
+                log.warning(
+                    "%d audit record(s) not streamed to %s on the way out (from id %d), they stay in the store",
+                    len(feed.waiting), feed.sink.name, feed.waiting[0].id,
+                )  # fmt: skip
 
     async def _trim(self, retention: AuditRetention) -> None:
         while True:

@@ -22,6 +22,7 @@ from typing import Any, Self
 import orjson
 
 from contracts.events import MAX_DATA_BYTES, MAX_MESSAGE_CHARS, Event, EventKind
+from hub.batches import BatchWriter
 from hub.clock import now_ms
 from hub.errors import StoreUnavailable
 from hub.logutil import RateLimitedLog
@@ -60,18 +61,18 @@ class Events:
     ) -> None:
         self.store = store
         self._retention = retention
-        self._queue: asyncio.Queue[NewEvent] = asyncio.Queue(maxsize=queue_size)
-        self._backoff = backoff or Backoff(first_s=0.1, cap_s=5.0)
-        self._pending: list[NewEvent] = []
         self._stored = asyncio.Event()
         self._background = Background()
         self._log = RateLimitedLog(log)
+        self._writer = BatchWriter(
+            store.append, self._woken, self._log, what="event(s)", batch=BATCH, queue_size=queue_size, backoff=backoff
+        )
         #: Events dropped because the queue was full (the store was away too long, or they came too fast).
         self.dropped = 0
 
     async def __aenter__(self) -> Self:
         await self._background.open()
-        self._background.spawn(self._write(), name="events-writer")
+        self._background.spawn(self._writer.run(), name="events-writer")
         if self._retention is not None:
             self._background.spawn(self._trim(self._retention), name="events-retention")
         return self
@@ -81,13 +82,9 @@ class Events:
     ) -> None:
         await self._background.close()
         # What was recorded but not yet stored gets one more try; the store closes after this.
-        left = self._pending + [self._queue.get_nowait() for _ in range(self._queue.qsize())]
-        self._pending = []
-        if left:
-            try:
-                await self.store.append(left)
-            except StoreUnavailable as failure:
-                log.warning("%d event(s) lost on the way out, the store is away: %s", len(left), failure.message)
+        lost = await self._writer.close()
+        if lost:
+            log.warning("%d event(s) lost on the way out, the store is away", lost)
 
     def record(
         self,
@@ -113,9 +110,7 @@ class Events:
             node=node,
             data=_bounded(data),
         )
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if not self._writer.put(event):
             self.dropped += 1
             self._log.warning("events", "dropped a %s event of %s: the event queue is full", event.kind, tenant)
 
@@ -131,31 +126,10 @@ class Events:
     def _wakeup(self) -> asyncio.Event:
         return self._stored
 
-    async def _write(self) -> None:
-        while True:
-            if not self._pending:
-                self._pending = [await self._queue.get()]
-                while len(self._pending) < BATCH and not self._queue.empty():
-                    self._pending.append(self._queue.get_nowait())
-            delays = self._backoff.delays()
-            while True:
-                try:
-                    await self.store.append(self._pending)
-                    break
-                except StoreUnavailable as exc:
-                    delay = next(delays)
-                    self._log.warning(
-                        "events-store",
-                        "storing %d event(s) failed, again in %.1fs: %s",
-                        len(self._pending),
-                        delay,
-                        exc.message,
-                    )
-                    await asyncio.sleep(delay)  # backoff between attempts at the store
-            self._pending = []
-            # Wake whoever waits now; later waiters wait on a fresh event.
-            stored, self._stored = self._stored, asyncio.Event()
-            stored.set()
+    def _woken(self, stored: list[Event]) -> None:
+        # Wake whoever waits now; later waiters wait on a fresh event.
+        woken, self._stored = self._stored, asyncio.Event()
+        woken.set()
 
     async def _trim(self, retention: EventRetention) -> None:
         while True:

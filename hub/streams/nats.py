@@ -3,8 +3,9 @@
 Alarm notifications go to a stream of their own per tenant (:func:`alarms_stream_name`), subject
 ``fieldhub.<tenant>.alarms.<device>``, each with the notification id as ``Nats-Msg-Id``.
 
-Audit records go to one stream for the whole hub, ``fieldhub-audit``, subject ``fieldhub.audit.<tenant>``
-(``_platform`` for records of no tenant), each with its record id as ``Nats-Msg-Id``.
+Audit records go to one stream for the whole hub, ``fieldhub-audit``, subject ``fieldhub._audit.<tenant>``
+(``_platform`` for records of no tenant), each with its record id as ``Nats-Msg-Id``. No tenant id starts with
+``_``, so these subjects never overlap a tenant's (JetStream refuses streams whose subjects overlap).
 
 Redeliveries (a device sending again a message whose PUBACK it missed) carry the same
 ``Nats-Msg-Id`` when the message has a ``seq``, so JetStream's duplicate window drops them.
@@ -60,7 +61,7 @@ AUDIT_STREAM = "fieldhub-audit"
 
 
 def audit_subject(tenant: str | None) -> str:
-    return f"fieldhub.audit.{tenant or PLATFORM}"
+    return f"fieldhub._audit.{tenant or PLATFORM}"
 
 
 class NatsSink:
@@ -127,7 +128,7 @@ class NatsSink:
         head = {**audit_headers(tenant, record_id), "Nats-Msg-Id": record_id}
         try:
             if not self._audit_stream:
-                await js.add_stream(name=AUDIT_STREAM, subjects=["fieldhub.audit.>"])
+                await js.add_stream(name=AUDIT_STREAM, subjects=["fieldhub._audit.>"])
                 self._audit_stream = True
             await js.publish(audit_subject(tenant), body, headers=head)
         except (NatsError, JetStreamError, TimeoutError, OSError) as exc:

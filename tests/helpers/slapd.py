@@ -3,12 +3,18 @@
 It holds ``ou=people`` (users with passwords, and the hub's service account) and ``ou=groups``
 (``groupOfNames``), loaded with ``slapadd`` before it starts; tests add and remove group members through
 :meth:`Slapd.add_member` and :meth:`Slapd.remove_member`.
+
+Given a CA (``tls``), it serves TLS too: StartTLS on :attr:`Slapd.url` and TLS from the start on
+:attr:`Slapd.ldaps_url`, with a certificate for 127.0.0.1 and localhost signed by that CA, and answers nothing
+but StartTLS without TLS (``security tls=1``). With ``member_of`` it runs the memberof overlay, which keeps each
+member's ``memberOf`` for groups added through LDAP (:meth:`Slapd.add_group`; not for those loaded by slapadd).
 """
 
 from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +24,7 @@ import ldap3
 
 from tests.helpers.ports import free_port
 from tests.helpers.servers import ServerProcess
+from tests.helpers.tls import Authority, server_certificate
 
 SUFFIX = "dc=fieldhub,dc=test"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -26,6 +33,8 @@ SERVICE_DN = f"cn=fieldhub-service,ou=people,{SUFFIX}"
 SERVICE_PASSWORD = "service-account-password"
 USER_BASE = f"ou=people,{SUFFIX}"
 GROUP_BASE = f"ou=groups,{SUFFIX}"
+#: Groups outside ``GROUP_BASE`` (empty until a test adds some): the hub finds them only through ``memberOf``.
+TEAM_BASE = f"ou=teams,{SUFFIX}"
 #: Every group holds this entry, so that removing the last real member leaves a valid groupOfNames.
 PLACEHOLDER_DN = f"cn=placeholder,{SUFFIX}"
 #: The people of the session's directory (the ``slapd`` fixture), uid -> password.
@@ -53,28 +62,48 @@ def user_dn(uid: str) -> str:
     return f"uid={uid},{USER_BASE}"
 
 
-def group_dn(cn: str) -> str:
-    return f"cn={cn},{GROUP_BASE}"
+def group_dn(cn: str, base: str = GROUP_BASE) -> str:
+    return f"cn={cn},{base}"
 
 
 class Slapd(ServerProcess):
-    """slapd with back_mdb under ``work``; ``users`` maps uid to password, ``groups`` cn to member uids."""
+    """slapd with back_mdb under ``work``; ``users`` maps uid to password, ``groups`` cn to member uids.
+
+    ``tls``: the CA that signs its certificate (and serve ldaps:// besides); ``member_of``: the memberof overlay.
+    """
 
     name = "slapd"
     log_name = "slapd.log"
     start_timeout: ClassVar[float] = 15.0
     stop_timeout: ClassVar[float] = 10.0
 
-    def __init__(self, work: Path, users: dict[str, str], groups: dict[str, list[str]]) -> None:
+    def __init__(
+        self,
+        work: Path,
+        users: dict[str, str],
+        groups: dict[str, list[str]],
+        *,
+        tls: Authority | None = None,
+        member_of: bool = False,
+    ) -> None:
         super().__init__(work)
         self.users = users
         self.groups = groups
+        self.tls = tls
+        self.member_of = member_of
         self.port = free_port()
+        self.tls_port = None if tls is None else free_port()
         self._loaded = False
 
     @property
     def url(self) -> str:
         return f"ldap://127.0.0.1:{self.port}"
+
+    @property
+    def ldaps_url(self) -> str:
+        if self.tls_port is None:
+            raise RuntimeError("this slapd serves no TLS: give it a CA (tls=...)")
+        return f"ldaps://127.0.0.1:{self.tls_port}"
 
     def settings(self, groups: dict[str, dict[str, Any]], **overrides: Any) -> dict[str, Any]:
         """The hub's ``ldap`` settings for this directory (groups keyed by cn here, by DN there)."""
@@ -97,18 +126,43 @@ class Slapd(ServerProcess):
             proc.kill()
             proc.wait()
 
-    def add_member(self, group: str, uid: str) -> None:
-        self._modify(group, {"member": [(ldap3.MODIFY_ADD, [user_dn(uid)])]})
+    def add_member(self, group: str, uid: str, base: str = GROUP_BASE) -> None:
+        self._change(lambda c: c.modify(group_dn(group, base), {"member": [(ldap3.MODIFY_ADD, [user_dn(uid)])]}))
 
-    def remove_member(self, group: str, uid: str) -> None:
-        self._modify(group, {"member": [(ldap3.MODIFY_DELETE, [user_dn(uid)])]})
+    def remove_member(self, group: str, uid: str, base: str = GROUP_BASE) -> None:
+        self._change(lambda c: c.modify(group_dn(group, base), {"member": [(ldap3.MODIFY_DELETE, [user_dn(uid)])]}))
 
-    def _modify(self, group: str, changes: dict[str, Any]) -> None:
-        conn = ldap3.Connection(ldap3.Server(self.url, get_info=ldap3.NONE), ROOT_DN, ROOT_PASSWORD, auto_bind=True)
+    def add_group(self, cn: str, members: list[str], base: str = GROUP_BASE) -> None:
+        """A ``groupOfNames`` added through LDAP, so that the memberof overlay (if on) writes members' ``memberOf``."""
+        attributes = {"cn": cn, "member": [PLACEHOLDER_DN, *(user_dn(uid) for uid in members)]}
+        self._change(lambda c: c.add(group_dn(cn, base), "groupOfNames", attributes))
+
+    def member_of_attribute(self, uid: str) -> list[str]:
+        """The ``memberOf`` slapd keeps for a user (to check the overlay did its part)."""
+
+        def read(conn: ldap3.Connection) -> bool:
+            return conn.search(user_dn(uid), "(objectClass=*)", ldap3.BASE, attributes=["memberOf"])
+
+        conn = self._root()
         try:
-            assert conn.modify(group_dn(group), changes), conn.result
+            assert read(conn), conn.result
+            return [str(dn) for dn in conn.entries[0].entry_attributes_as_dict.get("memberOf", [])]
         finally:
             conn.unbind()
+
+    def _change(self, change: Callable[[ldap3.Connection], bool]) -> None:
+        conn = self._root()
+        try:
+            assert change(conn), conn.result
+        finally:
+            conn.unbind()
+
+    def _root(self) -> ldap3.Connection:
+        if self.tls is None:
+            return ldap3.Connection(ldap3.Server(self.url, get_info=ldap3.NONE), ROOT_DN, ROOT_PASSWORD, auto_bind=True)
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(self.tls.cert))
+        server = ldap3.Server(self.url, get_info=ldap3.NONE, tls=tls)
+        return ldap3.Connection(server, ROOT_DN, ROOT_PASSWORD, auto_bind=ldap3.AUTO_BIND_TLS_BEFORE_BIND)
 
     def _prepare(self) -> list[str]:
         config = self.work / "slapd.conf"
@@ -120,12 +174,16 @@ class Slapd(ServerProcess):
             ldif.write_text(self._ldif())
             subprocess.run([_tool("slapadd"), "-f", str(config), "-l", str(ldif)], check=True, capture_output=True)
             self._loaded = True
-        return [_tool("slapd"), "-f", str(config), "-h", f"{self.url}/", "-d", "0"]
+        listeners = f"{self.url}/" if self.tls_port is None else f"{self.url}/ {self.ldaps_url}/"
+        return [_tool("slapd"), "-f", str(config), "-h", listeners, "-d", "0"]
 
     def _readiness(self) -> Callable[[], bool]:
         def answers() -> bool:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
+            for port in (self.port, self.tls_port):
+                if port is not None:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        pass
+            return True
 
         return answers
 
@@ -134,12 +192,21 @@ class Slapd(ServerProcess):
             [_tool("slappasswd"), "-s", ROOT_PASSWORD], check=True, capture_output=True, text=True
         ).stdout.strip()
         schemas = "\n".join(f"include /etc/ldap/schema/{name}.schema" for name in _SCHEMAS)
+        tls = ""
+        if self.tls is not None:
+            cert, key = server_certificate(self.tls, self.work / "tls")
+            # Nothing but StartTLS without TLS: a client that skipped StartTLS is refused, not served in clear.
+            tls = (
+                f"TLSCACertificateFile {self.tls.cert}\nTLSCertificateFile {cert}\n"
+                f"TLSCertificateKeyFile {key}\nsecurity tls=1\n"
+            )
+        overlay = ("moduleload memberof\n", "overlay memberof\n") if self.member_of else ("", "")
         return f"""{schemas}
 pidfile {self.work}/slapd.pid
 argsfile {self.work}/slapd.args
-modulepath /usr/lib/ldap
+{tls}modulepath /usr/lib/ldap
 moduleload back_mdb
-database mdb
+{overlay[0]}database mdb
 maxsize 16777216
 suffix "{SUFFIX}"
 rootdn "{ROOT_DN}"
@@ -147,13 +214,14 @@ rootpw {hashed}
 directory {self.work}/db
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by users read by * none
-"""
+{overlay[1]}"""
 
     def _ldif(self) -> str:
         entries = [
             f"dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: fieldhub\no: Fieldhub tests",
             f"dn: {USER_BASE}\nobjectClass: organizationalUnit\nou: people",
             f"dn: {GROUP_BASE}\nobjectClass: organizationalUnit\nou: groups",
+            f"dn: {TEAM_BASE}\nobjectClass: organizationalUnit\nou: teams",
             f"dn: {PLACEHOLDER_DN}\nobjectClass: organizationalRole\ncn: placeholder",
             f"dn: {SERVICE_DN}\nobjectClass: inetOrgPerson\ncn: fieldhub-service\nsn: service\n"
             f"userPassword: {SERVICE_PASSWORD}",

@@ -12,9 +12,13 @@ import httpx
 import pytest
 
 from cloud.runtime import HubRuntime
+from hub.streams.kafka import AUDIT_TOPIC
 from tests.helpers.hub import ADMIN_PASSWORD, Api, running_hub
+from tests.helpers.kafka_topic import Record, read_records
+from tests.helpers.mqtt import TestDevice
 from tests.helpers.nats_server import NatsServer, wait_for_records
 from tests.helpers.process import cli_env, fieldhub
+from tests.helpers.tansu import TansuBroker
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
@@ -188,6 +192,54 @@ async def test_records_reach_the_audit_stream(tmp_path: Path, nats_server: NatsS
     assert headers["Nats-Msg-Id"] == f"audit-{stored['id']}"
     sign_in, sign_in_headers = by_action["auth.sign_in"]
     assert sign_in["tenant"] is None and sign_in_headers["Fieldhub-Tenant"] == "_platform"
+
+
+async def test_a_tenant_called_audit_streams_beside_the_audit_records(tmp_path: Path, nats_server: NatsServer) -> None:
+    async with running_hub(tmp_path / "data", stream=[nats_server.url]) as hub:
+        api = await Api.login(hub.url)
+        try:
+            await api.created("/api/v1/tenants", {"id": "audit", "name": "Audit"})
+            secret = (await api.create_device("ledger", tenant="audit"))["credentials"]["password"]
+            await records(api, 1, target="ledger")
+        finally:
+            await api.close()
+        device = await asyncio.to_thread(TestDevice(hub.mqtt_port, "ledger", secret).connect)
+        try:
+            await asyncio.to_thread(device.publish, "devices/ledger/telemetry", b'{"values": {"n": 1}}')
+        finally:
+            await asyncio.to_thread(device.close)
+        # Both streams exist and take their records: the audit subjects never overlap a tenant's.
+        [(reading, _)] = await wait_for_records(nats_server.url, "fieldhub_audit", 1)
+        assert reading["device_id"] == "ledger"
+        audited = await wait_for_records(nats_server.url, "fieldhub-audit", 3)
+        assert "device.create" in {record["action"] for record, _ in audited}
+
+
+async def test_records_reach_the_audit_topic_keyed_by_tenant(tmp_path: Path, kafka: TansuBroker) -> None:
+    async with running_hub(tmp_path / "data", stream=[f"kafka://{kafka.bootstrap}"]) as hub:
+        api = await Api.login(hub.url)
+        try:
+            await api.create_device("streamed")
+            [stored] = await records(api, 1, target="streamed")
+        finally:
+            await api.close()
+
+        def both(got: list[Record]) -> bool:  # two keys, maybe two partitions: read until both came
+            return {"auth.sign_in", "device.create"} <= {record["action"] for record, _, _ in got}
+
+        streamed = await asyncio.to_thread(read_records, kafka.bootstrap, AUDIT_TOPIC, both, 40.0)
+    by_action = {record["action"]: (record, key, head) for record, key, head in streamed}
+    record, key, head = by_action["device.create"]
+    assert record == {"schema_version": 1, **stored}
+    assert key == b"default"
+    assert head == {
+        "Fieldhub-Tenant": b"default",
+        "Fieldhub-Record": b"audit",
+        "Fieldhub-Audit-Id": b"audit-%d" % stored["id"],
+    }
+    sign_in, sign_in_key, sign_in_head = by_action["auth.sign_in"]  # the admin's sign-in came first, of no tenant
+    assert sign_in["tenant"] is None and sign_in["id"] < stored["id"]
+    assert sign_in_key == b"_platform" and sign_in_head["Fieldhub-Tenant"] == b"_platform"
 
 
 async def test_the_cli_lists_the_trail_with_filters(hub: HubRuntime, api: Api, unique_id: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from cloud.runtime import HubRuntime
 from tests.helpers.hub import ADMIN_PASSWORD, Api, running_hub
-from tests.helpers.slapd import DIRECTORY_USERS, Slapd
+from tests.helpers.slapd import DIRECTORY_USERS, TEAM_BASE, Slapd, group_dn
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.timeout(90)
@@ -210,3 +210,21 @@ async def test_the_directory_away_gives_503_quickly_and_local_users_still_sign_i
                 health = await client.get("/healthz")
                 assert health.status_code == 200
                 assert (health.json()["status"], health.json()["directory"]) == ("degraded", "down")
+
+
+async def test_groups_known_only_from_member_of_decide_too(tmp_path: Path) -> None:
+    # A directory of its own with the memberof overlay: slapd keeps each member's memberOf. The group lies outside
+    # ou=groups and the hub has no group_base: only the user's memberOf can tell the hub about it.
+    team, secret = "site-a-team", "tess-directory-password"
+    with Slapd(tmp_path / "slapd", {"tess": secret}, {}, member_of=True) as slapd:
+        await asyncio.to_thread(slapd.add_group, team, ["tess"], TEAM_BASE)
+        assert await asyncio.to_thread(slapd.member_of_attribute, "tess") == [group_dn(team, TEAM_BASE)]
+        settings = slapd.settings({}, group_base=None)
+        settings["groups"] = {group_dn(team, TEAM_BASE): {"role": "user", "tenant": TENANT}}
+        async with running_hub(tmp_path / "data", ldap=settings) as hub:
+            directory = hub.services.directory
+            assert directory is not None
+            tess = await directory.authenticate("tess", secret)
+            assert tess is not None and (tess.role.value, tess.tenant) == ("user", TENANT)
+            await asyncio.to_thread(slapd.remove_member, team, "tess", TEAM_BASE)
+            assert await directory.authenticate("tess", secret) is None  # memberOf follows the group

@@ -6,7 +6,7 @@ Outages run against a real Apache Kafka: see test_stream_outages.py.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -17,14 +17,6 @@ from tests.helpers.kafka_topic import read_records
 from tests.helpers.tansu import TansuBroker
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def kafka() -> Iterator[TansuBroker]:
-    broker = TansuBroker()
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture

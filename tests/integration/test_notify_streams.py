@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +29,6 @@ pytestmark = pytest.mark.timeout(60)
 
 #: The ``[notify]`` settings: a stream still starting up is tried again soon.
 FAST: dict[str, Any] = {"attempts": 20, "backoff_s": 0.05, "backoff_cap_s": 0.5, "timeout_s": 20.0}
-
-
-@pytest.fixture
-def kafka() -> Iterator[TansuBroker]:
-    broker = TansuBroker()
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 async def tell_stream_channel(hub: HubRuntime) -> tuple[str, dict[str, Any]]:

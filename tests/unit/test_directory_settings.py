@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud.identity.ldap import choose_grant, normal_dn, user_filter
+from cloud.identity.ldap import DirectoryProvider, choose_grant, normal_dn, user_filter
 from cloud.identity.principals import Principal, Role
 from cloud.identity.tokens import TokenService
 from cloud.settings import LdapGroup, load_settings
@@ -42,6 +42,10 @@ def test_the_environment_configures_the_directory(tmp_path: Path, monkeypatch: p
         ({"groups": {}}, "ldap.url needs ldap.groups"),
         ({"bind_dn": "cn=svc,dc=x"}, "ldap.bind_dn and ldap.bind_password"),
         ({"bind_password_file": "/nonexistent/secret"}, "cannot read ldap.bind_password_file"),
+        (
+            {"url": "ldaps://dir", "ca_file": "/nonexistent/ca.pem"},
+            "ldap.ca_file /nonexistent/ca.pem is not a readable",
+        ),
         ({"user_filter": "uid={username}"}, "ldap.user_filter must be a parenthesized filter"),
         ({"user_filter": "(&(uid={username})(o={org}))"}, "ldap.user_filter must be a parenthesized filter"),
         ({"groups": {"cn=u,dc=x": {"role": "user", "tenant": None}}}, 'its role must be "admin"'),
@@ -63,6 +67,14 @@ def test_start_tls_or_ldaps_or_demo_allow_a_remote_directory() -> None:
     assert load_settings(ldap={**BASE, "url": "ldaps://dir.example.org:636"}).ldap.encrypted
     assert load_settings(demo=True, ldap={**BASE, "url": "ldap://dir.example.org"}).ldap.url
     assert load_settings().ldap.url is None  # no directory unless configured
+
+
+def test_a_ca_file_without_a_certificate_is_refused_at_start(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("not a certificate\n")
+    ldap = load_settings(ldap={**BASE, "url": "ldaps://dir.example.org", "ca_file": str(ca_file)}).ldap
+    with pytest.raises(ConfigError, match=r"ldap\.ca_file .* holds no usable CA certificate"):
+        DirectoryProvider(ldap, store=None)  # type: ignore[arg-type]  # refused before any store is used
 
 
 def test_usernames_are_escaped_into_the_filter() -> None:

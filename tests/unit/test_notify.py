@@ -1,4 +1,5 @@
-"""Pure parts of alarm notifications: the token bucket, the e-mail's text, the notification of an event."""
+"""Pure parts of alarm notifications: the token bucket, the e-mail's text, the notification of an event, and the
+stream sender against fake streams."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import pytest
 from pydantic import ValidationError
 
 from contracts.alarms import Alarm, AlarmState, Severity
+from contracts.channels import Channel, ChannelKind, StreamTarget
 from contracts.events import Event, EventKind
+from hub.errors import DeliveryFailed, SinkUnavailable
 from hub.notify.dispatcher import notification_of
 from hub.notify.mail import body, subject
+from hub.notify.stream import StreamSender
 from hub.ratelimit import TokenBucket
 
 ALARM = Alarm(
@@ -69,3 +73,32 @@ def test_an_event_without_an_alarm_makes_no_notification() -> None:
 def _event(alarm: Alarm, kind: EventKind = EventKind.ALARM_RAISED) -> Event:
     data = {"alarm": alarm.model_dump(mode="json", exclude={"history"}), "notify": []}
     return Event(id=42, ts=alarm.updated, tenant=alarm.tenant, kind=kind, node=alarm.device, message="m", data=data)
+
+
+class _Stream:
+    """A stream sink that takes alarm records, or refuses them."""
+
+    def __init__(self, name: str, *, up: bool = True) -> None:
+        self.name = name
+        self.up = up
+        self.taken: list[tuple[str, str, str]] = []
+
+    async def send_alarm(self, tenant: str, device_id: str, body: bytes, record_id: str) -> None:
+        if not self.up:
+            raise SinkUnavailable("no acknowledgement")
+        self.taken.append((tenant, device_id, record_id))
+
+
+async def test_a_stream_that_fails_fails_the_notification_for_the_dispatcher_to_send_again_to_all() -> None:
+    taking, away = _Stream("kafka://a:9092"), _Stream("nats://b:4222", up=False)
+    sender = StreamSender([taking, away])  # type: ignore[list-item]  # only send_alarm is used
+    channel = Channel(
+        id="ch-1", tenant="acme", name="north", kind=ChannelKind.STREAM, target=StreamTarget(), enabled=True,
+        rate_per_min=30, created=1,
+    )  # fmt: skip
+    notification = notification_of(_event(ALARM))
+    with pytest.raises(DeliveryFailed, match="nats://b:4222"):
+        await sender.send(channel, None, notification)
+    away.up = True
+    await sender.send(channel, None, notification)  # the dispatcher's next attempt: the same id to every stream
+    assert taking.taken == [("acme", "pump-7", "ev-42")] * 2 and away.taken == [("acme", "pump-7", "ev-42")]

@@ -12,6 +12,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from cloud.runtime import HubRuntime
+from tests.helpers.ferretdb import FerretDB
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.nats_server import NatsServer
 from tests.helpers.process import HubProcess, running_hub_process
@@ -103,6 +104,14 @@ def slapd_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
     work = tmp_path_factory.mktemp("slapd-tls")
     ca = certificate_authority(work / "ca")
     with Slapd(work / "server", DIRECTORY_USERS, DIRECTORY_GROUPS, tls=ca) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def ferretdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FerretDB]:
+    """One FerretDB (a MongoDB wire-protocol server on SQLite) for the test session (per xdist worker); built from
+    Go on first use (tests/helpers/ferretdb.py). Tests keep to databases of their own."""
+    with FerretDB(tmp_path_factory.mktemp("ferretdb")) as server:
         yield server
 
 

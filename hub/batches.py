@@ -82,7 +82,7 @@ class BatchWriter(Generic[T, R]):
 
     async def close(self) -> int:
         """After :meth:`run` was cancelled: let its write finish, then store what is left once; how many items
-        were lost because the store was away."""
+        were lost (logged) because the store was away."""
         if self._writing is not None:
             try:
                 self._stored(await self._writing)
@@ -96,6 +96,7 @@ class BatchWriter(Generic[T, R]):
             return 0
         try:
             self._stored(await self._append(left))
-        except StoreUnavailable:
+        except StoreUnavailable as exc:
+            self._log.warning(f"{self._what}-lost", "%d %s lost on the way out: %s", len(left), self._what, exc.message)
             return len(left)
         return 0

@@ -25,11 +25,11 @@ from hub.clock import now_ms
 from hub.errors import Conflict, NotFound, StoreUnavailable
 from hub.events.service import Events
 from hub.metrics import Metrics
+from hub.retention import keep_for
 from hub.store.alarms import AlarmQuery, AlarmStore
 
 log = logging.getLogger(__name__)
 OpenKey = tuple[str, str, str]
-_DAY_MS = 86_400_000
 _KINDS = {
     AlarmState.ACTIVE: EventKind.ALARM_RAISED,
     AlarmState.ACKNOWLEDGED: EventKind.ALARM_ACKNOWLEDGED,
@@ -108,15 +108,7 @@ class AlarmLifecycle:
 
     async def keep(self, days: float, interval_s: float) -> None:
         """Remove alarms cleared more than ``days`` ago, every ``interval_s``, until cancelled (one process)."""
-        while True:
-            try:
-                removed = await self.store.trim_alarms(now_ms() - int(days * _DAY_MS))
-            except StoreUnavailable as exc:
-                log.warning("alarm retention failed, trying again later: %s", exc.message)
-            else:
-                if removed:
-                    log.info("alarm retention removed %d cleared alarm(s)", removed)
-            await asyncio.sleep(interval_s)  # a periodic job: nothing to wait for but time
+        await keep_for(days, interval_s, self.store.trim_alarms, "cleared alarm", log)
 
     async def raise_alarm(
         self, rule: Rule, device: str, key: str | None, value: Value | None, message: str

@@ -24,9 +24,9 @@ import orjson
 
 from contracts.audit import AUDIT_SCHEMA_VERSION, AuditRecord
 from hub.batches import BatchWriter
-from hub.clock import now_ms
-from hub.errors import SinkUnavailable, StoreUnavailable
+from hub.errors import SinkUnavailable
 from hub.logutil import RateLimitedLog
+from hub.retention import keep_for
 from hub.retry import Backoff
 from hub.store.audit import AuditQuery, AuditStore, NewAuditRecord
 from hub.streams.base import StreamSink
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 #: Most records the writer stores at once.
 BATCH = 500
-_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +98,10 @@ class Audit:
         for feed in self._feeds:
             self._background.spawn(self._stream(feed), name=f"audit-stream {feed.sink.name}")
         if self._retention is not None:
-            self._background.spawn(self._trim(self._retention), name="audit-retention")
+            trim, days = self.store.trim, self._retention.days
+            self._background.spawn(
+                keep_for(days, self._retention.interval_s, trim, "audit", log), name="audit-retention"
+            )
         return self
 
     async def __aexit__(
@@ -107,9 +109,7 @@ class Audit:
     ) -> None:
         await self._background.close()
         # What was recorded but not yet stored gets one more try; the store closes after this.
-        lost = await self._writer.close()
-        if lost:
-            log.warning("%d audit record(s) lost on the way out, the store is away", lost)
+        await self._writer.close()
         # The streams close after this (the runtime enters the audit after the forwarders).
         await self._drain()
 
@@ -182,14 +182,3 @@ class Audit:
                     "%d audit record(s) not streamed to %s on the way out (from id %d), they stay in the store",
                     len(feed.waiting), feed.sink.name, feed.waiting[0].id,
                 )  # fmt: skip
-
-    async def _trim(self, retention: AuditRetention) -> None:
-        while True:
-            try:
-                removed = await self.store.trim(now_ms() - int(retention.days * _DAY_MS))
-            except StoreUnavailable as exc:
-                log.warning("audit retention failed, trying again later: %s", exc.message)
-            else:
-                if removed:
-                    log.info("audit retention removed %d record(s)", removed)
-            await asyncio.sleep(retention.interval_s)  # a periodic job: nothing to wait for but time

@@ -24,8 +24,8 @@ import orjson
 from contracts.events import MAX_DATA_BYTES, MAX_MESSAGE_CHARS, Event, EventKind
 from hub.batches import BatchWriter
 from hub.clock import now_ms
-from hub.errors import StoreUnavailable
 from hub.logutil import RateLimitedLog
+from hub.retention import keep_for
 from hub.retry import Backoff
 from hub.store.events import EventQuery, EventStore, NewEvent
 from hub.tasks import Background
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 POLL_S = 1.0
 #: Most events a follower reads, or the writer stores, at once.
 BATCH = 500
-_DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +73,14 @@ class Events:
         await self._background.open()
         self._background.spawn(self._writer.run(), name="events-writer")
         if self._retention is not None:
-            self._background.spawn(self._trim(self._retention), name="events-retention")
+            retention = self._retention
+
+            async def trim(before: int) -> int:
+                return await self.store.trim(before, retention.max_per_tenant)
+
+            self._background.spawn(
+                keep_for(retention.days, retention.interval_s, trim, "event", log), name="events-retention"
+            )
         return self
 
     async def __aexit__(
@@ -82,9 +88,7 @@ class Events:
     ) -> None:
         await self._background.close()
         # What was recorded but not yet stored gets one more try; the store closes after this.
-        lost = await self._writer.close()
-        if lost:
-            log.warning("%d event(s) lost on the way out, the store is away", lost)
+        await self._writer.close()
 
     def record(
         self,
@@ -130,17 +134,6 @@ class Events:
         # Wake whoever waits now; later waiters wait on a fresh event.
         woken, self._stored = self._stored, asyncio.Event()
         woken.set()
-
-    async def _trim(self, retention: EventRetention) -> None:
-        while True:
-            try:
-                removed = await self.store.trim(now_ms() - int(retention.days * _DAY_MS), retention.max_per_tenant)
-            except StoreUnavailable as exc:
-                log.warning("event retention failed, trying again later: %s", exc.message)
-            else:
-                if removed:
-                    log.info("event retention removed %d event(s)", removed)
-            await asyncio.sleep(retention.interval_s)  # a periodic job: nothing to wait for but time
 
 
 class Follow:

@@ -45,10 +45,12 @@ api-types: $(VENV)/.stamp-install ui/node_modules/.package-lock.json
 wheel: $(VENV)/.stamp-install portal
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
-# Real servers (and the browser) the tests start, as command:Debian-package, installed when missing.
+# Real servers (and the browser) the tests start, and docker-compose that checks compose/ offline, as
+# command:Debian-package, installed when missing.
 TEST_SERVERS := nats-server:nats-server mosquitto:mosquitto mosquitto_pub:mosquitto-clients \
 	java:default-jre-headless mvn:maven chromium:chromium node:nodejs npm:npm \
-	podman:podman runc:runc busybox:busybox-static catatonit:catatonit slapd:slapd ldapadd:ldap-utils
+	podman:podman runc:runc busybox:busybox-static catatonit:catatonit slapd:slapd ldapadd:ldap-utils \
+	docker-compose:docker-compose
 test-servers:
 	@missing=""; for s in $(TEST_SERVERS); do \
 		PATH="$$PATH:/usr/sbin" command -v $${s%%:*} >/dev/null || missing="$$missing $${s#*:}"; done; \
@@ -83,8 +85,16 @@ bench: $(VENV)/.stamp-install test-servers portal
 	$(BIN)/fieldhub bench link --app stdlib
 	$(BIN)/fieldhub bench apps
 	$(BIN)/fieldhub bench logs
+	$(BIN)/fieldhub bench rollups
 	$(BIN)/fieldhub bench failover
+	$(BIN)/fieldhub bench connections --devices 5000 --interval 10 --bad 10
 	$(BIN)/fieldhub bench portal
+	$(BIN)/fieldhub bench registry --devices 100000 --mosquitto 1000
+# The MongoDB store on FerretDB, built as the tests build it (needs Go the first time): ingest, and the
+# one-year aggregate from a million points (ten million take FerretDB too long to write: docs/benchmarks.md).
+	ferretdb=$$($(BIN)/python -c 'from tests.helpers.ferretdb import ferretdb_bin; print(ferretdb_bin())') && \
+		$(BIN)/fieldhub bench mongo --ferretdb "$$ferretdb" && \
+		$(BIN)/fieldhub bench rollups --ferretdb "$$ferretdb" --points 1000000 --queries 5
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -54,16 +54,16 @@ class IngestReplica(Lifetime):
         await store.database.open()
         self._stack.push_async_callback(store.database.close)
         # Streams follow the store; fieldhub up forwards them, whichever process stored the message.
-        # Events this replica records are stored by it; fieldhub up keeps their retention and posts them.
+        # Events this replica records are stored by it; the leader (hub/leader.py) keeps their retention and posts them.
         events = await self._stack.enter_async_context(Events(store.events))
         followers = Followers(store.outbox)
-        pipeline, _ = await start_pipeline(self._stack, s, store, self.metrics, followers)
+        pipeline = await start_pipeline(self._stack, s, store, self.metrics, followers)
         # Status, reported state, heartbeats and logs are stored by whichever replica gets them.
         presence = ReportedPresence(store.registry, self.metrics)
         downlink = Downlink()
         nodes = NodeService(store.nodes, self.metrics, LogService(store.logs).ingest)
-        # Rules are evaluated where readings are stored; fieldhub up watches for silence.
-        await start_alarms(self._stack, store, events, metrics=self.metrics, pipeline=pipeline, nodes=nodes, once=None)
+        # Rules are evaluated where readings are stored; the leader watches for silence.
+        await start_alarms(self._stack, store, events, metrics=self.metrics, pipeline=pipeline, nodes=nodes)
         router = InboundRouter(
             pipeline,
             presence,

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 from cloud.api.app import create_app
 from cloud.api.probes import create_probe_app
 from cloud.brokers import BROKERS, BrokerContext
+from cloud.duties import LeaderDuties, webhooks_of
 from cloud.http_server import serve_http
 from cloud.identity.api_keys import ApiKeys
 from cloud.identity.guard import SignInGuard
@@ -24,14 +26,14 @@ from cloud.identity.tokens import TokenService, load_or_create_key
 from cloud.identity.users import UserDirectory
 from cloud.lifetime import Lifetime
 from cloud.services import Services
-from cloud.settings import AlarmSettings, HubSettings, ProcessSettings
-from contracts.channels import ChannelKind
+from cloud.settings import HubSettings, ProcessSettings
+from cloud.streams import LEASE as STREAMS_LEASE
+from cloud.streams import StreamForwarding, StreamLinks
 from contracts.telemetry import Arrivals
 from hub.alarms.evaluator import Evaluator
 from hub.alarms.lifecycle import AlarmLifecycle
 from hub.alarms.rulebook import RuleBook
 from hub.alarms.rules import Rules
-from hub.alarms.silence import SilenceWatch
 from hub.apps.catalog import AppCatalog
 from hub.audit.service import Audit
 from hub.blobs.base import BlobStore
@@ -40,15 +42,13 @@ from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.link import LinkFactory, MqttLink
 from hub.commands import CommandBus
 from hub.deploy.deployments import Deployments
-from hub.deploy.failover import Failover, NodeMonitor
 from hub.deploy.health import HealthThresholds
 from hub.deploy.instances import InstanceReports
-from hub.deploy.scaling import Scaler
 from hub.deploy.schedules import Scheduler
-from hub.events.service import EventRetention, Events
-from hub.events.webhooks import DeliveryPolicy, Webhooks
+from hub.events.service import Events
 from hub.follower import Followers
-from hub.ingest.pipeline import IngestPipeline
+from hub.ingest.pipeline import IngestPipeline, Listener
+from hub.leader import Leadership
 from hub.links.tunnels import Tunnels
 from hub.live import LiveFeed
 from hub.logs.handler import HubLogHandler
@@ -58,13 +58,7 @@ from hub.logs.upkeep import LogUpkeep
 from hub.logutil import bounded_accept_errors
 from hub.metrics import Metrics
 from hub.nodes import NodeService
-from hub.notify.base import Sender
 from hub.notify.channels import Channels
-from hub.notify.dispatcher import Dispatcher
-from hub.notify.mail import MailSender
-from hub.notify.mqtt import MqttSender
-from hub.notify.stream import StreamSender
-from hub.notify.webhook import WebhookSender
 from hub.presence import ReportedPresence, SessionPresence
 from hub.profiles.conformance import ProfileCheck
 from hub.profiles.service import Profiles
@@ -74,8 +68,7 @@ from hub.security.device_auth import DeviceAuthenticator
 from hub.state import StateService
 from hub.store.backend import Backend
 from hub.store.factory import open_store
-from hub.streams.factory import build_sink
-from hub.streams.forwarder import Forwarder
+from hub.store.registry import RegistryStore
 from hub.tasks import Background
 
 log = logging.getLogger(__name__)
@@ -94,20 +87,9 @@ async def start_pipeline(
     metrics: Metrics,
     followers: Followers,
     *,
-    streams: Sequence[str] = (),
-    drain_s: float = 0.0,
-) -> tuple[IngestPipeline, list[Forwarder]]:
-    """The ingest pipeline writing to ``store``, and a forwarder per stream of ``streams``.
-
-    Forwarders start before the pipeline, so on the way out they stop after it: they get to send
-    what the pipeline flushed to the store at the end (within ``drain_s``).
-    """
-    forwarders = []
-    for url in streams:
-        forwarder = Forwarder(build_sink(url), store.outbox, metrics, drain_s=drain_s)
-        followers.join()
-        forwarders.append(await stack.enter_async_context(forwarder))
-        log.info("telemetry also goes to %s", forwarder.sink.name)
+    listeners: Sequence[Listener] = (),
+) -> IngestPipeline:
+    """The ingest pipeline writing to ``store``, handing what it appends to the outbox to ``listeners``."""
     pipeline = IngestPipeline(
         store.telemetry,
         store.outbox,
@@ -121,9 +103,26 @@ async def start_pipeline(
         outbox_keep_s=s.ingest.outbox_keep_s,
         cursor_expiry_s=s.ingest.outbox_cursor_expiry_s,
     )
-    for forwarder in forwarders:
-        pipeline.add_listener(forwarder.offer)
-    return await stack.enter_async_context(pipeline), forwarders
+    for listener in listeners:
+        pipeline.add_listener(listener)
+    return await stack.enter_async_context(pipeline)
+
+
+async def start_streams(
+    stack: AsyncExitStack, s: HubSettings, store: Backend, metrics: Metrics, followers: Followers, *, holder: str
+) -> tuple[StreamLinks, StreamForwarding]:
+    """This process's connections to the streams, and the outbox forwarding it runs while it holds their lease.
+
+    Entered before the pipeline, so on the way out they stop after it: the forwarders get to send what the
+    pipeline flushed to the store at the end (within ``stream_drain_s``).
+    """
+    links = await stack.enter_async_context(StreamLinks(s.stream))
+    forwarding = StreamForwarding(s.stream, store.outbox, metrics, followers, drain_s=s.stream_drain_s)
+    if s.stream:
+        await stack.enter_async_context(
+            Leadership(store.leases, holder, forwarding, s.leader.policy(), lease=STREAMS_LEASE)
+        )
+    return links, forwarding
 
 
 async def start_alarms(
@@ -134,10 +133,9 @@ async def start_alarms(
     metrics: Metrics,
     pipeline: IngestPipeline,
     nodes: NodeService,
-    once: AlarmSettings | None,
 ) -> tuple[RuleBook, AlarmLifecycle]:
-    """Evaluate the alarm rules on what ``pipeline`` stores and on the heartbeats ``nodes`` keeps; with ``once``
-    (in one process of the hub), also raise no-data alarms and keep the alarms' retention."""
+    """Evaluate the alarm rules on what ``pipeline`` stores and on the heartbeats ``nodes`` keeps (no-data alarms
+    and the alarms' retention are the leader's: :mod:`cloud.duties`)."""
     book = RuleBook(store.alarms, store.registry, store.profiles)
     lifecycle = AlarmLifecycle(store.alarms, events, metrics)
     evaluator = Evaluator(book, lifecycle, store.alarms, metrics)
@@ -151,43 +149,20 @@ async def start_alarms(
     tasks.spawn(lifecycle.run(), name="open-alarms")
     tasks.spawn(evaluator.run(), name="alarm-evaluator")
     tasks.spawn(evaluator.sweep(), name="alarm-timers")
-    if once is not None:
-        silence = SilenceWatch(book, lifecycle, store.registry, store.telemetry, store.nodes)
-        tasks.spawn(silence.run(), name="no-data-watch")
-        tasks.spawn(lifecycle.keep(once.retention_days, once.retention_interval_s), name="alarm-retention")
     pipeline.add_observer(evaluator.offer)
     nodes.add_observer(evaluator.offer_heartbeat)
     return book, lifecycle
 
 
-async def start_notifications(
-    stack: AsyncExitStack,
-    s: HubSettings,
-    store: Backend,
-    events: Events,
-    *,
-    downlink: Downlink,
-    forwarders: list[Forwarder],
-) -> Channels:
-    """The tenants' notification channels, and the dispatcher that tells them of alarms (one per hub: this
-    process's), with a sender for every kind this hub can send to."""
-    smtp = s.smtp.config()
-    senders: dict[ChannelKind, Sender] = {
-        ChannelKind.WEBHOOK: await stack.enter_async_context(WebhookSender(s.notify.timeout_s)),
-        ChannelKind.MQTT: MqttSender(downlink),
-    }
-    if smtp is not None:
-        senders[ChannelKind.EMAIL] = MailSender(smtp, portal_url=s.public_url)
-    if forwarders:
-        senders[ChannelKind.STREAM] = StreamSender([forwarder.sink for forwarder in forwarders])
-    # Entered after the forwarders and the webhook client: it stops before they close.
-    await stack.enter_async_context(Dispatcher(events, store.channels, senders, s.notify.policy()))
+def channels_of(s: HubSettings, store: Backend) -> Channels:
+    """The tenants' notification channels, refusing kinds this hub cannot send to (the leader's dispatcher
+    sends: :mod:`cloud.duties`)."""
     return Channels(
-        store.channels, store.registry, email_available=smtp is not None, streams_available=bool(forwarders)
+        store.channels, store.registry, email_available=s.smtp.host is not None, streams_available=bool(s.stream)
     )
 
 
-def log_upkeep(s: HubSettings, logs: LogService, blobs: BlobStore) -> LogUpkeep:
+def log_upkeep(s: HubSettings, logs: LogService, blobs: BlobStore, tenants: RegistryStore) -> LogUpkeep:
     """The hub's own records into the log store, and its retention, as the settings say."""
     section = s.logs
     handler = None
@@ -196,66 +171,25 @@ def log_upkeep(s: HubSettings, logs: LogService, blobs: BlobStore) -> LogUpkeep:
     policy = RetentionPolicy(
         section.retention_days, section.max_lines, section.retention_interval_s, archive=section.archive
     )
-    return LogUpkeep(logs, handler, Retention(logs.store, blobs, policy))
-
-
-async def run_deployments(
-    stack: AsyncExitStack, deployments: Deployments, store: Backend, events: Events, health: HealthThresholds
-) -> Scheduler:
-    """Start placing pending deployments, moving rollouts on, running the schedules, watching the nodes' health and
-    autoscaling, as tasks that ``stack`` stops."""
-    sweeps = Background()
-    await sweeps.open()
-    stack.push_async_callback(sweeps.close)
-    sweeps.spawn(deployments.run_sweeps(), name="pending-deployments")
-    sweeps.spawn(deployments.rollouts.run(), name="deployment-rollouts")
-    schedules = Scheduler(deployments, store.apps, events=events)
-    sweeps.spawn(schedules.run(), name="deployment-schedules")
-    failover = Failover(deployments, events)
-    monitor = NodeMonitor(deployments.placed_nodes, store.nodes, failover.move_off, health, failover.health_changed)
-    sweeps.spawn(monitor.run(), name="node-health")
-    scaler = Scaler(store.apps, store.nodes, deployments.scale_to)
-    sweeps.spawn(scaler.run(), name="deployment-scaling")
-    return schedules
+    return LogUpkeep(logs, handler, Retention(logs.store, blobs, policy, tenants=tenants))
 
 
 async def start_audit(
-    stack: AsyncExitStack, s: HubSettings, store: Backend, forwarders: list[Forwarder]
+    stack: AsyncExitStack, s: HubSettings, store: Backend, links: StreamLinks
 ) -> tuple[Audit, SignInGuard]:
-    """The audit trail, writing to the forwarders' streams too, and login protection, as the settings say."""
+    """The audit trail, writing what this process stores to the streams too, and login protection, as the
+    settings say."""
     audit = Audit(
         store.audit,
-        sinks=[forwarder.sink for forwarder in forwarders],
+        sinks=links.sinks,
         retention=s.audit.retention(),
         queue_size=s.audit.queue,
         drain_s=s.stream_drain_s,
     )
-    # Entered after the forwarders: it stops, storing what is left, before they close.
+    # Entered after the streams: it stops, storing what is left, before they close.
     await stack.enter_async_context(audit)
     guard = await stack.enter_async_context(SignInGuard(store.sign_ins, s.login.policy()))
     return audit, guard
-
-
-def events_of(s: HubSettings, store: Backend) -> Events:
-    """The event service with its retention, as the settings say."""
-    section = s.events
-    return Events(
-        store.events,
-        retention=EventRetention(section.retention_days, section.max_per_tenant, section.retention_interval_s),
-    )
-
-
-def webhooks_of(s: HubSettings, events: Events) -> Webhooks:
-    """The webhook subscriptions and their deliveries, as the settings say."""
-    section = s.events
-    policy = DeliveryPolicy(
-        attempts=section.webhook_attempts,
-        first_s=section.webhook_backoff_s,
-        cap_s=section.webhook_backoff_cap_s,
-        timeout_s=section.webhook_timeout_s,
-        queue_size=section.webhook_queue,
-    )
-    return Webhooks(events, policy)
 
 
 async def republish(state: StateService, deployments: Deployments) -> None:
@@ -290,6 +224,10 @@ class HubRuntime(Lifetime):
         self._services: Services | None = None
         self._ports: tuple[int, int | None] | None = None
         self._http_port: int | None = None
+        #: This process's part in the leader election (a lone ``fieldhub up`` always leads).
+        self.leadership: Leadership | None = None
+        # Its name in the elections: a replica id may repeat (two processes started with the same settings).
+        self._holder = f"{settings.replica_id}-{secrets.token_hex(4)}"
 
     @property
     def services(self) -> Services:
@@ -329,9 +267,8 @@ class HubRuntime(Lifetime):
         # Opening connects to nothing yet (the first push or download does): no cost for hubs without apps.
         blobs = open_blob_store(s.blob, s.blob_context)
         self._stack.push_async_callback(blobs.close)
-        logs = await self._stack.enter_async_context(log_upkeep(s, LogService(store.logs), blobs))
-        events = await self._stack.enter_async_context(events_of(s, store))
-        webhooks = await self._stack.enter_async_context(webhooks_of(s, events))
+        logs = await self._stack.enter_async_context(log_upkeep(s, LogService(store.logs), blobs, store.registry))
+        events = await self._stack.enter_async_context(Events(store.events))
 
         metrics = Metrics()
         authenticator = DeviceAuthenticator(store.registry, metrics)
@@ -344,11 +281,11 @@ class HubRuntime(Lifetime):
 
         followers = Followers(store.outbox)
         live = await self._stack.enter_async_context(LiveFeed(store.outbox, followers, s.replica_id, metrics))
-        pipeline, forwarders = await start_pipeline(
-            self._stack, s, store, metrics, followers, streams=s.stream, drain_s=s.stream_drain_s
+        links, forwarding = await start_streams(self._stack, s, store, metrics, followers, holder=self._holder)
+        pipeline = await start_pipeline(
+            self._stack, s, store, metrics, followers, listeners=(live.offer, forwarding.offer)
         )
-        pipeline.add_listener(live.offer)
-        audit, guard = await start_audit(self._stack, s, store, forwarders)
+        audit, guard = await start_audit(self._stack, s, store, links)
 
         downlink = Downlink()
         kind = BROKERS.build(s.broker)
@@ -364,9 +301,9 @@ class HubRuntime(Lifetime):
         commands = CommandBus(metrics, presence, downlink)
         nodes = NodeService(store.nodes, metrics, logs.service.ingest)
         rulebook, alarms = await start_alarms(
-            self._stack, store, events, metrics=metrics, pipeline=pipeline, nodes=nodes, once=s.alarms
+            self._stack, store, events, metrics=metrics, pipeline=pipeline, nodes=nodes
         )
-        reports = InstanceReports(store.apps, metrics, events)
+        reports = InstanceReports(store.apps, metrics, events, leading=self._leading)
         router = InboundRouter(pipeline, presence, state, commands, nodes, apps=reports, metrics=metrics)
         started = await kind.start(
             BrokerContext(s, self._stack, store.registry, router, authenticator, metrics, self._link)
@@ -374,14 +311,14 @@ class HubRuntime(Lifetime):
         self._ports = started.ports
         downlink.connect(started.broker)
         registry = DeviceRegistry(
-            store.registry, authenticator, s.hash_params, started.broker, started.accounts, profiles=store.profiles
+            store.registry, authenticator, started.broker, started.accounts, profiles=store.profiles
         )
         await registry.ensure_tenant(DEFAULT_TENANT, "Default")
         apps = AppCatalog(store.apps, blobs)
         health = HealthThresholds(s.node_suspect_s, s.node_dead_s)
         deployments = Deployments(apps, registry, store.nodes, downlink, health, events=events, lock=reports.lock)
         nodes.add_listener(deployments.node_heard)
-        schedules = await run_deployments(self._stack, deployments, store, events, health)
+        schedules = Scheduler(deployments, store.apps, events=events)
         await republish(state, deployments)
 
         api_keys = ApiKeys(store.api_keys)
@@ -398,13 +335,13 @@ class HubRuntime(Lifetime):
             commands=commands,
             live=live,
             pipeline=pipeline,
-            forwarders=forwarders,
+            forwarders=forwarding.forwarders,
             nodes=nodes,
             logs=logs.service,
             events=events,
-            webhooks=webhooks,
+            webhooks=webhooks_of(s, events),
             authenticator=authenticator,
-            provisioning=Provisioning(store.provisioning, store.registry, registry, s.hash_params),
+            provisioning=Provisioning(store.provisioning, store.registry, registry),
             apps=apps,
             deployments=deployments,
             schedules=schedules,
@@ -412,12 +349,16 @@ class HubRuntime(Lifetime):
             profiles=Profiles(store.profiles),
             rules=Rules(store.alarms, store.profiles, store.channels, changed=rulebook.reload),
             alarms=alarms,
-            channels=await start_notifications(self._stack, s, store, events, downlink=downlink, forwarders=forwarders),
+            channels=channels_of(s, store),
             guard=guard,
             audit=audit,
             mqtt_port=self.mqtt_port,
             broker_up=started.link_up,
             directory=directory,
+        )
+        duties = LeaderDuties(s, store, events, deployments, schedules, health, rulebook, alarms, downlink, links.sinks)
+        self.leadership = await self._stack.enter_async_context(
+            Leadership(store.leases, self._holder, duties, s.leader.policy())
         )
         await self._start_http()
 
@@ -435,8 +376,13 @@ class HubRuntime(Lifetime):
             self.probe_port = await serve_http(self._stack, probe, s.host, s.probe_port)
             log.info("health and metrics without a token on %s:%d", s.host, self.probe_port)
 
+    def _leading(self) -> bool:
+        """Whether this process leads now (not yet, while it starts: the election follows the broker)."""
+        return self.leadership is not None and self.leadership.leading
+
     def _stopped(self) -> None:
         self._services = None
+        self.leadership = None
         self._ports = None
         self._http_port = None
         self.probe_port = None

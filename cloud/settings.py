@@ -28,10 +28,13 @@ from hub.audit.service import AuditRetention
 from hub.blobs.factory import BLOBS, BlobContext, check_blob_url
 from hub.broker.gate import GateLimits
 from hub.errors import ConfigError
+from hub.leader import LeasePolicy
 from hub.notify.dispatcher import NotifyPolicy
 from hub.notify.mail import SmtpConfig
+from hub.retention import TelemetryRetention
 from hub.security.passwords import ScryptParams
 from hub.store.factory import STORES
+from hub.store.telemetry import ROLLUP_SPANS
 from hub.streams.factory import SINKS
 
 MIN_SCRYPT_N = 2**14
@@ -79,6 +82,25 @@ class LogSettings(BaseModel):
     )
 
 
+class TelemetrySettings(BaseModel):
+    """The ``[telemetry]`` section: how long raw points and their rollups are kept (a tenant may set its own
+    ``telemetry_days``). Rollups are kept at least as long as the raw points of their time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    retention_days: int | None = Field(
+        default=None, ge=1, le=36500, description="Raw points older than this are removed (none: kept)"
+    )
+    minute_rollup_days: int = Field(default=90, ge=1, le=36500, description="One-minute rollups kept this long")
+    hour_rollup_days: int = Field(default=3650, ge=1, le=36500, description="One-hour rollups kept this long")
+    retention_interval_s: float = Field(default=3600.0, ge=0.1, le=86400, description="How often retention runs")
+
+    def retention(self) -> TelemetryRetention:
+        minute, hour = ROLLUP_SPANS
+        rollups = {minute: self.minute_rollup_days, hour: self.hour_rollup_days}
+        return TelemetryRetention(self.retention_days, rollups, self.retention_interval_s)
+
+
 class EventSettings(BaseModel):
     """The ``[events]`` section: how long platform events are kept, and how webhooks are delivered."""
 
@@ -101,6 +123,26 @@ class AlarmSettings(BaseModel):
 
     retention_days: float = Field(default=90.0, gt=0, le=3650, description="Alarms cleared longer ago are removed")
     retention_interval_s: float = Field(default=3600.0, ge=1, le=86400, description="How often retention runs")
+
+
+class LeaderSettings(BaseModel):
+    """The ``[leader]`` section: the lease of the process that does the work done once per hub (hub/leader.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_s: float = Field(
+        default=10.0, ge=1, le=300, description="How long the lease runs unrenewed: a dead leader's successor waits"
+    )
+    renew_s: float = Field(default=3.0, gt=0, le=100, description="How often it is renewed, and tried for by others")
+
+    @model_validator(mode="after")
+    def _renewed_in_time(self) -> Self:
+        if 2 * self.renew_s >= self.ttl_s:
+            raise ValueError("leader.ttl_s must exceed twice leader.renew_s (the leader stops before its lease ends)")
+        return self
+
+    def policy(self) -> LeasePolicy:
+        return LeasePolicy(self.ttl_s, self.renew_s)
 
 
 class LoginSettings(BaseModel):
@@ -498,6 +540,7 @@ class HubSettings(ProcessSettings):
     )
     azure: AzureSettings = AzureSettings()
     logs: LogSettings = LogSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     events: EventSettings = EventSettings()
     alarms: AlarmSettings = AlarmSettings()
     smtp: SmtpSettings = SmtpSettings()
@@ -505,6 +548,7 @@ class HubSettings(ProcessSettings):
     notify: NotifySettings = NotifySettings()
     login: LoginSettings = LoginSettings()
     audit: AuditSettings = AuditSettings()
+    leader: LeaderSettings = LeaderSettings()
     node_suspect_s: float = Field(
         default=7.0, gt=0, le=86400, description="A node whose latest heartbeat is this old is suspect"
     )

@@ -14,6 +14,8 @@ LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/-]{1,63}$")
 LabelValue = Annotated[str, StringConstraints(max_length=128)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
 MAX_LABELS = 32
+#: Devices one ``POST /api/v1/devices/batch`` registers at most.
+MAX_DEVICE_BATCH = 500
 
 
 class DeviceKind(enum.StrEnum):
@@ -30,12 +32,22 @@ class DeviceStatus(enum.StrEnum):
     OFFLINE = "offline"
 
 
+#: Days a tenant keeps what ages out (at most a hundred years).
+RetentionDays = Annotated[int, Field(ge=1, le=36500)]
+
+
 class Tenant(BaseModel):
     """An isolated group of devices and users."""
 
     id: Identifier
     name: Name
     created: datetime
+    telemetry_days: RetentionDays | None = Field(
+        default=None, description="Raw telemetry older than this is removed, rollups stay (none: the hub's default)"
+    )
+    logs_days: RetentionDays | None = Field(
+        default=None, description="Log lines older than this are archived and removed (none: the hub's default)"
+    )
 
 
 class TenantCreate(BaseModel):
@@ -75,6 +87,15 @@ class DeviceCreate(BaseModel):
     profile: Identifier | None = Field(default=None, description="A device profile of the tenant")
 
 
+class DeviceBatchCreate(BaseModel):
+    """Body of ``POST /api/v1/devices/batch``: devices registered all or none, in one tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: Identifier | None = Field(default=None, description="The tenant of every device (platform admins)")
+    devices: list[DeviceCreate] = Field(min_length=1, max_length=MAX_DEVICE_BATCH)
+
+
 class DevicePatch(BaseModel):
     """Body of ``PATCH /api/v1/devices/{id}``: only the fields given change."""
 
@@ -99,3 +120,9 @@ class DeviceWithCredentials(Device):
     """Answer of device creation: the device plus its one-time credentials."""
 
     credentials: Credentials
+
+
+class DeviceBatchCreated(BaseModel):
+    """Answer of ``POST /api/v1/devices/batch``: every device with its one-time credentials, in the order given."""
+
+    devices: list[DeviceWithCredentials]

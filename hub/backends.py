@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from hub.errors import ConfigError
 
@@ -56,7 +56,7 @@ class BackendRegistry(Generic[T]):
         """``url`` if a registered backend takes it; ConfigError naming the known ones otherwise."""
         if self.key(url) not in self._known:
             known = ", ".join(r.example for r in self._known.values())
-            raise ConfigError(f"unknown {self.kind} {url!r}: use one of {known}")
+            raise ConfigError(f"unknown {self.kind} {redacted(url)!r}: use one of {known}")
         return url
 
     def build(self, url: str) -> T:
@@ -66,3 +66,12 @@ class BackendRegistry(Generic[T]):
     def table(self) -> list[tuple[str, str, str]]:
         """(name, example, summary) of every backend, for the docs."""
         return [(r.name, r.example, r.summary) for r in sorted(self._known.values(), key=lambda r: r.name)]
+
+
+def redacted(url: str) -> str:
+    """``url`` without its password (store and stream URLs may hold one), fit to print or log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

@@ -9,12 +9,14 @@ if the broker refuses): a change the broker did not take is not made at all.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
+from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from contracts.devices import (
+    MAX_DEVICE_BATCH,
     MAX_LABELS,
     Credentials,
     Device,
@@ -25,9 +27,9 @@ from contracts.devices import (
 )
 from contracts.profiles import Profile
 from hub.broker.base import BrokerAccounts, SessionControl
-from hub.errors import BrokerUnavailable, Conflict, Forbidden, InvalidInput, NotEmpty, NotFound
+from hub.errors import Conflict, Forbidden, InvalidInput, NotEmpty, NotFound
 from hub.security.device_auth import DeviceAuthenticator
-from hub.security.passwords import ScryptParams, broker_hash, hash_password, new_secret
+from hub.security.passwords import broker_hash, hash_secret, new_secret
 from hub.store.profiles import ProfileStore
 from hub.store.registry import DevicePatchRecord, DeviceQuery, RegistryStore
 
@@ -42,7 +44,6 @@ class DeviceRegistry:
         self,
         store: RegistryStore,
         authenticator: DeviceAuthenticator,
-        hash_params: ScryptParams,
         sessions: SessionControl,
         accounts: BrokerAccounts | None = None,
         *,
@@ -53,7 +54,6 @@ class DeviceRegistry:
         self._store = store
         self._profiles = profiles
         self._auth = authenticator
-        self._hash_params = hash_params
         self._sessions = sessions
         self._accounts = accounts
 
@@ -83,6 +83,15 @@ class DeviceRegistry:
         log.info("renamed tenant %s", tenant_id)
         return tenant
 
+    async def set_retention(self, tenant_id: str, telemetry_days: int | None, logs_days: int | None) -> Tenant:
+        """Set how many days a tenant keeps raw telemetry and log lines (``None``: the hub's default);
+        :class:`NotFound` if there is no such tenant."""
+        tenant = await self._store.set_tenant_retention(tenant_id, telemetry_days, logs_days)
+        if tenant is None:
+            raise NotFound("tenant", tenant_id)
+        log.info("tenant %s keeps telemetry %s days, logs %s days", tenant_id, telemetry_days, logs_days)
+        return tenant
+
     async def delete_tenant(self, tenant_id: str) -> None:
         """Delete an empty tenant: :class:`NotEmpty` naming what is left, :class:`Forbidden` for the default one."""
         if tenant_id == DEFAULT_TENANT:
@@ -103,13 +112,55 @@ class DeviceRegistry:
     async def create_device(self, spec: DeviceCreate, tenant_id: str) -> DeviceWithCredentials:
         """Register a device and return it with its one-time credentials; its profile's labels are its own
         unless ``spec`` gives them. Raises InvalidInput: no such tenant or profile of it, too many labels."""
+        (created,) = await self.create_devices([spec], tenant_id)
+        return created
+
+    async def create_devices(self, specs: Sequence[DeviceCreate], tenant_id: str) -> list[DeviceWithCredentials]:
+        """Register up to :data:`MAX_DEVICE_BATCH` devices at once, all or none, each as :meth:`create_device` does.
+
+        A broker that checks credentials itself gets every account in one message. Raises InvalidInput (as
+        :meth:`create_device`, an empty or too large batch, an id given twice), Conflict (an id that is taken;
+        nothing is registered).
+        """
+        if not 1 <= len(specs) <= MAX_DEVICE_BATCH:
+            raise InvalidInput(f"register 1 to {MAX_DEVICE_BATCH} devices at once, not {len(specs)}")
+        repeated = sorted(i for i, n in Counter(spec.id for spec in specs if spec.id).items() if n > 1)
+        if repeated:
+            raise InvalidInput(f"device ids given more than once: {', '.join(repeated[:10])}")
         await self._require_tenant(tenant_id)
+        profiles: dict[str, Profile] = {}
+        devices = [await self._new_device(spec, tenant_id, profiles) for spec in specs]
+        secrets_by_id = {device.id: new_secret() for device in devices}
+        created: list[str] = []
+        try:
+            for device in devices:
+                secret = secrets_by_id[device.id]
+                await self._store.create_device(device, hash_secret(secret), broker_hash(secret))
+                created.append(device.id)
+            if self._accounts is not None:
+                await self._accounts.devices_created(secrets_by_id)
+        except Exception:
+            for device_id in created:
+                await self._store.delete_device(device_id)
+            raise
+        log.info("registered %d device(s) in tenant %s, the first %s", len(devices), tenant_id, devices[0].id)
+        return [
+            DeviceWithCredentials(
+                **device.model_dump(), credentials=Credentials(username=device.id, password=secrets_by_id[device.id])
+            )
+            for device in devices
+        ]
+
+    async def _new_device(self, spec: DeviceCreate, tenant_id: str, profiles: dict[str, Profile]) -> Device:
+        """The device ``spec`` describes, with its profile's labels (profiles already looked up in ``profiles``)."""
         labels = spec.labels
         if spec.profile is not None:
-            labels = {**(await self._profile(tenant_id, spec.profile)).labels, **spec.labels}
+            if spec.profile not in profiles:
+                profiles[spec.profile] = await self._profile(tenant_id, spec.profile)
+            labels = {**profiles[spec.profile].labels, **spec.labels}
             if len(labels) > MAX_LABELS:
                 raise InvalidInput(f"with its profile's labels the device has {len(labels)}; at most {MAX_LABELS}")
-        device = Device(
+        return Device(
             id=spec.id or f"d-{secrets.token_hex(6)}",
             name=spec.name,
             tenant=tenant_id,
@@ -117,19 +168,6 @@ class DeviceRegistry:
             labels=labels,
             created=datetime.now(UTC),
             profile=spec.profile,
-        )
-        secret = new_secret()
-        secret_hash = await asyncio.to_thread(hash_password, secret, self._hash_params)
-        await self._store.create_device(device, secret_hash, broker_hash(secret))
-        if self._accounts is not None:
-            try:
-                await self._accounts.device_created(device.id, secret)
-            except BrokerUnavailable:
-                await self._store.delete_device(device.id)
-                raise
-        log.info("registered device %s in tenant %s", device.id, tenant_id)
-        return DeviceWithCredentials(
-            **device.model_dump(), credentials=Credentials(username=device.id, password=secret)
         )
 
     async def get(self, device_id: str) -> Device:
@@ -170,11 +208,10 @@ class DeviceRegistry:
     async def rotate(self, device_id: str) -> Credentials:
         """Issue a new secret; the old one stops working at once."""
         secret = new_secret()
-        secret_hash = await asyncio.to_thread(hash_password, secret, self._hash_params)
         if self._accounts is not None:
             device = await self.get(device_id)
             await self._accounts.secret_rotated(device_id, secret, enabled=device.enabled)
-        if not await self._store.set_device_secret(device_id, secret_hash, broker_hash(secret)):
+        if not await self._store.set_device_secret(device_id, hash_secret(secret), broker_hash(secret)):
             raise NotFound("device", device_id)
         await self._revoke(device_id)
         log.info("rotated credentials of device %s", device_id)

@@ -12,6 +12,8 @@ from contracts.api import DevicePage
 from contracts.devices import (
     Credentials,
     Device,
+    DeviceBatchCreate,
+    DeviceBatchCreated,
     DeviceCreate,
     DeviceKind,
     DevicePatch,
@@ -35,6 +37,18 @@ async def create_device(body: DeviceCreate, principal: PrincipalDep, services: S
     if principal.tenant is None and await services.store.registry.get_tenant(tenant) is None:
         raise NotFound("tenant", tenant)
     return await services.registry.create_device(body, tenant)
+
+
+@router.post("/batch", status_code=status.HTTP_201_CREATED, response_model=DeviceBatchCreated)
+async def create_devices(body: DeviceBatchCreate, principal: PrincipalDep, services: ServicesDep) -> DeviceBatchCreated:
+    """Register up to 500 devices at once, all or none (422 for an id given twice or a device naming a tenant:
+    the batch names it once; 409 for a taken id). The passwords are shown only in this answer."""
+    if any(spec.tenant is not None for spec in body.devices):
+        raise InvalidInput("a batch names its tenant once, not per device")
+    tenant = target_tenant(principal, body.tenant)
+    if principal.tenant is None and await services.store.registry.get_tenant(tenant) is None:
+        raise NotFound("tenant", tenant)
+    return DeviceBatchCreated(devices=await services.registry.create_devices(body.devices, tenant))
 
 
 @router.get("", response_model=DevicePage)

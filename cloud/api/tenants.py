@@ -15,7 +15,7 @@ from cloud.api.deps import PrincipalDep, ServicesDep
 from cloud.identity.principals import Principal, Role
 from cloud.identity.users import ADMIN
 from cloud.services import Services
-from contracts.devices import Name, Tenant, TenantCreate
+from contracts.devices import Name, RetentionDays, Tenant, TenantCreate
 from contracts.ids import Identifier
 from hub.errors import Forbidden, InvalidInput, NotFound
 
@@ -55,9 +55,17 @@ class User(BaseModel):
 
 
 class TenantUpdate(BaseModel):
+    """Body of ``PATCH /api/v1/tenants/{id}``: what it gives changes, the rest stays."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
+    name: Name | None = None
+    telemetry_days: RetentionDays | None = Field(
+        default=None, description="Days raw telemetry is kept, rollups longer (null: the hub's default)"
+    )
+    logs_days: RetentionDays | None = Field(
+        default=None, description="Days log lines are kept (null: the hub's default)"
+    )
 
 
 class TenantList(BaseModel):
@@ -89,10 +97,25 @@ async def get_tenant(tenant_id: str, principal: PrincipalDep, services: Services
 
 
 @router.patch("/tenants/{tenant_id}", response_model=Tenant)
-async def rename_tenant(tenant_id: str, body: TenantUpdate, principal: PrincipalDep, services: ServicesDep) -> Tenant:
-    """Give a tenant another name (platform admins); its id stays."""
+async def update_tenant(tenant_id: str, body: TenantUpdate, principal: PrincipalDep, services: ServicesDep) -> Tenant:
+    """Give a tenant another name (its id stays) and/or set how many days it keeps raw telemetry and log lines
+    (``null``: the hub's default; platform admins)."""
     principal.require_platform_admin()
-    return await services.registry.rename_tenant(tenant_id, body.name)
+    given = body.model_fields_set
+    if not given:
+        raise InvalidInput("give a name, telemetry_days or logs_days")
+    if "name" in given and body.name is None:
+        raise InvalidInput("name: a tenant keeps a name")
+    tenant = await services.store.registry.get_tenant(tenant_id)
+    if tenant is None:
+        raise NotFound("tenant", tenant_id)
+    if body.name is not None:
+        tenant = await services.registry.rename_tenant(tenant_id, body.name)
+    if given & {"telemetry_days", "logs_days"}:
+        telemetry_days = body.telemetry_days if "telemetry_days" in given else tenant.telemetry_days
+        logs_days = body.logs_days if "logs_days" in given else tenant.logs_days
+        tenant = await services.registry.set_retention(tenant_id, telemetry_days, logs_days)
+    return tenant
 
 
 @router.delete("/tenants/{tenant_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, closing, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cloud import collector
 from cloud.bench.cload import CPublishers, Device, wait_until
-from cloud.bench.common import CountingSubscriber, bench_settings, latencies, percentiles, wait_for
+from cloud.bench.common import CountingSubscriber, bench_settings, latencies, percentiles, stored_points, wait_for
 from cloud.bench.paho_link import PahoLink
 from cloud.bench.tansu import records_in, running_tansu
 from cloud.ingest_replica import replica_command
@@ -107,18 +106,7 @@ async def _count_pipeline(
     rate: float | None,
     first_seq: int,
 ) -> dict[str, float]:
-    database = hub.settings.data_dir / "fieldhub.db"
-    with closing(sqlite3.connect(database, check_same_thread=False)) as db:
-        # The whole table is summed, since merges of small chunks replace rows. Summing the chunk rows
-        # themselves read every stored chunk every 50 ms, a core's worth of memory traffic by the end of a
-        # run; this throwaway database gets an index of chunk sizes to sum instead (the hub pays one index
-        # entry per chunk, inside the figures).
-        db.execute("CREATE INDEX IF NOT EXISTS bench_chunk_sizes ON chunks(n)")
-
-        def count() -> int:
-            (n,) = db.execute("SELECT coalesce(sum(n), 0) FROM chunks").fetchone()
-            return int(n)
-
+    with stored_points(hub.settings.data_dir / "fieldhub.db") as count:
         before = count()
         total = per_device(args) * len(devices)
         pubs = CPublishers(hub.mqtt_port, devices, per_device(args), args.batch, rate=rate, first_seq=first_seq)

@@ -127,6 +127,43 @@ def logs(json_output: bool, **options: Any) -> int:
 
 
 @bench.command()
+@click.option("--points", type=click.IntRange(min=10_000), default=10_000_000, help="Points of the series, over a year")
+@click.option("--batch", type=click.IntRange(min=1), default=10_000, help="Points per write")
+@click.option("--queries", type=click.IntRange(min=5), default=20, help="Runs of the query from the rollups")
+@click.option("--store", metavar="URL", help="The store to write into [default: SQLite in a temporary directory]")
+@click.option(
+    "--ferretdb", metavar="PATH", help="Instead of --store: start this FerretDB executable, use the MongoDB store"
+)
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def rollups(json_output: bool, **options: Any) -> int:
+    """A one-year hourly average from the rollups, with the same query from every raw point as baseline."""
+    return _run("rollups", json=json_output, **options)
+
+
+@bench.command()
+@click.option("--url", metavar="URL", help="The MongoDB server (mongodb://...); a database of the bench's own per run")
+@click.option(
+    "--ferretdb",
+    metavar="PATH",
+    help="Instead of --url: start this FerretDB executable for the run (make bench passes the tests' build)",
+)
+@click.option("--batches", type=click.IntRange(min=1), default=200, help="Batches written per run")
+@click.option("--points", type=click.IntRange(min=1), default=100, help="Points per batch")
+@click.option(
+    "--devices",
+    type=click.IntRange(min=1),
+    multiple=True,
+    default=(1, 10, 100),
+    show_default=True,
+    help="Devices per batch, one run each",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def mongo(json_output: bool, **options: Any) -> int:
+    """Ingest points/s into the MongoDB store, with an insert_many of the same bucket documents as baseline."""
+    return _run("mongo", json=json_output, **options)
+
+
+@bench.command()
 @click.option("--runs", type=click.IntRange(min=1), default=10, help="Nodes killed, one after the other")
 @click.option("--restarts", type=click.IntRange(min=1), default=5, help="App processes killed")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
@@ -142,6 +179,43 @@ def failover(json_output: bool, **options: Any) -> int:
 def portal(json_output: bool, **options: Any) -> int:
     """Devices page first render with many devices (baseline: 10), JavaScript shipped, a live chart's rate."""
     return _run("portal", json=json_output, **options)
+
+
+@bench.command()
+@click.option(
+    "--devices", type=click.IntRange(min=1), default=1000, help="Device connections held, each its own account"
+)
+@click.option(
+    "--interval", type=click.FloatRange(min=0.1), default=10.0, help="Seconds between two messages of a device"
+)
+@click.option(
+    "--duration", type=click.FloatRange(min=0.1), default=30.0, help="Seconds of publishing once all connected"
+)
+@click.option("--bad", type=click.IntRange(min=0), default=0, help="More devices that connect with a wrong password")
+@click.option("--workers", type=click.IntRange(min=1, max=251), default=2, help="Load processes (more if needed)")
+@click.option("--keepalive", type=click.IntRange(min=5, max=65535), default=60, help="MQTT keepalive of each device")
+@click.option("--connect-timeout", type=click.FloatRange(min=1), default=30.0, help="Seconds to wait for a CONNACK")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def connections(json_output: bool, **options: Any) -> int:
+    """Many devices held through Mosquitto: connect rate, refusals, stored/s, memory, lost."""
+    return _run("connections", json=json_output, **options)
+
+
+@bench.command()
+@click.option("--devices", type=click.IntRange(min=100), default=100_000, help="Devices registered, then listed")
+@click.option("--single", type=click.IntRange(min=1), default=2000, help="Of those, registered one per call")
+@click.option("--batch", type=click.IntRange(min=1, max=500), default=500, help="Devices per batched registration")
+@click.option("--queries", type=click.IntRange(min=1), default=30, help="Runs of each filtered listing")
+@click.option(
+    "--mosquitto",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Also register this many devices on a running Mosquitto, singly and batched (each from none)",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def registry(json_output: bool, **options: Any) -> int:
+    """Registration rate (scrypt baseline), filtered listing p50/p99 and the broker sync on start."""
+    return _run("registry", json=json_output, **options)
 
 
 def _run(name: str, **options: Any) -> int:

@@ -21,10 +21,11 @@ MANAGE = "Manage a hub (through its HTTP API)"
 
 ENTRIES: dict[str, Entry] = {
     "up": Entry("cloud.cli.up:up", "Run the cloud hub (broker, ingest, API) in the foreground.", RUN),
-    "serve": Entry("cloud.cli.serve:serve", "Run one part of the hub alone: an ingest replica.", RUN),
+    "serve": Entry("cloud.cli.serve:serve", "Run one part of the hub alone: an ingest replica or an API process.", RUN),
     "agent": Entry("cloud.cli.agent:agent", "The edge agent: run it, check its config, enroll a gateway.", RUN),
     "sim": Entry("cloud.cli.sim:sim", "Simulated devices publishing real MQTT.", RUN),
     "bench": Entry("cloud.cli.bench:bench", "Benchmarks, each against a baseline.", RUN),
+    "store": Entry("cloud.cli.store:store", "The hub's store: move it from SQLite to MongoDB.", RUN),
     "contracts": Entry("cloud.cli.contracts:contracts", "Export the contracts' JSON Schemas.", RUN),
     "login": Entry("cloud.cli.auth:login", "Log in to a hub and keep its token.", MANAGE),
     "logout": Entry("cloud.cli.auth:logout", "Log out of a hub: revoke and forget its token.", MANAGE),

@@ -1,4 +1,4 @@
-"""``fieldhub serve --role ingest``: one ingest replica in the foreground until SIGINT/SIGTERM."""
+"""``fieldhub serve --role ingest|api``: one part of the hub in the foreground until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -16,26 +16,36 @@ from cloud.cli.foreground import run_until_stopped
 
 
 @click.command()
-@click.option("--role", type=click.Choice(["ingest"]), required=True, help="What this process does")
+@click.option("--role", type=click.Choice(["ingest", "api"]), required=True, help="What this process does")
 @click.option("--broker", metavar="URL", help="The external Mosquitto, mqtt[s]://host:port")
-@click.option("--replica-id", help="Names this replica's broker session; keep it across restarts")
+@click.option("--store", metavar="URL", help="The hub's store [default: sqlite:///<data-dir>/fieldhub.db]")
+@click.option("--replica-id", help="Names this process's broker session; unique per process, kept across restarts")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="The hub's data directory [default: ./data]")
 @click.option(
     "--config",
     type=click.Path(path_type=Path),
     help="TOML config file (the keys every hub process takes; see docs/configuration.md)",
 )
+@click.option("--host", help="Address the listeners bind to [default: 127.0.0.1]")
+@click.option("--http-port", type=int, help="--role api: the HTTP port (0 picks a free one) [default: 8080]")
 @click.option("--probe-port", type=int, help="Serve /healthz and /metrics here (0 picks a free port)")
 def serve(role: str, config: Path | None, **options: Any) -> int:
-    """Run one part of the hub alone: --role ingest, an ingest replica beside fieldhub up.
+    """Run one part of the hub alone, beside others on the same store and external broker.
 
-    It reads its share of the devices' messages from the external broker and writes them to the
-    hub's store, until Ctrl-C or SIGTERM.
+    --role ingest: an ingest replica. It reads its share of the devices' messages from the broker
+    and writes them to the store.
+
+    --role api: an API process (HTTP API and portal), one of several behind a load balancer. They
+    elect a leader through the store, which also runs the work done once per hub (schedules,
+    placement, no-data alarms, notifications, retention); if it dies another takes over.
+
+    Each runs until Ctrl-C or SIGTERM.
     """
-    return run_until_stopped("serve", partial(_serve, config, options))
+    run = _serve_api if role == "api" else _serve_ingest
+    return run_until_stopped("serve", partial(run, config, options))
 
 
-async def _serve(config: Path | None, options: dict[str, Any], stop: asyncio.Event) -> int:
+async def _serve_ingest(config: Path | None, options: dict[str, Any], stop: asyncio.Event) -> int:
     from cloud.ingest_replica import IngestReplica  # noqa: PLC0415 - hub dependencies load only for this command
     from cloud.settings import load_replica_settings  # noqa: PLC0415
 
@@ -49,4 +59,22 @@ async def _serve(config: Path | None, options: dict[str, Any], stop: asyncio.Eve
         sys.stdout.flush()
         await stop.wait()
         print("Shutting down: flushing accepted messages to the store...")
+    return 0
+
+
+async def _serve_api(config: Path | None, options: dict[str, Any], stop: asyncio.Event) -> int:
+    from cloud.api_process import ApiProcess  # noqa: PLC0415 - hub dependencies load only for this command
+    from cloud.settings import load_settings  # noqa: PLC0415
+
+    settings = load_settings(config, **options)
+    logs.configure(settings.log_level)
+    async with ApiProcess(settings) as process:
+        collector.settle_after_start()
+        print(f"API process {settings.replica_id} is up: {process.url}  (API docs {process.url}/docs)")
+        print(f"MQTT broker: {settings.broker}")
+        if process.probe_port is not None:
+            print(f"Health and metrics: http://{settings.host}:{process.probe_port}/healthz and /metrics")
+        sys.stdout.flush()
+        await stop.wait()
+        print("Shutting down: handing the lead over, flushing accepted messages to the store...")
     return 0

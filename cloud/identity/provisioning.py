@@ -1,7 +1,8 @@
 """Provisioning tokens: created by tenant admins, redeemed once per new gateway.
 
-A token reads ``{id}.{secret}``: the id finds the record, the secret is checked against its
-scrypt hash. Every failed redemption gets the same answer, so tokens cannot be probed.
+A token reads ``{id}.{secret}``: the id finds the record, the secret is checked against its hash (a generated
+secret's fast one, :func:`hub.security.passwords.hash_secret`). Every failed redemption gets the same answer,
+so tokens cannot be probed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from contracts.telemetry import from_epoch_ms
 from hub.clock import now_ms
 from hub.errors import Conflict, NotFound, Unauthorized
 from hub.registry import DeviceRegistry
-from hub.security.passwords import ScryptParams, hash_password, new_secret, verify_password
+from hub.security.passwords import hash_secret, new_secret, verify_secret
 from hub.store.provisioning import ProvisioningStore, ProvisioningTokenRecord
 from hub.store.registry import RegistryStore
 
@@ -39,13 +40,10 @@ def _info(record: ProvisioningTokenRecord) -> TokenInfo:
 class Provisioning:
     """Creates, lists, revokes and redeems provisioning tokens."""
 
-    def __init__(
-        self, tokens: ProvisioningStore, devices: RegistryStore, registry: DeviceRegistry, params: ScryptParams
-    ) -> None:
+    def __init__(self, tokens: ProvisioningStore, devices: RegistryStore, registry: DeviceRegistry) -> None:
         self._store = tokens
         self._devices = devices
         self._registry = registry
-        self._params = params
 
     async def create(self, body: TokenCreate, tenant: str, created_by: str) -> TokenCreated:
         if await self._devices.get_tenant(tenant) is None:
@@ -55,7 +53,7 @@ class Provisioning:
         record = ProvisioningTokenRecord(
             id=token_id,
             tenant=tenant,
-            secret_hash=await asyncio.to_thread(hash_password, secret, self._params),
+            secret_hash=hash_secret(secret),
             expires=now + body.expires_in_s * 1000,
             uses_left=body.uses,
             labels=body.labels,
@@ -81,7 +79,8 @@ class Provisioning:
         """Register a gateway in the token's tenant and return its credentials."""
         token_id, _, secret = body.token.partition(".")
         record = await self._store.get_token(token_id) if secret else None
-        valid = record is not None and await asyncio.to_thread(verify_password, secret, record.secret_hash)
+        # On a thread: a token made before secrets were hashed fast still has a scrypt hash.
+        valid = record is not None and await asyncio.to_thread(verify_secret, secret, record.secret_hash)
         if record is None or not valid:
             log.warning("refused an enrollment with token id %r", token_id[:40])
             raise Unauthorized(_REFUSED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -39,8 +40,8 @@ class BrokerAccounts(Protocol):
     change; the registry then leaves its own record as it was.
     """
 
-    async def device_created(self, device_id: str, secret: str) -> None:
-        """Add the device's account and ACL."""
+    async def devices_created(self, devices: Mapping[str, str]) -> None:
+        """Add the accounts and ACLs of new devices (device id -> secret), all in one change."""
 
     async def secret_rotated(self, device_id: str, secret: str, *, enabled: bool) -> None:
         """Replace the password (and close the device's sessions)."""

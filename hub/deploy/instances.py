@@ -10,9 +10,11 @@ follows from all of its instances:
 - some of them so, or ``restarting``: ``degraded``, with that instance's reason;
 - otherwise (fetching, installing, starting): ``deploying``.
 
-Reports are handled by the hub process that serves the API (one subscription, not a shared one), under one
-lock (:attr:`InstanceReports.lock`, shared with the deployer), so the read-modify-write of a deployment's
-instances cannot interleave. A report of an instance at another version than its entry names is of one the
+Every process that serves the API receives every report (one subscription, not a shared one), and only the
+leader (:mod:`hub.leader`), where the deployer runs, applies it: under one lock (:attr:`InstanceReports.lock`,
+shared with the deployer), so the read-modify-write of a deployment's instances cannot interleave, not even
+with several API processes. A report that reaches no leader (during a failover) is dropped; the node reports
+again at its next change. A report of an instance at another version than its entry names is of one the
 node is replacing (a rollout, a rollback) and changes nothing. A report about a deployment that is gone or
 stopped changes nothing: the node hears of that on its deployments topic.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -55,7 +58,11 @@ FOLLOWS_INSTANCES = (
 class InstanceReports:
     """Applies nodes' instance reports to the deployments they run."""
 
-    def __init__(self, store: AppStore, metrics: Metrics, events: Events) -> None:
+    def __init__(
+        self, store: AppStore, metrics: Metrics, events: Events, *, leading: Callable[[], bool] = lambda: True
+    ) -> None:
+        """``leading``: whether this process leads now (reports are applied there only)."""
+        self._leading = leading
         self._store = store
         self._metrics = metrics
         self._events = events
@@ -80,6 +87,8 @@ class InstanceReports:
             self._log.warning(
                 f"apps:{identity.device_id}", "refused an app report of %s: %s", identity.device_id, reason
             )
+            return
+        if not self._leading():
             return
         async with self._lock:
             for instance in report.instances:

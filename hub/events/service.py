@@ -48,18 +48,16 @@ class EventRetention:
 
 
 class Events:
-    """Records, stores and follows platform events; ``async with`` runs the writer (and retention, if given)."""
+    """Records, stores and follows platform events; ``async with`` runs the writer."""
 
     def __init__(
         self,
         store: EventStore,
         *,
-        retention: EventRetention | None = None,
         queue_size: int = 10_000,
         backoff: Backoff | None = None,
     ) -> None:
         self.store = store
-        self._retention = retention
         self._stored = asyncio.Event()
         self._background = Background()
         self._log = RateLimitedLog(log)
@@ -72,15 +70,6 @@ class Events:
     async def __aenter__(self) -> Self:
         await self._background.open()
         self._background.spawn(self._writer.run(), name="events-writer")
-        if self._retention is not None:
-            retention = self._retention
-
-            async def trim(before: int) -> int:
-                return await self.store.trim(before, retention.max_per_tenant)
-
-            self._background.spawn(
-                keep_for(retention.days, retention.interval_s, trim, "event", log), name="events-retention"
-            )
         return self
 
     async def __aexit__(
@@ -89,6 +78,14 @@ class Events:
         await self._background.close()
         # What was recorded but not yet stored gets one more try; the store closes after this.
         await self._writer.close()
+
+    async def keep(self, retention: EventRetention) -> None:
+        """Trim the events as ``retention`` says, every ``retention.interval_s``, until cancelled (one process)."""
+
+        async def trim(before: int) -> int:
+            return await self.store.trim(before, retention.max_per_tenant)
+
+        await keep_for(retention.days, retention.interval_s, trim, "event", log)
 
     def record(
         self,

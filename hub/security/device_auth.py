@@ -1,9 +1,10 @@
 """Device authentication for brokers: username = device id, password = device secret.
 
-Verifying a scrypt hash costs tens of milliseconds, so successful checks are cached
-by a keyed digest of the secret. :meth:`DeviceAuthenticator.invalidate` drops a device
-from the cache at once; a generation counter keeps a check that was already running
-from caching a secret that was rotated meanwhile.
+Secrets are hashed fast (:func:`hub.security.passwords.hash_secret`), but devices registered
+before that keep scrypt hashes, tens of milliseconds each to verify: checks run on threads of
+their own, and successful ones are cached by a keyed digest of the secret.
+:meth:`DeviceAuthenticator.invalidate` drops a device from the cache at once; a generation
+counter keeps a check that was already running from caching a secret that was rotated meanwhile.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from contracts.ids import is_valid_id
 from hub.broker.base import DeviceIdentity
 from hub.logutil import RateLimitedLog
 from hub.metrics import Metrics
-from hub.security.passwords import verify_password
+from hub.security.passwords import verify_secret
 from hub.store.registry import RegistryStore
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class DeviceAuthenticator:
         if record is None:
             raise AuthRefused(AuthRefusal.UNKNOWN_DEVICE)
         loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(self._hasher, verify_password, password, record.secret_hash):
+        if not await loop.run_in_executor(self._hasher, verify_secret, password, record.secret_hash):
             raise AuthRefused(AuthRefusal.BAD_PASSWORD)
         if not record.enabled:
             raise AuthRefused(AuthRefusal.DISABLED)

@@ -1,7 +1,8 @@
-"""Slow salted password hashing (scrypt, from the standard library) and secret generation.
+"""Slow salted password hashing (scrypt, from the standard library), secret generation and fast hashing of
+generated secrets.
 
-Hashes are self-describing (``scrypt$n$r$p$salt$hash``) so that work factors can be
-raised later without invalidating stored credentials.
+Hashes are self-describing (``scrypt$n$r$p$salt$hash``, ``hmac-sha256$salt$hash``) so that work factors can be
+raised, and schemes changed, without invalidating stored credentials.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 
 _SCHEME = "scrypt"
+_SECRET_SCHEME = "hmac-sha256"  # noqa: S105 - a scheme name
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,33 @@ def verify_password(password: str, encoded: str) -> bool:
 def new_secret() -> str:
     """A device secret or generated password: 256 random bits, URL-safe."""
     return secrets.token_urlsafe(32)
+
+
+def hash_secret(secret: str) -> str:
+    """Hash a secret the hub generated (:func:`new_secret`: devices, provisioning tokens) with a fresh random salt.
+
+    A keyed SHA-256, not scrypt: a slow hash protects guessable passwords, and 256 random bits cannot be
+    guessed at any hashing speed, while scrypt cost every device registration ~70 ms of CPU (an hour for
+    100,000 devices) and every uncached connect as much. Never use this for a password a person chose.
+    """
+    salt = secrets.token_bytes(16)
+    digest = hmac.new(salt, secret.encode(), hashlib.sha256).digest()
+    return f"{_SECRET_SCHEME}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_secret(secret: str, encoded: str) -> bool:
+    """Check a generated secret against :func:`hash_secret`'s hash, or the scrypt hash kept before it, in
+    constant time."""
+    scheme, _, rest = encoded.partition("$")
+    if scheme != _SECRET_SCHEME:
+        return verify_password(secret, encoded)
+    salt, _, digest = rest.partition("$")
+    try:
+        expected = _unb64(digest)
+        actual = hmac.new(_unb64(salt), secret.encode(), hashlib.sha256).digest()
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, expected)
 
 
 #: Mosquitto's dynamic security plugin checks PBKDF2-SHA512 with this many rounds by default.

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from contracts.alarms import Alarm, AlarmChange, AlarmState, Rule, Severity
+from contracts.alarms import MAX_ALARM_HISTORY, Alarm, AlarmChange, AlarmState, Rule, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,28 @@ class Pending:
     rule: str
     device: str
     since: int
+
+
+def bounded_history(history: list[AlarmChange]) -> list[AlarmChange]:
+    """``history`` within :data:`MAX_ALARM_HISTORY`: its first entry (the raise) and the newest ones."""
+    if len(history) <= MAX_ALARM_HISTORY:
+        return history
+    return [history[0], *history[len(history) - MAX_ALARM_HISTORY + 1 :]]
+
+
+def moved(alarm: Alarm, change: AlarmChange) -> Alarm:
+    """``alarm`` after ``change`` (what :meth:`AlarmStore.transition` stores): the new state and ``updated``, the
+    change added to the bounded history, and acknowledged or cleared with their ``by`` when it moves there."""
+    update: dict[str, Any] = {
+        "state": change.state,
+        "updated": change.ts,
+        "history": bounded_history([*alarm.history, change]),
+    }
+    if change.state is AlarmState.ACKNOWLEDGED:
+        update |= {"acknowledged": change.ts, "acknowledged_by": change.by}
+    elif change.state is AlarmState.CLEARED:
+        update |= {"cleared": change.ts, "cleared_by": change.by}
+    return alarm.model_copy(update=update)
 
 
 class AlarmStore(Protocol):

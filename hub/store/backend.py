@@ -19,6 +19,7 @@ from hub.store.audit import AuditStore
 from hub.store.channels import ChannelStore
 from hub.store.events import EventStore
 from hub.store.identity import IdentityStore
+from hub.store.leases import LeaseStore
 from hub.store.logs import LogStore
 from hub.store.nodes import NodeStore
 from hub.store.outbox import Outbox
@@ -64,3 +65,5 @@ class Backend:
     channels: ChannelStore
     audit: AuditStore
     sign_ins: SignInStore
+    #: Named leases: which hub process leads (does the work that runs once).
+    leases: LeaseStore

@@ -16,12 +16,26 @@ STORES: BackendRegistry[Backend] = BackendRegistry("store")
 def _sqlite(url: str) -> Backend:
     from hub.store.sqlite.backend import sqlite_backend  # noqa: PLC0415 - import the backend only when chosen
 
+    return sqlite_backend(sqlite_path(url))
+
+
+def sqlite_path(url: str) -> Path:
+    """The file a ``sqlite:///`` URL names."""
     path = urlsplit(url).path
     # sqlite:///relative.db has path "/relative.db"; sqlite:////abs.db has "//abs.db".
     path = path[1:] if path.startswith("/") else path
     if not path:
         raise ConfigError(f"store URL {url!r} names no database file (sqlite:///path/to/fieldhub.db)")
-    return sqlite_backend(Path(path))
+    return Path(path)
+
+
+@STORES.register(
+    "mongodb", "a MongoDB database (several hub processes share it)", "mongodb://user:password@host:27017/fieldhub"
+)
+def _mongodb(url: str) -> Backend:
+    from hub.store.mongo.backend import mongo_backend  # noqa: PLC0415 - import the backend only when chosen
+
+    return mongo_backend(url)
 
 
 def open_store(url: str) -> Backend:

@@ -9,7 +9,7 @@ without FTS5 must give the same answers.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -122,8 +122,11 @@ class LogStore(Protocol):
     async def count(self) -> int:
         """How many lines are stored."""
 
-    async def older_than(self, ts: int, limit: int) -> list[StoredLine]:
-        """Up to ``limit`` lines stamped before ``ts``, oldest first (those that age out)."""
+    async def older_than(
+        self, ts: int, limit: int, *, tenant: str | None = None, other_than: Collection[str] = ()
+    ) -> list[StoredLine]:
+        """Up to ``limit`` lines stamped before ``ts``, oldest first (those that age out): only ``tenant``'s if
+        given, and none of the tenants in ``other_than`` (those with a retention of their own)."""
 
     async def beyond(self, keep: int, limit: int) -> list[StoredLine]:
         """Up to ``limit`` of the lines stored first, past the newest ``keep`` (those over the size limit)."""

@@ -63,6 +63,12 @@ class RegistryStore(Protocol):
     async def rename_tenant(self, tenant_id: str, name: str) -> Tenant | None:
         """Give a tenant another name; the tenant as now stored, or ``None`` if there is none."""
 
+    async def set_tenant_retention(
+        self, tenant_id: str, telemetry_days: int | None, logs_days: int | None
+    ) -> Tenant | None:
+        """Set how many days a tenant keeps raw telemetry and log lines (``None``: the hub's default); the tenant as
+        now stored, or ``None`` if there is none."""
+
     async def delete_tenant(self, tenant_id: str) -> dict[str, int] | None:
         """Delete a tenant only if nothing is left in it, in one step; ``None`` if there is no such tenant.
 

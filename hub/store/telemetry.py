@@ -8,9 +8,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from contracts.telemetry import Reading, Value
+
+if TYPE_CHECKING:
+    from hub.store.rollups import Summary  # which imports this module
+
+#: The spans (ms) of the rollups kept per series: one minute and one hour. Aggregate queries whose interval is a
+#: multiple of a span read whole spans from the rollup instead of every raw point.
+ROLLUP_SPANS = (60_000, 3_600_000)
 
 
 class Message(Protocol):
@@ -96,6 +103,16 @@ class TelemetryStore(Protocol):
     async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:
         """Raw points ``(ts, value)`` in time order."""
 
+    async def identified_points(self, query: RangeQuery) -> list[tuple[int, int, Value]]:
+        """Raw points ``(ts, ident, value)`` in time order, equal times by ident: :meth:`query_range` with what
+        identifies each point in its series (a reading's ``seq``, or its time; see :func:`hub.store.columns.ident`).
+        Written back as readings whose ``seq`` is the ident, they are the same points (``fieldhub store migrate``)."""
+
+    async def rollups_until(self, device_id: str, key: str, span_ms: int, end: int) -> list[tuple[int, Summary]]:
+        """A series' rollups of ``span_ms`` (one of :data:`ROLLUP_SPANS`) whose span ends by ``end`` (epoch ms),
+        ``(span_start, summary)`` oldest first: with those of times whose raw points retention removed, which no
+        copy of the raw points rebuilds (``fieldhub store migrate`` copies them)."""
+
     async def query_aggregate(self, query: AggregateQuery) -> list[tuple[int, float]]:
         """Buckets ``(bucket_start, aggregate)`` in time order; empty buckets are absent."""
 
@@ -105,3 +122,11 @@ class TelemetryStore(Protocol):
     async def last_heard(self, device_ids: Sequence[str], key: str | None) -> dict[str, int]:
         """Per device, the time of its newest reading of ``key`` (``None``: when the hub last heard it, its last
         seen), epoch ms; devices without one are absent. One query for many devices (the no-data watch)."""
+
+    async def drop_raw(self, tenant: str, before: int) -> int:
+        """Delete the raw points of the tenant's devices older than ``before`` (epoch ms), a whole chunk or bucket
+        at a time (those whose newest point is older), and return how many points went; rollups stay."""
+
+    async def drop_rollups(self, span_ms: int, before: int) -> int:
+        """Delete the rollups of ``span_ms`` (one of :data:`ROLLUP_SPANS`) whose span starts before ``before``;
+        return how many."""

@@ -14,7 +14,7 @@ from tests.contract.support import BACKENDS
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    opened = open_store(BACKENDS[request.param](tmp_path))
+    opened = open_store(BACKENDS[request.param](request, tmp_path))
     await opened.database.open()
     yield opened
     await opened.database.close()

@@ -6,19 +6,33 @@ against it, and nothing in a suite may know which one runs.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
+import pytest
+
 from contracts.devices import Device, Tenant
 from contracts.telemetry import Reading, Value
 from hub.store.backend import Backend
 from hub.store.telemetry import DeviceReadings
+from tests.helpers.ferretdb import FerretDB
 
-BACKENDS: dict[str, Callable[[Path], str]] = {
-    "sqlite": lambda tmp: f"sqlite:///{tmp / 'contract.db'}",
-}
+
+def _sqlite(_: pytest.FixtureRequest, tmp: Path) -> str:
+    return f"sqlite:///{tmp / 'contract.db'}"
+
+
+def _mongodb(request: pytest.FixtureRequest, _: Path) -> str:
+    """A database of the test's own on the session's FerretDB (tests/helpers/ferretdb.py)."""
+    server: FerretDB = request.getfixturevalue("ferretdb")
+    return f"{server.url}contract_{uuid.uuid4().hex[:12]}"
+
+
+#: Each backend's store URL for one test, from the test's request (to reach session servers) and its tmp_path.
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], str]] = {"sqlite": _sqlite, "mongodb": _mongodb}
 T0 = 1_795_000_000_000  # 2026-11-18T11:06:40Z
 CREATED = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -230,9 +230,11 @@ async def test_deployments_are_filtered_by_tenant_app_and_status(backend: Backen
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
-async def test_two_connections_to_one_store_see_each_others_writes(name: str, tmp_path: Path) -> None:
+async def test_two_connections_to_one_store_see_each_others_writes(
+    name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """Two hub processes on one store: a push, a deployment and a stale status change cross between them."""
-    url = BACKENDS[name](tmp_path)
+    url = BACKENDS[name](request, tmp_path)
     first, second = open_store(url), open_store(url)
     await first.database.open()
     await second.database.open()

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
-async def test_ping_and_reopen_keep_data(name: str, tmp_path: Path) -> None:
-    url = BACKENDS[name](tmp_path)
+async def test_ping_and_reopen_keep_data(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    url = BACKENDS[name](request, tmp_path)
     first = open_store(url)
     await first.database.open()
     await first.database.ping()

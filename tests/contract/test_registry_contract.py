@@ -96,6 +96,34 @@ async def test_device_listing_filters_and_pages(backend: Backend) -> None:
     assert await ids(offset=10) == ([], 4)
 
 
+async def test_label_filters_follow_every_change_of_the_labels(backend: Backend) -> None:
+    await with_devices(backend, "c2", "c3", tenant="ta")
+    odd = {"a.dotted:key/with_marks": "x y", "site": "north"}
+    await backend.registry.create_device(device("c1", "ta", labels=odd), "h")
+    await backend.registry.update_device("c2", DevicePatchRecord(labels={"site": "north"}))
+
+    async def ids(label: tuple[str, str], **filters: object) -> list[str]:
+        query = DeviceQuery(label=label, **filters)  # type: ignore[arg-type]
+        page, total = await backend.registry.list_devices(query)
+        assert total == len(page)
+        return [d.id for d in page]
+
+    assert await ids(("a.dotted:key/with_marks", "x y")) == ["c1"]
+    assert await ids(("site", "north")) == ["c1", "c2"]
+    assert await ids(("site", "north"), status=DeviceStatus.OFFLINE, kind=DeviceKind.DEVICE) == ["c1", "c2"]
+    assert await ids(("site", "nor")) == [] and await ids(("sit", "north")) == []
+    await backend.registry.update_device("c1", DevicePatchRecord(labels={"site": "south"}))
+    assert await ids(("site", "north")) == ["c2"]
+    assert await ids(("site", "south")) == ["c1"]
+    assert await ids(("a.dotted:key/with_marks", "x y")) == []
+    await backend.registry.update_device("c2", DevicePatchRecord(name="renamed"))
+    assert await ids(("site", "north")) == ["c2"]
+    await backend.registry.delete_device("c2")
+    assert await ids(("site", "north")) == []
+    await backend.registry.create_device(device("c2", "ta", labels={"site": "north"}), "h")
+    assert await ids(("site", "north")) == ["c2"]
+
+
 async def test_a_device_names_a_profile_that_a_patch_changes_or_removes(backend: Backend) -> None:
     await with_devices(backend, "plain", tenant="ta")
     await with_devices(backend, tenant="tb")

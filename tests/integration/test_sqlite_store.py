@@ -192,12 +192,15 @@ async def test_heartbeats_of_a_version_6_database_move_to_their_own_table(tmp_pa
             if name not in VERSION_6_TABLES:
                 conn.execute(f'DROP TABLE IF EXISTS "{name}"')
         conn.executescript(
-            "DROP TRIGGER device_profile_added; DROP TRIGGER device_profile_changed;"
+            "DROP TRIGGER device_labels_added; DROP TRIGGER device_labels_changed;"
+            " DROP TRIGGER device_labels_removed; DROP INDEX devices_by_status; DROP INDEX devices_by_kind;"
+            " DROP TRIGGER device_profile_added; DROP TRIGGER device_profile_changed;"
             " DROP TRIGGER device_profile_removed; DROP INDEX devices_by_profile;"
             " ALTER TABLE devices DROP COLUMN profile;"
             " ALTER TABLE users DROP COLUMN token_version;"
             " ALTER TABLE users DROP COLUMN source; ALTER TABLE users DROP COLUMN last_sign_in;"
             " ALTER TABLE users DROP COLUMN disabled;"
+            " ALTER TABLE tenants DROP COLUMN telemetry_days; ALTER TABLE tenants DROP COLUMN logs_days;"
             " CREATE TABLE node_logs (id INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL,"
             " ts INTEGER NOT NULL, level TEXT NOT NULL, logger TEXT NOT NULL, message TEXT NOT NULL);"
             " PRAGMA user_version = 6;"

@@ -50,6 +50,15 @@ def test_every_backend_is_listed_by_fieldhub_up_help_and_in_the_configuration_do
 
 
 def test_an_unknown_store_is_refused_by_the_settings() -> None:
-    with pytest.raises(ConfigError, match=r"unknown store 'mongodb://h/x': use one of sqlite:///path/to/fieldhub.db"):
-        load_settings(demo=True, store="mongodb://h/x")
+    # A scheme no backend registers; the refusal names every store that is known.
+    known = "sqlite:///path/to/fieldhub.db, mongodb://user:password@host:27017/fieldhub"
+    with pytest.raises(ConfigError, match=rf"unknown store 'cassandra://h/x': use one of {known}"):
+        load_settings(demo=True, store="cassandra://h/x")
     assert load_settings(demo=True, store="sqlite:///tmp/x.db").store_url == "sqlite:///tmp/x.db"
+
+
+def test_a_refused_store_url_never_shows_its_password() -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(demo=True, store="mongodb+srv://hub:s3cret-pw@cluster.example/fieldhub")
+    assert "s3cret-pw" not in str(refused.value)
+    assert "mongodb+srv://hub:***@cluster.example/fieldhub" in str(refused.value)

@@ -1,4 +1,4 @@
-"""The chunk codec of the SQLite store: every value comes back as it went in, whole or sliced."""
+"""The chunk codec both stores share: every value comes back as it went in, whole or sliced."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.telemetry import Reading, ReadingColumns, Value
-from hub.store.sqlite import chunks
+from hub.store import columns as chunks
 
 values = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.text(max_size=20))
 

@@ -139,7 +139,7 @@ class MosquittoBroker:
         subscriptions.append(f"{ROOT}/+/{REGISTRY_NOTICE}")
         if serves_api:
             subscriptions.append(f"{ROOT}/+/commands/+/response")
-            # Instance reports update deployments read-modify-write: one process takes them all.
+            # Every API process gets every instance report; the leader applies them (hub/deploy/instances.py).
             subscriptions.append(f"{ROOT}/+/{TopicKind.APPS.value}")
         if administer:
             subscriptions.append(RESPONSE_TOPIC)

@@ -102,7 +102,8 @@ class ManagedMosquitto:
         # The plugin file holds the hub's service password hash: readable by this user only.
         fd = os.open(dynsec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(orjson.dumps(config_document(*self._service, self._devices), option=orjson.OPT_INDENT_2))
+            # Not indented: a third less to write and for Mosquitto to read (~170 MB for 100,000 devices).
+            fh.write(orjson.dumps(config_document(*self._service, self._devices)))
         lines = [
             # Started as root, Mosquitto would switch to its own user, which cannot read these files.
             f"user {pwd.getpwuid(os.getuid()).pw_name}",
@@ -144,7 +145,8 @@ class ManagedMosquitto:
         # A broker that outlived a killed hub holds the port and would take the devices' traffic: it is
         # stopped before its files are rewritten (it saves its queued messages on SIGTERM).
         await self._pidfile.stop_stale(self._conf, _STOP_TIMEOUT_S)
-        self._write_config()
+        # Seconds with many devices: off the event loop, which serves the hub meanwhile.
+        await asyncio.to_thread(self._write_config)
         await self._background.open()
         try:
             await self._launch()

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-from contracts.alarms import MAX_ALARM_HISTORY, Alarm, AlarmChange, AlarmState, Rule, Severity
-from hub.store.alarms import AlarmQuery, Pending
+from contracts.alarms import Alarm, AlarmChange, AlarmState, Rule, Severity
+from hub.store.alarms import AlarmQuery, Pending, bounded_history, moved
 from hub.store.sqlite.connections import transaction
 from hub.store.sqlite.database import SqliteDatabase
 from hub.store.sqlite.profiles import store_version
@@ -37,13 +37,6 @@ _COLUMNS = (
     " acknowledged_by, cleared, cleared_by, updated, history"
 )
 _OPEN = "('active', 'acknowledged')"
-
-
-def _bounded(history: list[AlarmChange]) -> list[AlarmChange]:
-    """``history`` within :data:`MAX_ALARM_HISTORY`: its first entry (the raise) and the newest ones."""
-    if len(history) <= MAX_ALARM_HISTORY:
-        return history
-    return [history[0], *history[len(history) - MAX_ALARM_HISTORY + 1 :]]
 
 
 def _history_json(history: list[AlarmChange]) -> str:
@@ -146,28 +139,22 @@ def _transition(
         alarm = _select_one(conn, alarm_id, tenant)
         if alarm is None or alarm.state not in expected:
             return None
-        history = _bounded([*alarm.history, change])
-        update: dict[str, Any] = {"state": change.state, "updated": change.ts, "history": history}
-        if change.state is AlarmState.ACKNOWLEDGED:
-            update |= {"acknowledged": change.ts, "acknowledged_by": change.by}
-        elif change.state is AlarmState.CLEARED:
-            update |= {"cleared": change.ts, "cleared_by": change.by}
-        moved = alarm.model_copy(update=update)
+        after = moved(alarm, change)
         conn.execute(
             "UPDATE alarms SET state = ?, updated = ?, acknowledged = ?, acknowledged_by = ?, cleared = ?,"
             " cleared_by = ?, history = ? WHERE id = ?",
             (
-                moved.state.value,
-                moved.updated,
-                moved.acknowledged,
-                moved.acknowledged_by,
-                moved.cleared,
-                moved.cleared_by,
-                _history_json(moved.history),
+                after.state.value,
+                after.updated,
+                after.acknowledged,
+                after.acknowledged_by,
+                after.cleared,
+                after.cleared_by,
+                _history_json(after.history),
                 alarm_id,
             ),
         )
-        return moved
+        return after
 
 
 def _set_pending(conn: sqlite3.Connection, started: Sequence[Pending], ended: Sequence[tuple[str, str, str]]) -> None:
@@ -229,7 +216,7 @@ class SqliteAlarms:
 
     # alarms
     async def open_alarm(self, alarm: Alarm) -> Alarm | None:
-        stored = alarm.model_copy(update={"history": _bounded(alarm.history)})
+        stored = alarm.model_copy(update={"history": bounded_history(alarm.history)})
         opened: list[bool] = []
         # Only a taken alarm id raises (a Conflict); an open alarm of the rule and device is no error.
         await self._db.create(lambda c: opened.append(_open(c, stored)), "alarm", alarm.id)

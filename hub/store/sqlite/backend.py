@@ -13,6 +13,7 @@ from hub.store.sqlite.channels import SqliteChannels
 from hub.store.sqlite.database import SqliteDatabase
 from hub.store.sqlite.events import SqliteEvents
 from hub.store.sqlite.identity import SqliteIdentity
+from hub.store.sqlite.leases import SqliteLeases
 from hub.store.sqlite.logs import SqliteLogs
 from hub.store.sqlite.nodes import SqliteNodes
 from hub.store.sqlite.outbox import SqliteOutbox
@@ -46,4 +47,5 @@ def sqlite_backend(path: Path) -> Backend:
         channels=SqliteChannels(db),
         audit=SqliteAudit(db),
         sign_ins=SqliteSignIns(db),
+        leases=SqliteLeases(db),
     )

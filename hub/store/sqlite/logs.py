@@ -10,7 +10,7 @@ each have an index on ``(column, ts)`` (schema version 11, hub/store/sqlite/migr
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from hub.errors import InvalidInput
@@ -135,9 +135,15 @@ class SqliteLogs:
         row = await self._db.readers.run(lambda c: c.execute("SELECT count(*) FROM log_lines").fetchone())
         return int(row[0])
 
-    async def older_than(self, ts: int, limit: int) -> list[StoredLine]:
-        sql = f"SELECT {_COLUMNS} FROM log_lines AS l WHERE ts < ? ORDER BY ts LIMIT ?"  # noqa: S608 - constants only
-        rows = await self._db.readers.run(lambda c: c.execute(sql, (ts, limit)).fetchall())
+    async def older_than(
+        self, ts: int, limit: int, *, tenant: str | None = None, other_than: Collection[str] = ()
+    ) -> list[StoredLine]:
+        where = Where().equals("l.tenant", tenant)
+        where.add("l.ts < ?", ts)
+        if other_than:
+            where.add(f"l.tenant NOT IN ({', '.join('?' * len(other_than))})", *other_than)
+        sql = f"SELECT {_COLUMNS} FROM log_lines AS l {where.sql} ORDER BY l.ts LIMIT ?"  # noqa: S608 - constants only
+        rows = await self._db.readers.run(lambda c: c.execute(sql, [*where.args, limit]).fetchall())
         return [_row(row) for row in rows]
 
     async def beyond(self, keep: int, limit: int) -> list[StoredLine]:

@@ -10,7 +10,8 @@ import sqlite3
 from collections.abc import Callable
 
 from hub.errors import ConfigError
-from hub.store.sqlite import chunks
+from hub.store.columns import MAX_POINTS, Columns, decode_value, ident
+from hub.store.sqlite import chunks, rollups
 
 _CHUNKS = """
     CREATE TABLE chunks (
@@ -29,26 +30,55 @@ _CHUNKS = """
 """
 
 
-def _points_to_chunks(conn: sqlite3.Connection) -> None:
-    """5: one row per point becomes one row per chunk of up to MAX_POINTS points (see chunks.py)."""
-    # One statement at a time: executescript would commit the migration's transaction first.
-    for statement in _CHUNKS.split(";"):
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """The statements of ``script`` inside a function step's transaction (executescript would commit it first)."""
+    for statement in script.split(";"):
         if statement.strip():
             conn.execute(statement)
+
+
+def _points_to_chunks(conn: sqlite3.Connection) -> None:
+    """5: one row per point becomes one row per chunk of up to MAX_POINTS points (see chunks.py)."""
+    _run_script(conn, _CHUNKS)
     series_ids = [row[0] for row in conn.execute("SELECT DISTINCT series FROM points")]
     for series in series_ids:
-        columns = chunks.Columns()
+        columns = Columns()
         rows = conn.execute("SELECT ts, ident, vtype, num, txt FROM points WHERE series = ? ORDER BY ts", (series,))
         for ts, old_ident, vtype, num, txt in rows.fetchall():
             # Version 1 identified unsequenced points by -1 - ts; chunks by ts + NO_SEQ (rising with time).
-            ident = old_ident if old_ident >= 0 else chunks.ident(None, -1 - old_ident)
-            columns.append(ts, ident, chunks.decode_value(vtype, num, txt))
-            if len(columns) == chunks.MAX_POINTS:
+            point_ident = old_ident if old_ident >= 0 else ident(None, -1 - old_ident)
+            columns.append(ts, point_ident, decode_value(vtype, num, txt))
+            if len(columns) == MAX_POINTS:
                 chunks.insert(conn, series, columns)
-                columns = chunks.Columns()
+                columns = Columns()
         if len(columns):
             chunks.insert(conn, series, columns)
     conn.execute("DROP TABLE points")
+
+
+_ROLLUPS = """
+    CREATE TABLE rollups (
+        series INTEGER NOT NULL,
+        span INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        nums INTEGER NOT NULL,
+        total REAL NOT NULL,
+        low REAL,
+        high REAL,
+        PRIMARY KEY (series, span, start)
+    ) WITHOUT ROWID;
+    CREATE INDEX rollups_by_start ON rollups(span, start);
+    ALTER TABLE tenants ADD COLUMN telemetry_days INTEGER;
+    ALTER TABLE tenants ADD COLUMN logs_days INTEGER
+"""
+
+
+def _rollups(conn: sqlite3.Connection) -> None:
+    """19: rollups per series and span (hub/store/sqlite/rollups.py), built from the stored chunks; and each
+    tenant's retention of raw telemetry and logs, in days (NULL: the hub's default)."""
+    _run_script(conn, _ROLLUPS)
+    rollups.build(conn)
 
 
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
@@ -476,6 +506,41 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         key TEXT PRIMARY KEY,
         until INTEGER NOT NULL
     ) WITHOUT ROWID;
+    """,
+    # 18: named leases (hub/store/leases.py): the leader of the hub processes on one store holds ``leader``.
+    """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 19: telemetry rollups and per-tenant retention
+    _rollups,
+    # 20: device listings that stay fast at 100,000 devices: each label a row of its own, indexed (a JSON column
+    # cannot be), kept by triggers; the status and kind filters indexed in id order, as pages are read, with the
+    # tenant, so that a tenant's count reads the index alone.
+    """
+    CREATE TABLE device_labels (
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        device TEXT NOT NULL,
+        PRIMARY KEY (key, value, device)
+    ) WITHOUT ROWID;
+    CREATE INDEX device_labels_by_device ON device_labels(device);
+    INSERT INTO device_labels(key, value, device) SELECT j.key, j.value, d.id FROM devices d, json_each(d.labels) j;
+    CREATE TRIGGER device_labels_added AFTER INSERT ON devices BEGIN
+        INSERT INTO device_labels(key, value, device) SELECT key, value, new.id FROM json_each(new.labels);
+    END;
+    CREATE TRIGGER device_labels_changed AFTER UPDATE OF labels ON devices BEGIN
+        DELETE FROM device_labels WHERE device = old.id;
+        INSERT INTO device_labels(key, value, device) SELECT key, value, new.id FROM json_each(new.labels);
+    END;
+    CREATE TRIGGER device_labels_removed AFTER DELETE ON devices BEGIN
+        DELETE FROM device_labels WHERE device = old.id;
+    END;
+    CREATE INDEX devices_by_status ON devices(status, id, tenant);
+    CREATE INDEX devices_by_kind ON devices(kind, id, tenant);
     """,
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from hub.store.sqlite.database import SqliteDatabase
 from hub.store.sqlite.where import Where
 
 # Interpolated into SQL (the S608 noqa below): a constant, never input.
+_TENANT_COLUMNS = "id, name, created, telemetry_days, logs_days"
 _DEVICE_COLUMNS = "id, tenant, name, kind, labels, enabled, status, created, last_seen, profile"
 _SECRET_COLUMNS = "id, tenant, secret_hash, enabled, broker_hash"  # noqa: S105 - column names
 
@@ -42,6 +44,17 @@ def _device(row: tuple[Any, ...]) -> Device:
         created=from_epoch_ms(created),
         last_seen=None if last_seen is None else from_epoch_ms(last_seen),
         profile=profile,
+    )
+
+
+def _tenant(row: Sequence[Any]) -> Tenant:
+    tenant_id, name, created, telemetry_days, logs_days = row
+    return Tenant(
+        id=tenant_id,
+        name=name,
+        created=from_epoch_ms(created),
+        telemetry_days=telemetry_days,
+        logs_days=logs_days,
     )
 
 
@@ -85,30 +98,35 @@ class SqliteRegistry:
     # tenants
     async def create_tenant(self, tenant: Tenant) -> None:
         await self._db.insert(
-            "INSERT INTO tenants(id, name, created) VALUES (?, ?, ?)",
-            (tenant.id, tenant.name, to_epoch_ms(tenant.created)),
+            "INSERT INTO tenants(id, name, created, telemetry_days, logs_days) VALUES (?, ?, ?, ?, ?)",
+            (tenant.id, tenant.name, to_epoch_ms(tenant.created), tenant.telemetry_days, tenant.logs_days),
             "tenant",
         )
 
     async def get_tenant(self, tenant_id: str) -> Tenant | None:
-        row = await self._db.readers.run(
-            lambda c: c.execute("SELECT id, name, created FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
-        )
-        return None if row is None else Tenant(id=row[0], name=row[1], created=from_epoch_ms(row[2]))
+        sql = f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE id = ?"  # noqa: S608 - constants only
+        row = await self._db.readers.run(lambda c: c.execute(sql, (tenant_id,)).fetchone())
+        return None if row is None else _tenant(row)
 
     async def list_tenants(self) -> list[Tenant]:
-        rows = await self._db.readers.run(
-            lambda c: c.execute("SELECT id, name, created FROM tenants ORDER BY id").fetchall()
-        )
-        return [Tenant(id=i, name=n, created=from_epoch_ms(c)) for i, n, c in rows]
+        sql = f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY id"  # noqa: S608 - constants only
+        rows = await self._db.readers.run(lambda c: c.execute(sql).fetchall())
+        return [_tenant(row) for row in rows]
 
     async def rename_tenant(self, tenant_id: str, name: str) -> Tenant | None:
-        row = await self._db.writer.run(
-            lambda c: c.execute(
-                "UPDATE tenants SET name = ? WHERE id = ? RETURNING id, name, created", (name, tenant_id)
-            ).fetchone()
+        sql = f"UPDATE tenants SET name = ? WHERE id = ? RETURNING {_TENANT_COLUMNS}"  # noqa: S608 - constants only
+        row = await self._db.writer.run(lambda c: c.execute(sql, (name, tenant_id)).fetchone())
+        return None if row is None else _tenant(row)
+
+    async def set_tenant_retention(
+        self, tenant_id: str, telemetry_days: int | None, logs_days: int | None
+    ) -> Tenant | None:
+        sql = (
+            "UPDATE tenants SET telemetry_days = ?, logs_days = ? WHERE id = ? "  # noqa: S608 - constants only
+            f"RETURNING {_TENANT_COLUMNS}"
         )
-        return None if row is None else Tenant(id=row[0], name=row[1], created=from_epoch_ms(row[2]))
+        row = await self._db.writer.run(lambda c: c.execute(sql, (telemetry_days, logs_days, tenant_id)).fetchone())
+        return None if row is None else _tenant(row)
 
     async def delete_tenant(self, tenant_id: str) -> dict[str, int] | None:
         return await self._db.writer.run(lambda c: _delete_tenant(c, tenant_id))
@@ -149,7 +167,7 @@ class SqliteRegistry:
             .equals("profile", query.profile)
         )
         if query.label is not None:
-            filters.add("json_extract(labels, '$.\"' || ? || '\"') = ?", *query.label)
+            filters.add("id IN (SELECT device FROM device_labels WHERE key = ? AND value = ?)", *query.label)
         if query.search:
             pattern = f"%{_escape_like(query.search)}%"
             filters.add("(id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\')", pattern, pattern)

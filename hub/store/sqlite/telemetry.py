@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import math
 import sqlite3
-from collections.abc import Callable, Sequence
-from itertools import groupby
+from collections.abc import Sequence
+from functools import partial
 
 from contracts.telemetry import ReadingColumns, Value
 from hub.clock import now_ms
-from hub.store.sqlite import chunks, outbox
+from hub.errors import InvalidInput
+from hub.store.columns import (
+    HIGHEST,
+    LOWEST,
+    MAX_POINTS,
+    Columns,
+    RangeScan,
+    SmallChunks,
+    by_key,
+    decode,
+    decode_value,
+    encode_value,
+)
+from hub.store.rollups import Buckets, Plan, Summary, plan
+from hub.store.sqlite import chunks, outbox, rollups
 from hub.store.sqlite.connections import transaction
 from hub.store.sqlite.database import SqliteDatabase
-from hub.store.telemetry import AggFn, AggregateQuery, Message, RangeQuery, WriteResult
-
-_AGG: dict[AggFn, Callable[[list[float]], float]] = {
-    AggFn.AVG: lambda values: math.fsum(values) / len(values),
-    AggFn.MIN: min,
-    AggFn.MAX: max,
-    AggFn.SUM: math.fsum,
-}
+from hub.store.telemetry import ROLLUP_SPANS, AggregateQuery, Message, RangeQuery, WriteResult
 
 
 class SeriesCache:
@@ -55,7 +61,8 @@ def write_points(
     *,
     to_outbox: bool,
 ) -> WriteResult:
-    """Store a batch in one transaction as one chunk per series, and append it to the outbox.
+    """Store a batch in one transaction as one chunk per series, add it to the rollups, and append it to the
+    outbox.
 
     Points already stored are dropped.
     """
@@ -64,15 +71,17 @@ def write_points(
         seen[message.device_id] = max(message.received, seen.get(message.device_id, 0))
     try:
         with transaction(conn):
-            grouped = [(m.device_id, _by_key(ReadingColumns.of(m.readings))) for m in batch]
+            grouped = [(m.device_id, by_key(ReadingColumns.of(m.readings))) for m in batch]
             ids = cache.resolve(conn, {(device_id, key) for device_id, groups in grouped for key, _ in groups})
             by_series: dict[int, list[ReadingColumns]] = {}
             for device_id, groups in grouped:
                 for key, part in groups:
                     by_series.setdefault(ids[device_id, key], []).append(part)
             points = sum(len(m.readings) for m in batch)
-            pending = {series: chunks.Columns.of(ReadingColumns.joined(parts)) for series, parts in by_series.items()}
-            stored = sum(_insert(conn, series, columns) for series, columns in pending.items())
+            pending = {series: Columns.of(ReadingColumns.joined(parts)) for series, parts in by_series.items()}
+            new = [(series, _insert(conn, series, columns)) for series, columns in pending.items()]
+            rollups.add(conn, [(series, columns) for series, columns in new if len(columns)])
+            stored = sum(len(columns) for _, columns in new)
             for series, columns in pending.items():
                 compactor.note(series, len(columns))
             conn.executemany(
@@ -93,26 +102,14 @@ def write_points(
     return WriteResult(stored=stored, duplicates=points - stored, position=position)
 
 
-def _by_key(readings: ReadingColumns) -> list[tuple[str, ReadingColumns]]:
-    """The readings of one message by sensor, each sensor's in arrival order (sorted in C, not per reading)."""
-    keys = readings.keys
-    if not keys:
-        return []
-    if keys.count(keys[0]) == len(keys):
-        return [(keys[0], readings)]
-    order = sorted(range(len(keys)), key=keys.__getitem__)  # stable: arrival order within a sensor
-    return [(key, readings.pick(list(at))) for key, at in groupby(order, keys.__getitem__)]
-
-
-def _newest(columns: chunks.Columns) -> tuple[int, int, float | None, str | None]:
+def _newest(columns: Columns) -> tuple[int, int, float | None, str | None]:
     """The latest-value row of a chunk: its newest point (the first of equal timestamps)."""
-    newest = columns.ts.index(max(columns.ts))
-    texts = columns.text_positions() if columns.vtypes[newest] == chunks.STRING else {}
-    return (columns.ts[newest], *chunks.encode_value(columns.value(newest, texts)))
+    ts, value = columns.newest()
+    return (ts, *encode_value(value))
 
 
-def _insert(conn: sqlite3.Connection, series: int, columns: chunks.Columns) -> int:
-    """Write the points of ``columns`` that the series does not hold yet; return how many."""
+def _insert(conn: sqlite3.Connection, series: int, columns: Columns) -> Columns:
+    """Write the points of ``columns`` that the series does not hold yet; return those."""
     idents = columns.idents
     lowest, highest = min(idents), max(idents)
     # Ingest writes rising idents, so this range query usually finds nothing and costs one index seek.
@@ -120,47 +117,20 @@ def _insert(conn: sqlite3.Connection, series: int, columns: chunks.Columns) -> i
     for (blob,) in conn.execute(
         "SELECT data FROM chunks WHERE series = ? AND max_ident >= ? AND min_ident <= ?", (series, lowest, highest)
     ):
-        stored.update(chunks.decode(blob).idents)
-    unique = set(idents)
-    if len(unique) != len(idents) or not unique.isdisjoint(stored):
-        keep, seen_here = [], set()
-        for i, point_ident in enumerate(idents):
-            if point_ident not in stored and point_ident not in seen_here:
-                seen_here.add(point_ident)
-                keep.append(i)
-        columns = columns.select(keep)
+        stored.update(decode(blob).idents)
+    columns = columns.without(stored)
     if len(columns):
         chunks.insert(conn, series, columns)
-    return len(columns)
+    return columns
 
 
-class Compactor:
-    """Merges the small chunks that low-rate series leave behind (lives on the writer thread).
-
-    A device sending one reading every few seconds gets a chunk per reading; left alone, such
-    series would cost a row per point again, and a query would decode thousands of tiny chunks.
-    Once a series has written ``every`` small chunks, its small chunks are merged, in time order.
-    """
-
-    SMALL = 256
-    MERGE_AT_MOST = 1024
-
-    def __init__(self, every: int = 64) -> None:
-        self._every = every
-        self._small_writes: dict[int, int] = {}
-
-    def note(self, series: int, points: int) -> None:
-        if points < self.SMALL:
-            self._small_writes[series] = self._small_writes.get(series, 0) + 1
-
-    def due(self) -> bool:
-        return any(count >= self._every for count in self._small_writes.values())
+class Compactor(SmallChunks[int]):
+    """Merges the small chunks of the series that are due (lives on the writer thread)."""
 
     def compact(self, conn: sqlite3.Connection) -> int:
         """Merge the small chunks of every series that is due; return how many chunk rows went away."""
         removed = 0
-        for series in [s for s, count in self._small_writes.items() if count >= self._every]:
-            del self._small_writes[series]
+        for series in self.take_due():
             with transaction(conn):
                 picked = conn.execute(
                     "SELECT id, data FROM chunks WHERE series = ? AND n < ? ORDER BY min_ts LIMIT ?",
@@ -170,10 +140,10 @@ class Compactor:
                     continue
                 # Column by column in C: merging point by point held the writer (and ingest behind it) for
                 # tens of milliseconds per series.
-                merged = chunks.Columns.concat([chunks.decode(blob) for _, blob in picked]).in_order()
+                merged = Columns.concat([decode(blob) for _, blob in picked]).in_order()
                 conn.executemany("DELETE FROM chunks WHERE id = ?", [(row_id,) for row_id, _ in picked])
                 chunks.insert(conn, series, merged)
-                removed += len(picked) - -(-len(merged) // chunks.MAX_POINTS)
+                removed += len(picked) - -(-len(merged) // MAX_POINTS)
         return removed
 
 
@@ -182,71 +152,65 @@ def _series_id(conn: sqlite3.Connection, device_id: str, key: str) -> int | None
     return None if row is None else int(row[0])
 
 
-_LOWEST, _HIGHEST = -(2**63), 2**63 - 1
-
-
-def _points(
-    conn: sqlite3.Connection, query: RangeQuery, series: int, *, enough: int | None
-) -> list[tuple[int, chunks.Columns, int, dict[int, str]]]:
-    """Points of ``series`` in the query's time range as (ts, chunk, index, texts), in chunk order.
-
-    With ``enough``, stops reading chunks once ``enough`` points are found that no later chunk can
-    come before (chunks are read by start time, or by end time for descending queries).
-    """
-    start = _LOWEST if query.start is None else query.start
-    end = _HIGHEST if query.end is None else query.end
-    order = "max_ts DESC" if query.descending else "min_ts ASC"
-    rows = conn.execute(
-        f"SELECT min_ts, max_ts, data FROM chunks WHERE series = ? AND max_ts >= ? AND min_ts < ? ORDER BY {order}",  # noqa: S608 - fixed fragments
-        (series, start, end),
-    )
-    found: list[tuple[int, chunks.Columns, int, dict[int, str]]] = []
-    for min_ts, max_ts, blob in rows:
-        if enough is not None and len(found) >= enough:
-            ordered = sorted(ts for ts, *_ in found)
-            if query.descending and max_ts < ordered[-enough]:
-                break
-            if not query.descending and min_ts > ordered[enough - 1]:
-                break
-        columns = chunks.decode(blob)
-        texts = columns.text_positions()
-        found.extend((ts, columns, i, texts) for i, ts in enumerate(columns.ts) if start <= ts < end)
-    return found
-
-
 def query_range(conn: sqlite3.Connection, query: RangeQuery) -> list[tuple[int, Value]]:
     """Raw points of one series, oldest or newest first."""
+    return [(ts, value) for ts, _, value in identified_points(conn, query)]
+
+
+def identified_points(conn: sqlite3.Connection, query: RangeQuery) -> list[tuple[int, int, Value]]:
+    """Raw points of one series with their idents, oldest or newest first."""
     series = _series_id(conn, query.device_id, query.key)
     if series is None:
         return []
-    found = _points(conn, query, series, enough=query.limit)
-    # Equal times are ordered by ident (the seq), whichever chunk holds them.
-    found.sort(key=lambda point: (point[0], point[1].idents[point[2]]), reverse=query.descending)
-    return [(ts, columns.value(i, texts)) for ts, columns, i, texts in found[: query.limit]]
+    scan = RangeScan(query.start, query.end, descending=query.descending, enough=query.limit)
+    order = "max_ts DESC" if query.descending else "min_ts ASC"
+    rows = conn.execute(
+        f"SELECT min_ts, max_ts, data FROM chunks WHERE series = ? AND max_ts >= ? AND min_ts < ? ORDER BY {order}",  # noqa: S608 - fixed fragments
+        (series, scan.start, scan.end),
+    )
+    for min_ts, max_ts, blob in rows:
+        if scan.complete(min_ts, max_ts):
+            break
+        scan.add(decode(blob))
+    return scan.identified(query.limit)
 
 
-def query_aggregate(conn: sqlite3.Connection, query: AggregateQuery) -> list[tuple[int, float]]:
-    """Epoch-aligned buckets of one series; numeric aggregates skip string values."""
-    series = _series_id(conn, query.range.device_id, query.range.key)
+def query_aggregate(conn: sqlite3.Connection, query: AggregateQuery, *, use_rollups: bool) -> list[tuple[int, float]]:
+    """Epoch-aligned buckets of one series; numeric aggregates skip string values. Whole spans come from the
+    rollups where the interval allows (unless ``use_rollups`` is off), the rest from raw points."""
+    wanted = query.range
+    series = _series_id(conn, wanted.device_id, wanted.key)
     if series is None:
         return []
-    iv = query.interval_ms
-    numbers: dict[int, list[float]] = {}
-    counts: dict[int, int] = {}
-    for ts, columns, i, _ in _points(conn, query.range, series, enough=None):
-        bucket = ts // iv * iv
-        counts[bucket] = counts.get(bucket, 0) + 1
-        if columns.vtypes[i] != chunks.STRING:
-            numbers.setdefault(bucket, []).append(columns.nums[i])
-    result = []
-    for bucket in sorted(counts, reverse=query.range.descending):
-        if query.fn is AggFn.COUNT:
-            result.append((bucket, float(counts[bucket])))
-        elif bucket in numbers:
-            result.append((bucket, _AGG[query.fn](numbers[bucket])))
-        if len(result) == query.range.limit:
-            break
-    return result
+    buckets = Buckets(query.interval_ms)
+    how = plan(wanted.start, wanted.end, query.interval_ms) if use_rollups else None
+    if how is None:
+        _add_raw(conn, series, wanted.start, wanted.end, buckets)
+    else:
+        buckets.add_figures(rollups.read(conn, series, how, query.interval_ms))
+        if how.first is not None:
+            _add_raw(conn, series, wanted.start, how.first, buckets)
+        if how.last is not None:
+            _add_raw(conn, series, how.last, wanted.end, buckets)
+    return buckets.result(query.fn, descending=wanted.descending, limit=wanted.limit)
+
+
+def _add_raw(conn: sqlite3.Connection, series: int, start: int | None, end: int | None, buckets: Buckets) -> None:
+    """Add the raw points of ``series`` in ``[start, end)`` to ``buckets``, a chunk at a time."""
+    low = LOWEST if start is None else start
+    high = HIGHEST if end is None else end
+    if low >= high:  # an aggregate's edge that falls on a span boundary: no partial span to read
+        return
+    rows = conn.execute(
+        "SELECT min_ts, max_ts, data FROM chunks WHERE series = ? AND max_ts >= ? AND min_ts < ?", (series, low, high)
+    )
+    for min_ts, max_ts, blob in rows:
+        columns = decode(blob)
+        if low <= min_ts and max_ts < high:
+            buckets.add_points(columns.ts, columns.nums)
+        else:
+            inside = [i for i, ts in enumerate(columns.ts) if low <= ts < high]
+            buckets.add_points([columns.ts[i] for i in inside], [columns.nums[i] for i in inside])
 
 
 def latest(conn: sqlite3.Connection, device_id: str) -> dict[str, tuple[int, Value]]:
@@ -256,7 +220,7 @@ def latest(conn: sqlite3.Connection, device_id: str) -> dict[str, tuple[int, Val
         "WHERE s.device_id = ? ORDER BY s.key",
         (device_id,),
     ).fetchall()
-    return {key: (ts, chunks.decode_value(vtype, num, txt)) for key, ts, vtype, num, txt in rows}
+    return {key: (ts, decode_value(vtype, num, txt)) for key, ts, vtype, num, txt in rows}
 
 
 # Older SQLite builds allow 999 bound variables per statement; a chunk of ids stays well below.
@@ -284,18 +248,21 @@ def last_heard(conn: sqlite3.Connection, device_ids: Sequence[str], key: str | N
 
 
 def delete_device_data(conn: sqlite3.Connection, device_id: str) -> None:
-    """Remove every series of a device with its points and latest values (inside a transaction)."""
+    """Remove every series of a device with its points, rollups and latest values (inside a transaction)."""
     ids = [row[0] for row in conn.execute("SELECT id FROM series WHERE device_id = ?", (device_id,))]
     conn.executemany("DELETE FROM chunks WHERE series = ?", [(i,) for i in ids])
     conn.executemany("DELETE FROM latest WHERE series = ?", [(i,) for i in ids])
+    rollups.delete_series(conn, ids)
     conn.execute("DELETE FROM series WHERE device_id = ?", (device_id,))
 
 
 class SqliteTelemetry:
     """Points in chunks, latest values and the outbox append, on the database's writer thread."""
 
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: SqliteDatabase, *, use_rollups: bool = True) -> None:
+        """``use_rollups`` off answers every aggregate from raw points (a baseline to measure rollups against)."""
         self._db = db
+        self._use_rollups = use_rollups
         self._series = SeriesCache()
         self._compactor = Compactor()
         self._compacting: asyncio.Task[int] | None = None
@@ -326,11 +293,56 @@ class SqliteTelemetry:
     async def query_range(self, query: RangeQuery) -> list[tuple[int, Value]]:
         return await self._db.readers.run(lambda c: query_range(c, query))
 
+    async def identified_points(self, query: RangeQuery) -> list[tuple[int, int, Value]]:
+        return await self._db.readers.run(lambda c: identified_points(c, query))
+
+    async def rollups_until(self, device_id: str, key: str, span_ms: int, end: int) -> list[tuple[int, Summary]]:
+        def run(conn: sqlite3.Connection) -> list[tuple[int, Summary]]:
+            series = _series_id(conn, device_id, key)
+            if series is None:
+                return []
+            rows = rollups.read(conn, series, Plan(span_ms, None, end // span_ms * span_ms), span_ms)
+            return [(start, Summary(n, nums, total, low, high)) for start, n, nums, total, low, high in rows]
+
+        return await self._db.readers.run(run)
+
     async def query_aggregate(self, query: AggregateQuery) -> list[tuple[int, float]]:
-        return await self._db.readers.run(lambda c: query_aggregate(c, query))
+        return await self._db.readers.run(lambda c: query_aggregate(c, query, use_rollups=self._use_rollups))
 
     async def latest(self, device_id: str) -> dict[str, tuple[int, Value]]:
         return await self._db.readers.run(lambda c: latest(c, device_id))
 
     async def last_heard(self, device_ids: Sequence[str], key: str | None) -> dict[str, int]:
         return await self._db.readers.run(lambda c: last_heard(c, device_ids, key))
+
+    async def drop_raw(self, tenant: str, before: int) -> int:
+        series_ids = await self._db.readers.run(
+            lambda c: [
+                row[0]
+                for row in c.execute(
+                    "SELECT s.id FROM series s JOIN devices d ON d.id = s.device_id WHERE d.tenant = ?", (tenant,)
+                )
+            ]
+        )
+        removed = 0
+        # A transaction per series: one for the whole tenant would hold the writer, and ingest, for long.
+        for series in series_ids:
+            removed += await self._db.writer.run(partial(_drop_chunks, series=series, before=before))
+        return removed
+
+    async def drop_rollups(self, span_ms: int, before: int) -> int:
+        if span_ms not in ROLLUP_SPANS:
+            raise InvalidInput(f"no rollups of {span_ms} ms; spans are {', '.join(map(str, ROLLUP_SPANS))}")
+
+        def run(conn: sqlite3.Connection) -> int:
+            with transaction(conn):
+                return rollups.drop(conn, span_ms, before)
+
+        return await self._db.writer.run(run)
+
+
+def _drop_chunks(conn: sqlite3.Connection, series: int, before: int) -> int:
+    """Delete the chunks of ``series`` whose newest point is older than ``before``; how many points went."""
+    with transaction(conn):
+        rows = conn.execute("DELETE FROM chunks WHERE series = ? AND max_ts < ? RETURNING n", (series, before))
+        return sum(n for (n,) in rows)

@@ -18,7 +18,7 @@ from gpiozero.pins.mock import MockFactory
 from cloud.runtime import HubRuntime
 from edge_agent.agent import Agent
 from edge_agent.spool import Spool
-from hub.store.sqlite import chunks
+from hub.store import columns as chunks
 from tests.helpers.agent import running_agent
 from tests.helpers.hub import Api, running_hub
 from tests.helpers.ports import free_port

@@ -196,10 +196,11 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename Tenant
-         * @description Give a tenant another name (platform admins); its id stays.
+         * Update Tenant
+         * @description Give a tenant another name (its id stays) and/or set how many days it keeps raw telemetry and log lines
+         *     (``null``: the hub's default; platform admins).
          */
-        patch: operations["rename_tenant_api_v1_tenants__tenant_id__patch"];
+        patch: operations["update_tenant_api_v1_tenants__tenant_id__patch"];
         trace?: never;
     };
     "/api/v1/users": {
@@ -267,6 +268,27 @@ export interface paths {
          *     one of the tenant's (else 422); its labels are the device's unless the body gives them.
          */
         post: operations["create_device_api_v1_devices_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/devices/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Devices
+         * @description Register up to 500 devices at once, all or none (422 for an id given twice or a device naming a tenant:
+         *     the batch names it once; 409 for a taken id). The passwords are shown only in this answer.
+         */
+        post: operations["create_devices_api_v1_devices_batch_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2142,6 +2164,27 @@ export interface components {
             profile?: string | null;
         };
         /**
+         * DeviceBatchCreate
+         * @description Body of ``POST /api/v1/devices/batch``: devices registered all or none, in one tenant.
+         */
+        DeviceBatchCreate: {
+            /**
+             * Tenant
+             * @description The tenant of every device (platform admins)
+             */
+            tenant?: string | null;
+            /** Devices */
+            devices: components["schemas"]["DeviceCreate"][];
+        };
+        /**
+         * DeviceBatchCreated
+         * @description Answer of ``POST /api/v1/devices/batch``: every device with its one-time credentials, in the order given.
+         */
+        DeviceBatchCreated: {
+            /** Devices */
+            devices: components["schemas"]["DeviceWithCredentials"][];
+        };
+        /**
          * DeviceCreate
          * @description Body of ``POST /api/v1/devices``.
          */
@@ -3300,6 +3343,16 @@ export interface components {
              * Format: date-time
              */
             created: string;
+            /**
+             * Telemetry Days
+             * @description Raw telemetry older than this is removed, rollups stay (none: the hub's default)
+             */
+            telemetry_days?: number | null;
+            /**
+             * Logs Days
+             * @description Log lines older than this are archived and removed (none: the hub's default)
+             */
+            logs_days?: number | null;
         };
         /**
          * TenantCreate
@@ -3316,10 +3369,23 @@ export interface components {
             /** Items */
             items: components["schemas"]["Tenant"][];
         };
-        /** TenantUpdate */
+        /**
+         * TenantUpdate
+         * @description Body of ``PATCH /api/v1/tenants/{id}``: what it gives changes, the rest stays.
+         */
         TenantUpdate: {
             /** Name */
-            name: string;
+            name?: string | null;
+            /**
+             * Telemetry Days
+             * @description Days raw telemetry is kept, rollups longer (null: the hub's default)
+             */
+            telemetry_days?: number | null;
+            /**
+             * Logs Days
+             * @description Days log lines are kept (null: the hub's default)
+             */
+            logs_days?: number | null;
         };
         /** TimelineEntry */
         TimelineEntry: {
@@ -4051,7 +4117,7 @@ export interface operations {
             };
         };
     };
-    rename_tenant_api_v1_tenants__tenant_id__patch: {
+    update_tenant_api_v1_tenants__tenant_id__patch: {
         parameters: {
             query?: never;
             header?: never;
@@ -4299,6 +4365,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["DeviceWithCredentials"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_devices_api_v1_devices_batch_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceBatchCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceBatchCreated"];
                 };
             };
             /** @description Validation Error */

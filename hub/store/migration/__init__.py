@@ -1,0 +1,1 @@
+"""Moving a hub's store from SQLite to MongoDB (``fieldhub store migrate``)."""

@@ -13,20 +13,8 @@ import math
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
-from hub.store.telemetry import ROLLUP_SPANS, AggFn
-
-
-class Summary(NamedTuple):
-    """The points of one span: ``n`` of them, ``nums`` numeric, whose ``sum``, ``min`` and ``max`` these are
-    (``min`` and ``max`` are ``None`` without a numeric point)."""
-
-    n: int
-    nums: int
-    sum: float
-    min: float | None
-    max: float | None
+from hub.store.telemetry import ROLLUP_SPANS, AggFn, Summary
 
 
 def summarize(stamps: Sequence[int], numbers: Sequence[float], span: int) -> list[tuple[int, Summary]]:

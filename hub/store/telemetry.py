@@ -8,12 +8,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from contracts.telemetry import Reading, Value
-
-if TYPE_CHECKING:
-    from hub.store.rollups import Summary  # which imports this module
 
 #: The spans (ms) of the rollups kept per series: one minute and one hour. Aggregate queries whose interval is a
 #: multiple of a span read whole spans from the rollup instead of every raw point.
@@ -88,6 +85,17 @@ class WriteResult:
     stored: int
     duplicates: int
     position: int | None
+
+
+class Summary(NamedTuple):
+    """The points of one span: ``n`` of them, ``nums`` numeric, whose ``sum``, ``min`` and ``max`` these are
+    (``min`` and ``max`` are ``None`` without a numeric point)."""
+
+    n: int
+    nums: int
+    sum: float
+    min: float | None
+    max: float | None
 
 
 class TelemetryStore(Protocol):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.store.rollups import Buckets, Plan, Summary, plan, summarize
-from hub.store.telemetry import AggFn
+from hub.store.rollups import Buckets, Plan, plan, summarize
+from hub.store.telemetry import AggFn, Summary
 
 pytestmark = pytest.mark.timeout(60)
 MINUTE, HOUR = 60_000, 3_600_000

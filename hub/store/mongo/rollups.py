@@ -19,8 +19,8 @@ from pymongo import ASCENDING, UpdateOne
 from hub.store.columns import HIGHEST, LOWEST, Columns
 from hub.store.mongo.database import MongoDatabase, translated
 from hub.store.mongo.documents import create_or_update
-from hub.store.rollups import Plan, Summary, summarize, summarize_spans
-from hub.store.telemetry import ROLLUP_SPANS
+from hub.store.rollups import Plan, summarize, summarize_spans
+from hub.store.telemetry import ROLLUP_SPANS, Summary
 
 ROLLUPS = "telemetry_rollups"
 

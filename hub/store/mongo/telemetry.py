@@ -35,8 +35,8 @@ from hub.store.mongo import rollups
 from hub.store.mongo.database import Document, MongoDatabase, translated
 from hub.store.mongo.documents import create_or_update, update_all
 from hub.store.mongo.outbox import OutboxAppender
-from hub.store.rollups import Buckets, Plan, Summary, plan
-from hub.store.telemetry import ROLLUP_SPANS, AggregateQuery, Message, RangeQuery, WriteResult
+from hub.store.rollups import Buckets, Plan, plan
+from hub.store.telemetry import ROLLUP_SPANS, AggregateQuery, Message, RangeQuery, Summary, WriteResult
 
 log = logging.getLogger(__name__)
 

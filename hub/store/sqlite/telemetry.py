@@ -22,11 +22,11 @@ from hub.store.columns import (
     decode_value,
     encode_value,
 )
-from hub.store.rollups import Buckets, Plan, Summary, plan
+from hub.store.rollups import Buckets, Plan, plan
 from hub.store.sqlite import chunks, outbox, rollups
 from hub.store.sqlite.connections import transaction
 from hub.store.sqlite.database import SqliteDatabase
-from hub.store.telemetry import ROLLUP_SPANS, AggregateQuery, Message, RangeQuery, WriteResult
+from hub.store.telemetry import ROLLUP_SPANS, AggregateQuery, Message, RangeQuery, Summary, WriteResult
 
 
 class SeriesCache:

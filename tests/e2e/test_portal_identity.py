@@ -1,8 +1,9 @@
 """Identity in the portal against a real hub: an API key made in the portal, shown once, working as a bearer until
 revoked there; a user disabled in the portal failing to sign in; a directory user (real slapd) signing in through
-the same form and listed as one; a tenant renamed, and a non-empty one's delete refused in the API's words; the
-audit trail listing the sign-in and the key; the sign-in page after too many failures (the hub started with a small
-limit) and when the directory is away."""
+the same form and listed as one; a tenant renamed, and a non-empty one's delete refused in the API's words; a
+tenant's retention set, refused out of range in the API's words, and reset to the hub's default; the audit trail
+listing the sign-in and the key; the sign-in page after too many failures (the hub started with a small limit) and
+when the directory is away."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Response, expect
+from playwright.async_api import Browser, Page, Response, expect
 
 from tests.helpers.browser import BrowserThread, offline_page
 from tests.helpers.hub import ADMIN_PASSWORD
@@ -32,6 +33,8 @@ WORKER_PASSWORD = "field-tech-password-1"
 #: A directory user of the session's slapd that no other test's memberships change.
 DIRECTORY_USER = "lena"
 DIRECTORY_TENANT = "site-a"
+#: The tenant whose retention the portal sets.
+RETAINED = "south"
 
 
 def _ldap_env(settings: dict[str, Any]) -> dict[str, str]:
@@ -215,6 +218,66 @@ def test_a_tenant_is_renamed_and_a_non_empty_one_is_not_deleted(
     assert refused.status_code == 409
     browser.run(_rename_and_delete(browser.browser, portal_hub.url, refused.json()["error"]["message"]), timeout=90)
     assert http.get("/api/v1/tenants/north").json()["name"] == "North Farms"
+
+
+async def _telemetry_days(page: Page, url: str, tenant: str) -> int | None:
+    """What the API says a tenant keeps, asked with the page's own session."""
+    answer = await page.request.get(f"{url}/api/v1/tenants/{tenant}")
+    assert answer.ok, await answer.text()
+    days: int | None = (await answer.json())["telemetry_days"]
+    return days
+
+
+async def _set_retention(browser: Browser, url: str, refusal: str) -> None:
+    async with signed_in(browser, url, "admin", ADMIN_PASSWORD) as page:
+        await page.page.goto(f"{url}/admin")
+        tenants = page.page.get_by_role("table", name="Tenants")
+        row = tenants.get_by_role("row").filter(has=page.page.get_by_role("rowheader", name=RETAINED, exact=True))
+        telemetry_kept, logs_kept = row.get_by_role("cell").nth(2), row.get_by_role("cell").nth(3)
+        await expect(telemetry_kept).to_have_text("hub default")
+        await expect(logs_kept).to_have_text("hub default")
+
+        await row.get_by_role("button", name=f"Retention of {RETAINED}").click()
+        days = row.get_by_label(f"Telemetry days of {RETAINED}")
+        save = row.get_by_role("button", name="Save retention")
+        await days.fill("30")
+        await save.click()
+        await expect(row.get_by_role("status")).to_have_text(
+            f"Tenant {RETAINED} keeps telemetry: 30 days, logs: hub default."
+        )
+        await expect(telemetry_kept).to_have_text("30 days")
+        await expect(logs_kept).to_have_text("hub default")
+        assert await _telemetry_days(page.page, url, RETAINED) == 30
+
+        # Out of range: the API refuses, in its words; the form stays open and nothing changes.
+        await row.get_by_role("button", name=f"Retention of {RETAINED}").click()
+        await days.fill("0")
+        await save.click()
+        await expect(row.get_by_role("alert")).to_contain_text(refusal)
+        await expect(telemetry_kept).to_have_text("30 days")
+        assert await _telemetry_days(page.page, url, RETAINED) == 30
+
+        # Empty is the hub's default: the API stores null.
+        await days.fill("")
+        await save.click()
+        await expect(row.get_by_role("status")).to_have_text(
+            f"Tenant {RETAINED} keeps telemetry: hub default, logs: hub default."
+        )
+        await expect(row.get_by_role("alert")).to_have_count(0)
+        await expect(telemetry_kept).to_have_text("hub default")
+        assert await _telemetry_days(page.page, url, RETAINED) is None
+    assert page.errors == [] and page.outside == []
+
+
+def test_a_tenant_s_retention_is_set_refused_out_of_range_and_reset_to_the_default(
+    browser: BrowserThread, portal_hub: HubProcess, http: httpx.Client
+) -> None:
+    assert http.post("/api/v1/tenants", json={"id": RETAINED, "name": "South"}).status_code == 201
+    # What the API answers a retention of 0 days: the portal shows exactly this.
+    refused = http.patch(f"/api/v1/tenants/{RETAINED}", json={"telemetry_days": 0})
+    assert refused.status_code == 422
+    browser.run(_set_retention(browser.browser, portal_hub.url, refused.json()["error"]["message"]), timeout=90)
+    assert http.get(f"/api/v1/tenants/{RETAINED}").json()["telemetry_days"] is None
 
 
 def _session_post(response: Response) -> bool:

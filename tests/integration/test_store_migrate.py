@@ -33,9 +33,9 @@ from hub.store.factory import open_store
 from hub.store.logs import LogQuery, NewLine
 from hub.store.migration.progress import MIGRATION
 from hub.store.migration.run import Step, copy_store
+from hub.store.mongo import rollups
 from hub.store.mongo.database import MongoDatabase
 from hub.store.mongo.events import EVENTS
-from hub.store.mongo.rollups import ROLLUPS
 from hub.store.mongo.sequence import SEQUENCES
 from hub.store.registry import DeviceQuery
 from hub.store.telemetry import AggFn, AggregateQuery, DeviceReadings, RangeQuery
@@ -306,7 +306,7 @@ async def test_rollups_left_short_by_a_killed_write_are_rebuilt_on_the_next_run(
         db = target.database
         assert isinstance(db, MongoDatabase)
         # As a kill would leave it: the last batch's points stored, neither their rollups nor the progress past them.
-        await db.collection(ROLLUPS).delete_many({"device": "bulk-0"})
+        await rollups.delete_device(db, "bulk-0")
         await db.collection(MIGRATION).update_one(
             {"_id": "telemetry:bulk-0/v"}, {"$set": {"after": [1_700_000_199_000, 199]}}
         )

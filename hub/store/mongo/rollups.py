@@ -1,12 +1,15 @@
-"""Rollups of the MongoDB store: a ``telemetry_rollups`` document per series, span and span start.
+"""Rollups of the MongoDB store: a document per series and span start, in a collection per span (rollup_collections.py).
 
 Each write adds the summaries (:mod:`hub.store.rollups`) of the points it stored: it inserts the documents (``_id``
-device/key/span/start) holding its summaries, and where one exists already adds to it with ``$inc`` (n, nums, sum)
+device/key/start) holding its summaries, and where one exists already adds to it with ``$inc`` (n, nums, sum)
 and ``$min``/``$max`` (both absent while the span holds no number), an update by ``_id``. MongoDB applies those
 atomically; FerretDB does not, so there two processes adding to one rollup at the same moment may lose one's
 addition, and each update costs it time in proportion to the collection (it finds the document without the
 ``_id`` index). Without transactions the rollups are written after the points: a writer that dies in between
 leaves those points out of the rollups.
+
+A collection per span, not one for all, because FerretDB scans the whole collection for any query but a find by one
+``_id``: an hourly read scans only the hourly rollups, not the sixty times as many minute ones beside them.
 """
 
 from __future__ import annotations
@@ -19,30 +22,29 @@ from pymongo import ASCENDING, UpdateOne
 from hub.store.columns import HIGHEST, LOWEST, Columns
 from hub.store.mongo.database import MongoDatabase, translated
 from hub.store.mongo.documents import create_or_update
+from hub.store.mongo.rollup_collections import ROLLUP_COLLECTIONS
 from hub.store.rollups import Plan, summarize, summarize_spans
-from hub.store.telemetry import ROLLUP_SPANS, Summary
-
-ROLLUPS = "telemetry_rollups"
+from hub.store.telemetry import Summary
 
 
 async def add(db: MongoDatabase, stored: Sequence[tuple[str, str, Columns]]) -> None:
     """Add the points just stored, ``(device, key, columns)``, to the rollups of every span."""
-    changes = []
-    for device, key, columns in stored:
-        for span in ROLLUP_SPANS:
+    for span, name in ROLLUP_COLLECTIONS.items():
+        changes = []
+        for device, key, columns in stored:
             for start, summary in summarize(columns.ts, columns.nums, span):
-                doc = _document(device, key, span, start, summary)
+                doc = _document(device, key, start, summary)
                 change: dict[str, Any] = {"$inc": {"n": summary.n, "nums": summary.nums, "sum": summary.sum}}
                 if summary.nums:
                     change["$min"] = {"min": summary.min}
                     change["$max"] = {"max": summary.max}
                 changes.append((doc, UpdateOne({"_id": doc["_id"]}, change)))
-    await create_or_update(db.collection(ROLLUPS), changes)
+        await create_or_update(db.collection(name), changes)
 
 
-def _document(device: str, key: str, span: int, start: int, summary: Summary) -> dict[str, Any]:
+def _document(device: str, key: str, start: int, summary: Summary) -> dict[str, Any]:
     """The rollup of a series' span starting at ``start`` holding ``summary``."""
-    doc = {"_id": f"{device}/{key}/{span}/{start}", "device": device, "key": key, "span": span, "start": start}
+    doc = {"_id": f"{device}/{key}/{start}", "device": device, "key": key, "start": start}
     doc |= {"n": summary.n, "nums": summary.nums, "sum": summary.sum}
     if summary.nums:
         doc |= {"min": summary.min, "max": summary.max}
@@ -57,15 +59,14 @@ async def rebuild(db: MongoDatabase, device: str, key: str, points: Columns) -> 
     if not len(points):
         return
     first, last = min(points.ts), max(points.ts)
-    spans = [
-        {"span": span, "start": {"$gte": first // span * span, "$lte": last // span * span}} for span in ROLLUP_SPANS
-    ]
-    docs = [
-        _document(device, key, span, start, summary) for span, start, summary in summarize_spans(points.ts, points.nums)
-    ]
+    docs: dict[int, list[dict[str, Any]]] = {span: [] for span in ROLLUP_COLLECTIONS}
+    for span, start, summary in summarize_spans(points.ts, points.nums):
+        docs[span].append(_document(device, key, start, summary))
     async with translated():
-        await db.collection(ROLLUPS).delete_many({"device": device, "key": key, "$or": spans})
-        await db.collection(ROLLUPS).insert_many(docs)
+        for span, name in ROLLUP_COLLECTIONS.items():
+            where = {"device": device, "key": key, "start": {"$gte": first // span * span, "$lte": last // span * span}}
+            await db.collection(name).delete_many(where)
+            await db.collection(name).insert_many(docs[span])
 
 
 async def replace(db: MongoDatabase, device: str, key: str, span: int, rows: Sequence[tuple[int, Summary]]) -> None:
@@ -74,11 +75,11 @@ async def replace(db: MongoDatabase, device: str, key: str, span: int, rows: Seq
     (``fieldhub store migrate``, once the raw points of those times are copied)."""
     if not rows:
         return
-    where = {"device": device, "key": key, "span": span, "start": {"$gte": rows[0][0], "$lte": rows[-1][0]}}
+    where = {"device": device, "key": key, "start": {"$gte": rows[0][0], "$lte": rows[-1][0]}}
     async with translated():
-        await db.collection(ROLLUPS).delete_many(where)
-        await db.collection(ROLLUPS).insert_many(
-            [_document(device, key, span, start, summary) for start, summary in rows]
+        await db.collection(ROLLUP_COLLECTIONS[span]).delete_many(where)
+        await db.collection(ROLLUP_COLLECTIONS[span]).insert_many(
+            [_document(device, key, start, summary) for start, summary in rows]
         )
 
 
@@ -87,14 +88,19 @@ async def read(db: MongoDatabase, device: str, key: str, how: Plan) -> list[tupl
     where = {
         "device": device,
         "key": key,
-        "span": how.span,
         "start": {"$gte": LOWEST if how.first is None else how.first, "$lt": HIGHEST if how.last is None else how.last},
     }
-    docs = await db.collection(ROLLUPS).find(where).sort("start", ASCENDING).to_list()
+    docs = await db.collection(ROLLUP_COLLECTIONS[how.span]).find(where).sort("start", ASCENDING).to_list()
     return [(doc["start"], Summary(doc["n"], doc["nums"], doc["sum"], doc.get("min"), doc.get("max"))) for doc in docs]
 
 
 async def drop(db: MongoDatabase, span: int, before: int) -> int:
     """Delete the rollups of ``span`` whose span starts before ``before``; how many went."""
-    result = await db.collection(ROLLUPS).delete_many({"span": span, "start": {"$lt": before}})
+    result = await db.collection(ROLLUP_COLLECTIONS[span]).delete_many({"start": {"$lt": before}})
     return result.deleted_count
+
+
+async def delete_device(db: MongoDatabase, device: str) -> None:
+    """Delete every rollup of a device's series (the registry's device delete)."""
+    for name in ROLLUP_COLLECTIONS.values():
+        await db.collection(name).delete_many({"device": device})

@@ -12,6 +12,8 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from hub.store.mongo.rollup_collections import ROLLUP_COLLECTIONS
+
 __all__ = ["ASCENDING", "DESCENDING", "INDEXES", "create_indexes"]
 
 INDEXES: dict[str, list[IndexModel]] = {
@@ -32,16 +34,17 @@ INDEXES: dict[str, list[IndexModel]] = {
     # a document per series, _id "device/key": its top ident and latest value (read and raised by _id in a write,
     # last_heard of one key); latest (a device's keys) and the device delete by device
     "telemetry_latest": [IndexModel([("device", ASCENDING), ("key", ASCENDING)], name="latest_by_device")],
-    "telemetry_rollups": [
-        # _id "device/key/span/start" takes the inserts and updates of a write; the whole spans of query_aggregate (by
-        # start), and a prefix the device delete
-        IndexModel(
-            [("device", ASCENDING), ("key", ASCENDING), ("span", ASCENDING), ("start", ASCENDING)],
-            name="rollups_by_series",
-        ),
-        # drop_rollups: a span's rollups older than the cut-off
-        IndexModel([("span", ASCENDING), ("start", ASCENDING)], name="rollups_by_age"),
-    ],
+    # a collection per span (hub/store/mongo/rollups.py says why), _id "device/key/start": it takes the inserts and
+    # updates of a write
+    **{
+        name: [
+            # the whole spans of query_aggregate (by start); a prefix serves the device delete
+            IndexModel([("device", ASCENDING), ("key", ASCENDING), ("start", ASCENDING)], name="rollups_by_series"),
+            # drop_rollups: the span's rollups older than the cut-off
+            IndexModel([("start", ASCENDING)], name="rollups_by_age"),
+        ]
+        for name in ROLLUP_COLLECTIONS.values()
+    },
     # --- registry, identity, api keys, provisioning, sign-ins, state, nodes
     # (registry.py, identity.py, api_keys.py, provisioning.py, signins.py, state.py, nodes.py; tenants and heartbeats
     # are by _id only)

@@ -274,5 +274,6 @@ def _bucket(device: str, key: str, columns: Columns) -> Document:
 async def delete_device_data(db: MongoDatabase, device_id: str) -> None:
     """Remove every series of a device with its points, rollups and latest values (the registry's device delete)."""
     async with translated():
-        for collection in (BUCKETS, LATEST, rollups.ROLLUPS):
+        for collection in (BUCKETS, LATEST):
             await db.collection(collection).delete_many({"device": device_id})
+        await rollups.delete_device(db, device_id)

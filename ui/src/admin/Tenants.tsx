@@ -1,10 +1,11 @@
-// Tenants, for the platform admin: listed, created, renamed, and deleted when empty (the API's 409 says what is
-// left otherwise, shown in its words).
+// Tenants, for the platform admin: listed, created, renamed, their retention set, and deleted when empty (the
+// API's 409 says what is left otherwise, shown in its words).
 import { useState } from "react";
 import { useForm } from "react-hook-form";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { ConfirmButton, Field, Time } from "../lib/controls";
-import { useCreateTenant, useDeleteTenant, useRenameTenant, useTenants, type Tenant } from "./queries";
+import { RetentionForm, retentionText } from "./TenantRetention";
+import { useCreateTenant, useDeleteTenant, useTenants, useUpdateTenant, type Tenant } from "./queries";
 
 interface Form {
   name: string;
@@ -60,6 +61,8 @@ export function Tenants() {
                 <th scope="col">Id</th>
                 <th scope="col">Name</th>
                 <th scope="col">Created</th>
+                <th scope="col">Telemetry kept</th>
+                <th scope="col">Logs kept</th>
                 <th scope="col">Actions</th>
               </tr>
             </thead>
@@ -73,41 +76,78 @@ export function Tenants() {
   );
 }
 
+/** The one form a row has open, if any. */
+type Editing = "" | "name" | "retention";
+
 function TenantRow({ tenant }: { tenant: Tenant }) {
-  const rename = useRenameTenant(tenant.id);
+  const rename = useUpdateTenant(tenant.id);
+  const retain = useUpdateTenant(tenant.id);
   const remove = useDeleteTenant(tenant.id);
-  const [renaming, setRenaming] = useState(false);
+  const [editing, setEditing] = useState<Editing>("");
   const [done, setDone] = useState("");
+  const edit = (what: Editing) => {
+    setEditing(what);
+    setDone("");
+    rename.reset();
+    retain.reset();
+  };
   return (
     <tr>
       <th scope="row">{tenant.id}</th>
       <td>{tenant.name}</td>
       <td><Time value={tenant.created} /></td>
+      <td>{retentionText(tenant.telemetry_days)}</td>
+      <td>{retentionText(tenant.logs_days)}</td>
       <td>
         <div className="toolbar">
-          {renaming ? (
+          {editing === "name" && (
             <RenameForm
               tenant={tenant}
               busy={rename.isPending}
-              onCancel={() => { setRenaming(false); rename.reset(); }}
+              onCancel={() => { edit(""); }}
               onSubmit={(name) => {
                 rename.mutate(
                   { name },
-                  { onSuccess: (renamed) => { setRenaming(false); setDone(`Tenant ${renamed.id} is now called ${renamed.name}.`); } },
+                  { onSuccess: (renamed) => { setEditing(""); setDone(`Tenant ${renamed.id} is now called ${renamed.name}.`); } },
                 );
               }}
             />
-          ) : (
-            <div className="field">
-              <button
-                type="button"
-                className="secondary"
-                aria-label={`Rename ${tenant.id}`}
-                onClick={() => { setRenaming(true); setDone(""); }}
-              >
-                Rename
-              </button>
-            </div>
+          )}
+          {editing === "retention" && (
+            <RetentionForm
+              tenant={tenant}
+              busy={retain.isPending}
+              onCancel={() => { edit(""); }}
+              onSubmit={(retention) => {
+                retain.mutate(retention, {
+                  onSuccess: (kept) => {
+                    setEditing("");
+                    setDone(
+                      `Tenant ${kept.id} keeps telemetry: ${retentionText(kept.telemetry_days)}, logs: ${retentionText(kept.logs_days)}.`,
+                    );
+                  },
+                });
+              }}
+            />
+          )}
+          {editing === "" && (
+            <>
+              <div className="field">
+                <button type="button" className="secondary" aria-label={`Rename ${tenant.id}`} onClick={() => { edit("name"); }}>
+                  Rename
+                </button>
+              </div>
+              <div className="field">
+                <button
+                  type="button"
+                  className="secondary"
+                  aria-label={`Retention of ${tenant.id}`}
+                  onClick={() => { edit("retention"); }}
+                >
+                  Retention
+                </button>
+              </div>
+            </>
           )}
           {tenant.id !== DEFAULT_TENANT && (
             <div className="field">
@@ -123,6 +163,7 @@ function TenantRow({ tenant }: { tenant: Tenant }) {
           )}
         </div>
         <ErrorMessage error={rename.error} />
+        <ErrorMessage error={retain.error} />
         <ErrorMessage error={remove.error} />
         {done !== "" && <p className="notice" role="status">{done}</p>}
       </td>

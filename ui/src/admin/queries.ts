@@ -28,7 +28,8 @@ function tenantPath(id: string): string {
   return `/api/v1/tenants/${encodeURIComponent(id)}`;
 }
 
-export function useRenameTenant(id: string) {
+/** Renames a tenant and/or sets its retention (`null`: the hub's default); what the body leaves out stays. */
+export function useUpdateTenant(id: string) {
   const client = useQueryClient();
   return useMutation({
     mutationFn: (body: TenantUpdate) => api<Tenant>(tenantPath(id), { method: "PATCH", json: body }),

@@ -19,12 +19,14 @@ from hub.backends import BackendRegistry
 from hub.broker.base import BrokerAccounts, InboundHandler, TlsListener
 from hub.broker.bridge import AmqttBridge
 from hub.broker.embedded import EmbeddedBroker
-from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
+from hub.broker.mosquitto.adapter import DeviceMessages, Identities, MosquittoBroker
 from hub.broker.mosquitto.dynsec import DynsecAccounts
 from hub.broker.mosquitto.link import BrokerAddress, LinkFactory
 from hub.broker.mosquitto.managed import ManagedMosquitto
+from hub.broker.mosquitto.sessions import SessionAdoption, session_lease
 from hub.metrics import Metrics
 from hub.security.device_auth import DeviceAuthenticator
+from hub.store.leases import LeaseStore
 from hub.store.registry import RegistryStore
 
 
@@ -39,6 +41,9 @@ class BrokerContext:
     authenticator: DeviceAuthenticator
     metrics: Metrics
     link: LinkFactory
+    leases: LeaseStore
+    #: This process's name in the store's leases.
+    holder: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,8 @@ class StartedBroker:
     ports: tuple[int, int | None]
     #: Whether the hub's own connection to the broker is up (None: the broker runs in the hub).
     link_up: Callable[[], bool] | None
+    #: What the leader runs to take over the sessions of stopped hub processes (a broker with sessions of several).
+    adoption: SessionAdoption | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,23 +116,28 @@ async def _start_managed(ctx: BrokerContext) -> StartedBroker:
     )
     address = BrokerAddress(s.local_host, managed.port, s.mosquitto.username, password)
     # A managed broker starts from the registry's accounts and restarts only with the hub.
-    broker, accounts = await _link_to_mosquitto(ctx, address, resync=False)
-    return StartedBroker(broker, accounts, (managed.port, managed.tls_port), lambda: broker.link_up)
+    broker, accounts, adoption = await _link_to_mosquitto(ctx, address, resync=False)
+    return StartedBroker(broker, accounts, (managed.port, managed.tls_port), lambda: broker.link_up, adoption)
 
 
 async def _start_external(ctx: BrokerContext) -> StartedBroker:
     address = broker_address(ctx.settings)
-    broker, accounts = await _link_to_mosquitto(ctx, address, resync=True)
+    broker, accounts, adoption = await _link_to_mosquitto(ctx, address, resync=True)
     # An external one may have lost or missed changes: brought in step now, and after every reconnect.
     await accounts.reconcile(ctx.devices)
-    return StartedBroker(broker, accounts, (address.port, None), lambda: broker.link_up)
+    return StartedBroker(broker, accounts, (address.port, None), lambda: broker.link_up, adoption)
 
 
 async def _link_to_mosquitto(
     ctx: BrokerContext, address: BrokerAddress, *, resync: bool
-) -> tuple[MosquittoBroker, DynsecAccounts]:
+) -> tuple[MosquittoBroker, DynsecAccounts, SessionAdoption]:
     s = ctx.settings
+    client_id = f"fieldhub-{s.replica_id}"
+    policy = s.leader.policy()
+    # Held from before the session opens until after it closed: while held, no leader takes the session over.
+    await ctx.stack.enter_async_context(session_lease(ctx.leases, client_id, ctx.holder, policy))
     accounts: DynsecAccounts | None = None
+    identities = Identities(ctx.devices)
 
     async def reconcile() -> int:
         assert accounts is not None
@@ -133,9 +145,9 @@ async def _link_to_mosquitto(
 
     broker = MosquittoBroker(
         address,
-        f"fieldhub-{s.replica_id}",
+        client_id,
         ctx.router,
-        Identities(ctx.devices),
+        identities,
         ctx.metrics,
         group=s.mosquitto.group,
         serves_api=True,
@@ -145,7 +157,11 @@ async def _link_to_mosquitto(
     )
     await ctx.stack.enter_async_context(broker)
     accounts = DynsecAccounts(broker.control)
-    return broker, accounts
+    messages = DeviceMessages(ctx.router, identities, ctx.metrics)
+    adoption = SessionAdoption(
+        ctx.leases, ctx.holder, address, client_id, messages, group=s.mosquitto.group, policy=policy
+    )
+    return broker, accounts, adoption
 
 
 @BROKERS.register("embedded", "amqtt inside the hub process; the default", "embedded")

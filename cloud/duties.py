@@ -1,7 +1,8 @@
 """The work done once per hub, however many processes serve it: run by the leader only (:mod:`hub.leader`).
 
 Placing pending deployments, rollouts, schedules, node health and failover, autoscaling, no-data alarms,
-notifications, webhook deliveries and the retention of events, alarms and telemetry. Each term of office starts them
+notifications, webhook deliveries, the retention of events, alarms and telemetry, and taking over the broker
+sessions of hub processes that stopped (:mod:`hub.broker.mosquitto.sessions`). Each term of office starts them
 afresh from the store, so a new leader carries on where the last one stopped: a schedule due while no process
 led starts at the new leader's first look (its start is a compare-and-set on the deployment's status, so it
 runs once), the dispatcher resumes after its stored cursor.
@@ -18,6 +19,7 @@ from hub.alarms.lifecycle import AlarmLifecycle
 from hub.alarms.rulebook import RuleBook
 from hub.alarms.silence import SilenceWatch
 from hub.broker.downlink import Downlink
+from hub.broker.mosquitto.sessions import SessionAdoption
 from hub.deploy.deployments import Deployments
 from hub.deploy.failover import Failover, NodeMonitor
 from hub.deploy.health import HealthThresholds
@@ -65,6 +67,8 @@ class LeaderDuties:
     downlink: Downlink
     #: This process's connections to the streams (alarm notifications go through them).
     sinks: list[StreamSink]
+    #: Takes over the broker sessions of hub processes that stopped (None: no broker shared by several).
+    adoption: SessionAdoption | None
 
     async def __call__(self, stack: AsyncExitStack) -> None:
         s, store = self.settings, self.store
@@ -80,6 +84,8 @@ class LeaderDuties:
         tasks.spawn(self.events.keep(retention), name="events-retention")
         trim = TelemetryTrim(store.telemetry, store.registry, s.telemetry.retention())
         tasks.spawn(trim.run(), name="telemetry-retention")
+        if self.adoption is not None:
+            tasks.spawn(self.adoption.run(), name="session-adoption")
         await stack.enter_async_context(webhooks_of(s, self.events))
         await self._start_dispatcher(stack)
 

@@ -19,11 +19,13 @@ from cloud.runtime import start_alarms, start_pipeline
 from cloud.settings import ReplicaSettings
 from hub.broker.downlink import Downlink
 from hub.broker.mosquitto.adapter import Identities, MosquittoBroker
+from hub.broker.mosquitto.sessions import session_lease
 from hub.commands import CommandBus
 from hub.deploy.instances import InstanceReports
 from hub.errors import ConfigError
 from hub.events.service import Events
 from hub.follower import Followers
+from hub.leader import holder_name
 from hub.logs.service import LogService
 from hub.logutil import bounded_accept_errors
 from hub.metrics import Metrics
@@ -74,9 +76,13 @@ class IngestReplica(Lifetime):
             apps=InstanceReports(store.apps, self.metrics, events),
             metrics=self.metrics,
         )
+        client_id = f"fieldhub-{s.replica_id}"
+        # Held from before the session opens until after it closed: a stopped replica's session is taken over.
+        holder = holder_name(s.replica_id)
+        await self._stack.enter_async_context(session_lease(store.leases, client_id, holder, s.leader.policy()))
         broker = MosquittoBroker(
             broker_address(s),
-            f"fieldhub-{s.replica_id}",
+            client_id,
             router,
             Identities(store.registry),
             self.metrics,

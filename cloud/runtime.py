@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
@@ -48,7 +47,7 @@ from hub.deploy.schedules import Scheduler
 from hub.events.service import Events
 from hub.follower import Followers
 from hub.ingest.pipeline import IngestPipeline, Listener
-from hub.leader import Leadership
+from hub.leader import Leadership, holder_name
 from hub.links.tunnels import Tunnels
 from hub.live import LiveFeed
 from hub.logs.handler import HubLogHandler
@@ -120,7 +119,9 @@ async def start_streams(
     forwarding = StreamForwarding(s.stream, store.outbox, metrics, followers, drain_s=s.stream_drain_s)
     if s.stream:
         await stack.enter_async_context(
-            Leadership(store.leases, holder, forwarding, s.leader.policy(), lease=STREAMS_LEASE)
+            Leadership(
+                store.leases, holder, forwarding, s.leader.policy(), lease=STREAMS_LEASE, work="the stream forwarding"
+            )
         )
     return links, forwarding
 
@@ -226,8 +227,7 @@ class HubRuntime(Lifetime):
         self._http_port: int | None = None
         #: This process's part in the leader election (a lone ``fieldhub up`` always leads).
         self.leadership: Leadership | None = None
-        # Its name in the elections: a replica id may repeat (two processes started with the same settings).
-        self._holder = f"{settings.replica_id}-{secrets.token_hex(4)}"
+        self._holder = holder_name(settings.replica_id)
 
     @property
     def services(self) -> Services:
@@ -306,7 +306,9 @@ class HubRuntime(Lifetime):
         reports = InstanceReports(store.apps, metrics, events, leading=self._leading)
         router = InboundRouter(pipeline, presence, state, commands, nodes, apps=reports, metrics=metrics)
         started = await kind.start(
-            BrokerContext(s, self._stack, store.registry, router, authenticator, metrics, self._link)
+            BrokerContext(
+                s, self._stack, store.registry, router, authenticator, metrics, self._link, store.leases, self._holder
+            )
         )
         self._ports = started.ports
         downlink.connect(started.broker)
@@ -356,7 +358,19 @@ class HubRuntime(Lifetime):
             broker_up=started.link_up,
             directory=directory,
         )
-        duties = LeaderDuties(s, store, events, deployments, schedules, health, rulebook, alarms, downlink, links.sinks)
+        duties = LeaderDuties(
+            s,
+            store,
+            events,
+            deployments,
+            schedules,
+            health,
+            rulebook,
+            alarms,
+            downlink,
+            links.sinks,
+            started.adoption,
+        )
         self.leadership = await self._stack.enter_async_context(
             Leadership(store.leases, self._holder, duties, s.leader.policy())
         )

@@ -126,7 +126,8 @@ class AlarmSettings(BaseModel):
 
 
 class LeaderSettings(BaseModel):
-    """The ``[leader]`` section: the lease of the process that does the work done once per hub (hub/leader.py)."""
+    """The ``[leader]`` section: the lease of the process that does the work done once per hub (hub/leader.py), and
+    of each process's broker session (a stopped process's session is taken over once it ran out)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -441,6 +442,8 @@ class ProcessSettings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     ingest: IngestSettings = IngestSettings()
+    #: The leases of every process: the leader's, and the one saying its broker session is in use.
+    leader: LeaderSettings = LeaderSettings()
     probe_port: int | None = Field(
         default=None, ge=0, le=65535, description="/healthz and /metrics without a token, on host (0: a free port)"
     )
@@ -548,7 +551,6 @@ class HubSettings(ProcessSettings):
     notify: NotifySettings = NotifySettings()
     login: LoginSettings = LoginSettings()
     audit: AuditSettings = AuditSettings()
-    leader: LeaderSettings = LeaderSettings()
     node_suspect_s: float = Field(
         default=7.0, gt=0, le=86400, description="A node whose latest heartbeat is this old is suspect"
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 LEASE = "leader"
 #: Starts the duties of a term, pushing their clean-up onto the stack (closed when the term ends).
 Duties = Callable[[AsyncExitStack], Awaitable[None]]
+
+
+def holder_name(replica_id: str) -> str:
+    """A process's name in the leases: its replica id may repeat (two processes started with the same settings)."""
+    return f"{replica_id}-{secrets.token_hex(4)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +63,17 @@ class Leadership:
         policy: LeasePolicy | None = None,
         *,
         lease: str = LEASE,
+        work: str = "the work done once per hub",
         clock: Callable[[], int] = now_ms,
     ) -> None:
-        """``lease`` names the work led: ``leader`` for the hub's duties; another name elects separately."""
+        """``lease`` names the work led: ``leader`` for the hub's duties; another name elects separately.
+
+        ``work`` says what the holder runs, in its log lines.
+        """
         self._leases = leases
         self.holder = holder
         self.lease = lease
+        self._work = work
         self._duties = duties
         self.policy = policy or LeasePolicy()
         self._clock = clock
@@ -129,12 +140,12 @@ class Leadership:
             await term.aclose()
             raise
         self._term = term
-        log.info("%s leads: runs the work done once per hub (lease %r)", self.holder, self.lease)
+        log.info("%s leads: runs %s (lease %r)", self.holder, self._work, self.lease)
 
     async def _step_down(self, why: str) -> None:
         term, self._term = self._term, None
         assert term is not None
-        log.warning("%s no longer leads (%s): stopping the work done once per hub", self.holder, why)
+        log.warning("%s no longer leads (%s): stopping %s", self.holder, why, self._work)
         await term.aclose()
 
     async def _release(self) -> None:

@@ -14,6 +14,7 @@ from gpiozero.pins.mock import MockFactory
 from cloud.runtime import HubRuntime
 from tests.helpers.ferretdb import FerretDB
 from tests.helpers.hub import Api, running_hub
+from tests.helpers.mosquitto import ExternalMosquitto
 from tests.helpers.nats_server import NatsServer
 from tests.helpers.process import HubProcess, running_hub_process
 from tests.helpers.slapd import DIRECTORY_GROUPS, DIRECTORY_USERS, Slapd
@@ -113,6 +114,15 @@ def ferretdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FerretDB]:
     Go on first use (tests/helpers/ferretdb.py). Tests keep to databases of their own."""
     with FerretDB(tmp_path_factory.mktemp("ferretdb")) as server:
         yield server
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[ExternalMosquitto]:
+    """An external Mosquitto of the test's own, with the hub's account and no device (modules may override it)."""
+    mosquitto = ExternalMosquitto(tmp_path / "mosquitto")
+    mosquitto.start()
+    yield mosquitto
+    mosquitto.stop()
 
 
 @pytest.fixture

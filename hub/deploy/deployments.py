@@ -24,6 +24,12 @@ it runs, and the desired sets and package downloads follow each entry's own vers
 One lock serialises the decisions of this process (instance reports and rollouts take it too); between hub
 processes on one store the conditional status change (``expected=pending``) keeps a deployment from being placed
 twice.
+
+A step is a status change followed by writes of the instances and a publish to the nodes, so a process that dies
+(or stops leading) in between leaves a mark in the store that the next leader finishes from: a deployment
+``deploying`` without instances for :data:`STALLED_MS` is placed by :meth:`Deployments.sweep`; an ended run or
+a stopped deployment that still lists instances has them dropped, and every node's desired set is published
+again, by :meth:`Deployments.take_over` at the start of each term of office.
 """
 
 from __future__ import annotations
@@ -69,6 +75,11 @@ log = logging.getLogger(__name__)
 ACTIVE = (DeploymentStatus.DEPLOYING, DeploymentStatus.RUNNING, DeploymentStatus.DEGRADED, DeploymentStatus.FAILED)
 #: Seconds between sweeps placing pending deployments of every tenant.
 SWEEP_S = 5.0
+#: A deployment ``deploying`` without instances this long (ms) was left by a process that stopped between the
+#: status change and the placement (a live one writes both within milliseconds).
+STALLED_MS = 10_000
+#: Statuses whose deployments run nothing on the nodes (between runs, done, being deleted).
+AT_REST = (DeploymentStatus.SCHEDULED, DeploymentStatus.COMPLETED, DeploymentStatus.STOPPED)
 #: Gateways read from the registry per page while gathering the candidate nodes.
 _PAGE = 500
 
@@ -225,7 +236,8 @@ class Deployments:
             await self._store.update_status(deployment_id, change, expected=DeploymentStatus.SCHEDULED)
             await self._store.set_placement(deployment_id, json.dumps(placement_doc(decision)), ts)
             await self._store.set_instances(deployment_id, json.dumps(_instances(decision.chosen)), ts)
-            await self._publish_nodes(deployment.tenant, decision.chosen)
+            # With the nodes of an earlier run whose end was cut short (see take_over), should it list any.
+            await self._publish_nodes(deployment.tenant, [*decision.chosen, *_nodes_of(deployment)])
 
     async def end_run(self, deployment_id: str, change: Transition, *, expected: DeploymentStatus) -> None:
         """End a scheduled deployment's run: ``change`` (to ``scheduled`` or ``completed``) if its status is still
@@ -238,8 +250,9 @@ class Deployments:
         async with self._lock:
             deployment = await self.get(deployment_id)
             await self._store.update_status(deployment_id, change, expected=expected)
-            await self._store.set_instances(deployment_id, "[]", change.ts)
+            # The nodes first: until the instances are dropped the store names them, for a successor (take_over).
             await self._publish_nodes(deployment.tenant, _nodes_of(deployment))
+            await self._store.set_instances(deployment_id, "[]", change.ts)
 
     async def update_version(
         self, deployment_id: str, version: str, *, grace_s: int = DEFAULT_GRACE_S, tenant: str | None = None
@@ -354,20 +367,43 @@ class Deployments:
                 await self._place_pending(tenant)
 
     async def sweep(self) -> None:
-        """Place the pending deployments of every tenant that has some (heartbeats another process stored)."""
-        pending = await self._store.list_deployments(DeploymentQuery(statuses=(DeploymentStatus.PENDING,)))
-        for tenant in sorted({d.tenant for d in pending}):
+        """Place the pending deployments of every tenant that has some (heartbeats another process stored), and
+        those left ``deploying`` without instances for :data:`STALLED_MS` (the leader's job: a process stopped
+        between the status change and the placement, which two processes must not both finish)."""
+        found = await self._store.list_deployments(
+            DeploymentQuery(statuses=(DeploymentStatus.PENDING, DeploymentStatus.DEPLOYING))
+        )
+        for tenant in sorted({d.tenant for d in found if d.status is DeploymentStatus.PENDING}):
             async with self._lock:
                 await self._place_pending(tenant)
+        now = now_ms()
+        for deployment in found:
+            if _stalled(deployment, now):
+                async with self._lock:
+                    await self._resume(deployment.id)
+
+    async def take_over(self) -> None:
+        """Finish, from the store, the steps a process that led before may have left half done: the instances that
+        ended runs and stopped deployments still list leave their nodes' desired sets (and the list), and every
+        node's desired set is published again (instances stored but never published). At the start of a term."""
+        for found in await self._store.list_deployments(DeploymentQuery(statuses=AT_REST)):
+            if _nodes_of(found):
+                async with self._lock:
+                    await self._drop_instances(found.id)
+        nodes = await self.republish()
+        log.info("taking over: published the desired instances of %d node(s) again", nodes)
 
     async def run_sweeps(self, interval_s: float = SWEEP_S) -> None:
-        """:meth:`sweep` every ``interval_s`` until cancelled; a failed sweep is logged and the next one runs."""
+        """:meth:`take_over` at once, then :meth:`sweep` every ``interval_s``, until cancelled (one term of office);
+        a failure is logged and the same job runs again ``interval_s`` later."""
+        job = self.take_over
         while True:
-            await asyncio.sleep(interval_s)
             try:
-                await self.sweep()
-            except Exception:  # the store may be away for a moment; the next sweep tries again
-                log.exception("placing pending deployments failed")
+                await job()
+                job = self.sweep
+            except Exception:  # the store may be away for a moment; the next try may find it
+                log.exception("placing deployments failed")
+            await asyncio.sleep(interval_s)
 
     async def link(self, tenant: str, app: str) -> LinkTargets | None:
         """Where ``/apps/{tenant}/{app}/`` leads; ``None`` when no active deployment of the app serves HTTP.
@@ -431,25 +467,66 @@ class Deployments:
             DeploymentQuery(tenant=tenant, statuses=(DeploymentStatus.PENDING,))
         )
         for deployment in pending:
-            record = await self._store.get_version(tenant, deployment.app, deployment.version)
-            if record is None:  # the store keeps versions with deployments; nothing to place if it is gone
-                continue
-            decision = place(Needs.of(_manifest(record), deployment.replicas), await self._node_views(tenant))
-            placement = json.dumps(placement_doc(decision))
-            ts = now_ms()
-            if decision.pending:
-                if placement != deployment.placement:  # new reasons, no new status: no timeline entry
-                    await self._store.set_placement(deployment.id, placement, ts)
-                continue
-            change = Transition(ts, DeploymentStatus.DEPLOYING, decision.reason)
-            try:
-                await self._store.update_status(deployment.id, change, expected=DeploymentStatus.PENDING)
-            except StaleStatus:
-                continue  # another hub process placed or stopped it
-            await self._store.set_placement(deployment.id, placement, ts)
-            await self._store.set_instances(deployment.id, json.dumps(_instances(decision.chosen)), ts)
-            await self._publish_nodes(tenant, decision.chosen)
-            log.info("pending deployment %s of tenant %s placed: %s", deployment.id, tenant, decision.reason)
+            said = await self._place(deployment, "")
+            if said is not None:
+                log.info("pending deployment %s of tenant %s placed: %s", deployment.id, tenant, said)
+
+    async def _resume(self, deployment_id: str) -> None:
+        """Place a deployment left ``deploying`` without instances; a scheduled run's start gets the event the
+        stopped scheduler never recorded (it records it only after the instances are written)."""
+        deployment = await self._store.get_deployment(deployment_id)  # again, under the lock
+        if deployment is None or not _stalled(deployment, now_ms()):
+            return
+        said = await self._place(deployment, "placement resumed (the hub process placing it stopped): ")
+        if said is None:
+            return
+        log.warning("deployment %s of tenant %s: %s", deployment.id, deployment.tenant, said)
+        timeline = deployment.timeline
+        if deployment.schedule is not None and len(timeline) > 1 and timeline[-2].status is DeploymentStatus.SCHEDULED:
+            self._record(EventKind.SCHEDULE_STARTED, deployment, timeline[-1].reason)
+
+    async def _place(self, deployment: DeploymentRecord, prefix: str) -> str | None:
+        """Place ``deployment`` (``pending``, or stalled ``deploying``) on the nodes that qualify now and tell
+        them; the timeline's new reason (after ``prefix``), ``None`` when nothing changed."""
+        record = await self._store.get_version(deployment.tenant, deployment.app, deployment.version)
+        if record is None:  # the store keeps versions with deployments; nothing to place if it is gone
+            return None
+        decision = place(Needs.of(_manifest(record), deployment.replicas), await self._node_views(deployment.tenant))
+        placement = json.dumps(placement_doc(decision))
+        ts = now_ms()
+        if decision.pending and deployment.status is DeploymentStatus.PENDING:
+            if placement != deployment.placement:  # new reasons, no new status: no timeline entry
+                await self._store.set_placement(deployment.id, placement, ts)
+            return None
+        status = DeploymentStatus.PENDING if decision.pending else DeploymentStatus.DEPLOYING
+        change = Transition(ts, status, prefix + decision.reason)
+        try:
+            await self._store.update_status(deployment.id, change, expected=deployment.status)
+        except StaleStatus:
+            return None  # another hub process placed or stopped it
+        await self._store.set_placement(deployment.id, placement, ts)
+        await self._store.set_instances(deployment.id, json.dumps(_instances(decision.chosen)), ts)
+        await self._publish_nodes(deployment.tenant, decision.chosen)
+        return change.reason
+
+    async def _drop_instances(self, deployment_id: str) -> None:
+        """Finish the end of a run (or a delete) cut short after its status change: tell the nodes, then drop the
+        instances; a scheduled run's end gets the event the stopped scheduler never recorded."""
+        deployment = await self._store.get_deployment(deployment_id)  # again, under the lock
+        if deployment is None or deployment.status not in AT_REST or not _nodes_of(deployment):
+            return
+        await self._publish_nodes(deployment.tenant, _nodes_of(deployment))
+        await self._store.set_instances(deployment_id, "[]", now_ms())
+        ended = deployment.timeline[-1].reason
+        log.warning(
+            "deployment %s is %s: its instances left the nodes only now (%s)", deployment_id, deployment.status, ended
+        )
+        if deployment.schedule is not None and deployment.status is not DeploymentStatus.STOPPED:
+            self._record(EventKind.SCHEDULE_ENDED, deployment, ended)
+
+    def _record(self, kind: EventKind, deployment: DeploymentRecord, message: str) -> None:
+        if self._events is not None:
+            self._events.record(kind, deployment.tenant, message=message, deployment=deployment.id)
 
     async def placed_nodes(self) -> dict[str, str]:
         """Every node that active deployments place instances on, with its tenant."""
@@ -560,6 +637,15 @@ def _instances(chosen: list[str]) -> list[dict[str, Any]]:
         entries.append({"node": node, "replica": seen[node], "status": DeploymentStatus.DEPLOYING.value})
         seen[node] += 1
     return entries
+
+
+def _stalled(deployment: DeploymentRecord, now: int) -> bool:
+    """Left ``deploying`` without instances since :data:`STALLED_MS` ago (see :meth:`Deployments.sweep`)."""
+    return (
+        deployment.status is DeploymentStatus.DEPLOYING
+        and not _nodes_of(deployment)
+        and now - deployment.updated >= STALLED_MS
+    )
 
 
 def _nodes_of(deployment: DeploymentRecord, *, distinct: bool = True) -> list[str]:

@@ -24,6 +24,13 @@ step with the conditional status change (``expected=``): only one starts a run; 
 :class:`StaleStatus` and reads again. (A ``missed:`` entry leaves the status as it was, so in a rare race both
 processes may record the same miss.)
 
+A leader that dies or steps down within a step leaves it to the next one, which finishes it from the store and
+never takes it twice: a start cut short after its status change leaves the deployment ``deploying`` without
+instances, and the next leader's sweep places it (:meth:`Deployments.sweep`) and records the start's event,
+which the scheduler records only once the instances are written; an end cut short leaves the instances listed,
+and they leave the nodes at the start of the next term (:meth:`Deployments.take_over`). A run whose end passed
+meanwhile is ended at the scheduler's first look, placed or not.
+
 How a cron schedule finds its place again from the timeline: the entry after the last ``scheduled`` one starts
 the current run; the run it started is the latest time named at or before that entry's time (the scheduler
 stamps a start with the time it decided on it), and that run ends ``duration_s`` later.

@@ -7,7 +7,13 @@ A delivery is a JSON ``POST`` of the event, signed (:mod:`hub.events.signing`); 
 a refused connection is tried again with capped exponential backoff, up to ``attempts`` times, then dropped.
 Every attempt is counted on the subscription (``GET /api/v1/webhooks`` shows them).
 
-Only ``fieldhub up`` delivers (one dispatcher for the hub), from the newest event when it starts.
+Only the leader of the hub processes delivers (one dispatcher on the store). Its cursor, saved in the store
+(:mod:`hub.events.cursor`, named :data:`CURSOR`), stays before the oldest event some subscription still owes
+(:mod:`hub.events.progress`): queued, or being tried. The next leader resumes after it, so events stored while
+no leader ran, and those the last one had queued but not sent, are delivered; some the last one had delivered
+are delivered again (at-least-once: ``X-Fieldhub-Event-Id`` tells): at most what came since the oldest event
+still owed, so an endpoint that is slow or being retried makes a handover resend more to the others. The very
+first dispatcher starts from the newest event.
 """
 
 from __future__ import annotations
@@ -26,10 +32,13 @@ import httpx
 from contracts.events import Event, matches_kind
 from hub.clock import now_ms
 from hub.errors import InvalidInput, NotFound, StoreUnavailable
+from hub.events.cursor import SavedCursor, resume
 from hub.events.posting import post_signed
+from hub.events.progress import Progress
 from hub.events.service import Events, Follow
 from hub.logutil import RateLimitedLog
 from hub.retry import Backoff
+from hub.store.events import WEBHOOKS_CURSOR as CURSOR
 from hub.store.events import Attempt, EventQuery, Webhook
 from hub.tasks import Background
 
@@ -61,11 +70,17 @@ class Webhooks:
         self._background = Background()
         self._client: httpx.AsyncClient | None = None
         self._log = RateLimitedLog(log)
+        # Both set when delivering starts; queues hold events only from then on.
+        self._progress = Progress(0)
+        self._cursor: SavedCursor | None = None
 
     async def __aenter__(self) -> Self:
+        follow = await resume(self._events, EventQuery(), CURSOR)
         self._client = httpx.AsyncClient(timeout=self.policy.timeout_s, follow_redirects=False)
         await self._background.open()
-        follow = await self._events.follow(EventQuery())
+        self._progress = Progress(follow.cursor)
+        self._cursor = SavedCursor(self._store, CURSOR, follow.cursor)
+        self._background.spawn(self._cursor.run(), name="webhook-cursor")
         self._background.spawn(self._dispatch(follow), name="webhook-dispatcher")
         return self
 
@@ -73,6 +88,10 @@ class Webhooks:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._background.close()
+        if self._cursor is not None:
+            # What settled since the last write; deliveries cut short stay unsettled, for the next leader.
+            await self._cursor.save()
+            self._cursor = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -99,24 +118,36 @@ class Webhooks:
     async def delete(self, webhook_id: str, tenant: str | None) -> None:
         if not await self._store.delete_webhook(webhook_id, tenant):
             raise NotFound("webhook", webhook_id)
-        self._queues.pop(webhook_id, None)
+        for event in self._queues.pop(webhook_id, ()):
+            self._settle(event)
 
     async def _dispatch(self, follow: Follow) -> None:
         while True:
             found = await follow.next(60.0)
             if not found:
                 continue
-            try:
-                subscribed = {t: await self._store.webhooks(t) for t in {e.tenant for e in found}}
-            except StoreUnavailable as exc:
-                self._log.warning(
-                    "webhooks", "%d event(s) not posted, webhooks unreadable: %s", len(found), exc.message
-                )
-                continue
+            subscribed = await self._subscriptions({e.tenant for e in found})
             for event in found:
-                for webhook in subscribed[event.tenant]:
-                    if not webhook.kinds or any(matches_kind(event.kind, k) for k in webhook.kinds):
-                        await self._enqueue(webhook, event)
+                matching = [
+                    w
+                    for w in subscribed[event.tenant]
+                    if not w.kinds or any(matches_kind(event.kind, k) for k in w.kinds)
+                ]
+                # Owed before it is queued: a delivery may settle it while the next queue takes it.
+                self._progress.hand(event.id, len(matching))
+                for webhook in matching:
+                    await self._enqueue(webhook, event)
+            self._moved()
+
+    async def _subscriptions(self, tenants: set[str]) -> dict[str, Sequence[Webhook]]:
+        """The webhooks of ``tenants``, read again until the store answers: the events wait, none is skipped."""
+        delays = Backoff(self.policy.first_s, self.policy.cap_s).delays()
+        while True:
+            try:
+                return {t: await self._store.webhooks(t) for t in tenants}
+            except StoreUnavailable as exc:
+                self._log.warning("webhooks", "webhooks unreadable, events wait: %s", exc.message)
+            await asyncio.sleep(next(delays))
 
     async def _enqueue(self, webhook: Webhook, event: Event) -> None:
         queue = self._queues.setdefault(webhook.id, deque())
@@ -124,6 +155,7 @@ class Webhooks:
             dropped = queue.popleft()
             error = f"event {dropped.id} dropped unsent: {self.policy.queue_size} events were waiting"
             await self._count(webhook, Attempt(now_ms(), delivered=False, error=error, dropped=True, tried=False))
+            self._settle(dropped)
         queue.append(event)
         if webhook.id not in self._busy:
             self._busy.add(webhook.id)
@@ -132,9 +164,20 @@ class Webhooks:
     async def _deliver_all(self, webhook: Webhook) -> None:
         try:
             while (queue := self._queues.get(webhook.id)) is not None and queue:
-                await self._deliver(webhook, queue.popleft())
+                event = queue.popleft()
+                await self._deliver(webhook, event)
+                self._settle(event)  # delivered or given up; cut short (the leader stopping), it stays owed
         finally:
             self._busy.discard(webhook.id)
+
+    def _settle(self, event: Event) -> None:
+        """One webhook is done with ``event``."""
+        self._progress.settle(event.id)
+        self._moved()
+
+    def _moved(self) -> None:
+        if self._cursor is not None:
+            self._cursor.move(self._progress.settled)
 
     async def _deliver(self, webhook: Webhook, event: Event) -> None:
         assert self._client is not None

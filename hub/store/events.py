@@ -3,7 +3,8 @@
 Events get their ``id`` from the store, rising in store order, so a live stream follows them with a cursor
 (``after``) whatever process stored them. Retention keeps, per tenant, the newest ``keep`` events and none
 older than a cut-off. A webhook's secret is kept as given (the hub signs with it); its delivery counters
-belong to it, so every process that delivers adds to the same ones.
+belong to it, so every process that delivers adds to the same ones. A consumer of the events that must go on
+where it stopped, in whichever process, keeps a named cursor here: the id of an event it handled all up to.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from contracts.events import Event
+
+#: The cursor of the webhook deliveries (hub/events/webhooks.py), copied with the rest by a store migration.
+WEBHOOKS_CURSOR = "webhooks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +113,9 @@ class EventStore(Protocol):
 
     async def count_attempt(self, webhook_id: str, attempt: Attempt) -> None:
         """Count one delivery attempt on its subscription (nothing if the subscription is gone)."""
+
+    async def get_cursor(self, name: str) -> int | None:
+        """The saved cursor of consumer ``name``, ``None`` if it never saved one."""
+
+    async def set_cursor(self, name: str, event_id: int) -> None:
+        """Save the cursor of consumer ``name``: it handled every event up to ``event_id``."""

@@ -31,7 +31,16 @@ class LeaseStore(Protocol):
         """
 
     async def release(self, name: str, holder: str) -> bool:
-        """Give lease ``name`` up if ``holder`` holds it (another may take it at once); whether it did."""
+        """Give lease ``name`` up if ``holder`` holds it (another may take it at once); whether it did.
+
+        A released lease is :meth:`lapsed` until someone takes or forgets it.
+        """
 
     async def holder(self, name: str, now: int) -> Lease | None:
         """The lease ``name`` if someone holds it at ``now``, else None."""
+
+    async def lapsed(self, prefix: str, now: int) -> list[Lease]:
+        """The leases whose name starts with ``prefix`` that nobody holds at ``now``: released or run out."""
+
+    async def forget(self, name: str, holder: str) -> bool:
+        """Remove lease ``name`` altogether if ``holder`` holds it (it is no longer :meth:`lapsed`); whether it did."""

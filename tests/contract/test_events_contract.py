@@ -90,3 +90,26 @@ async def test_webhooks_are_per_tenant_and_count_their_deliveries(backend: Backe
     assert not await backend.events.delete_webhook(hook.id, None)
     await backend.events.count_attempt(hook.id, Attempt(T0, delivered=True))  # gone: nothing to count
     assert [w.id for w in await backend.events.webhooks(None)] == ["wh-000000000002"]
+
+
+async def test_a_consumer_s_cursor_is_kept_under_its_name(backend: Backend) -> None:
+    events = backend.events
+    assert await events.get_cursor("webhooks") is None  # never saved: the consumer's first start
+    await events.set_cursor("webhooks", 0)  # a store with no events yet
+    assert await events.get_cursor("webhooks") == 0
+    await events.set_cursor("webhooks", 41)
+    await events.set_cursor("webhooks", 42)
+    await events.set_cursor("other", 7)
+    assert (await events.get_cursor("webhooks"), await events.get_cursor("other")) == (42, 7)
+    await events.set_cursor("webhooks", 5)  # a consumer that resumed lower (its events started over) saves that
+    assert await events.get_cursor("webhooks") == 5
+
+
+async def test_a_cursor_outlives_the_events_it_passed(backend: Backend) -> None:
+    stored = await backend.events.append([_event(i) for i in range(3)])
+    await backend.events.set_cursor("webhooks", stored[1].id)
+    await backend.events.trim(before=T0 + 100, keep=0)
+    assert await backend.events.get_cursor("webhooks") == stored[1].id
+    # Resuming after it reads what was stored since, whatever retention removed.
+    [later] = await backend.events.append([_event(10)])
+    assert await backend.events.query(EventQuery(after=stored[1].id)) == [later]

@@ -56,6 +56,38 @@ async def test_only_the_holder_releases_and_then_another_takes_it_at_once(backen
     assert await leases.acquire("leader", "b", T0 + 1, T0 + 1 + TTL)
 
 
+async def test_lapsed_lists_the_released_and_run_out_leases_of_a_prefix(backend: Backend) -> None:
+    leases = backend.leases
+    assert await leases.lapsed("session:", T0) == []
+    assert await leases.acquire("session:a", "pa", T0, T0 + TTL)
+    assert await leases.acquire("session:b", "pb", T0, T0 + 2 * TTL)
+    assert await leases.acquire("session:c", "pc", T0, T0 + 2 * TTL)
+    assert await leases.acquire("sessions", "x", T0, T0 + 1)  # not of the prefix, though it begins the same
+    assert await leases.acquire("leader", "x", T0, T0 + 1)
+    assert await leases.lapsed("session:", T0 + TTL - 1) == []
+    assert await leases.release("session:c", "pc")
+    assert await leases.lapsed("session:", T0 + TTL) == [
+        Lease("session:a", "pa", T0 + TTL),
+        Lease("session:c", "pc", 0),
+    ]
+    # Taken again (a process back under its name), it no longer lapsed.
+    assert await leases.acquire("session:a", "pa2", T0 + TTL, T0 + 3 * TTL)
+    assert await leases.lapsed("session:", T0 + TTL) == [Lease("session:c", "pc", 0)]
+
+
+async def test_the_holder_forgets_a_lease_and_it_is_listed_no_more(backend: Backend) -> None:
+    leases = backend.leases
+    assert await leases.acquire("session:a", "pa", T0, T0 + TTL)
+    assert not await leases.forget("session:a", "other")
+    assert await leases.acquire("session:a", "adopter", T0 + TTL, T0 + 2 * TTL)  # run out: another takes it
+    assert not await leases.forget("session:a", "pa")  # no longer pa's
+    assert await leases.forget("session:a", "adopter")
+    assert await leases.holder("session:a", T0 + TTL) is None
+    assert await leases.lapsed("session:", T0 + 3 * TTL) == []
+    assert not await leases.forget("session:a", "adopter")
+    assert await leases.acquire("session:a", "pa", T0 + TTL, T0 + 2 * TTL)  # and is taken afresh
+
+
 @pytest.mark.parametrize("name", sorted(BACKENDS))
 async def test_two_connections_racing_for_a_lease_never_both_get_it(
     name: str, request: pytest.FixtureRequest, tmp_path: Path

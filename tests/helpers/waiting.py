@@ -22,6 +22,15 @@ async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 10.0,
         await asyncio.sleep(0.02)
 
 
+async def soon(condition: Callable[[], object], *, within: float = 10.0, what: str = "condition") -> None:
+    """:func:`eventually` for a condition read at once (state that tasks on this event loop change)."""
+
+    async def check() -> object:
+        return condition()
+
+    await eventually(check, within=within, what=what)
+
+
 def wait_until(check: Callable[[], T], within: float = 10.0) -> T | None:
     """The blocking twin of :func:`eventually` for synchronous tests: ``check()``'s first truthy value, or None."""
     deadline = time.monotonic() + within

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import threading
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
+from cloud.runtime import HubRuntime
 from hub.store.telemetry import RangeQuery
 from tests.helpers.hub import Api, connected_device, running_hub
 from tests.helpers.mqtt import TestDevice, answer_commands
@@ -36,19 +39,12 @@ def publish_all(device: TestDevice, topic: str, count: int) -> None:
 async def test_killed_replica_loses_nothing_and_stores_nothing_twice(tmp_path: Path, unique_id: str) -> None:
     data = tmp_path / "data"
     async with running_hub(data, broker="mosquitto") as hub:
-        api = await Api.login(hub.url)
-        secret = (await api.create_device(unique_id))["credentials"]["password"]
-        await api.close()
+        secret = await _registered(hub, unique_id)
         replicas = [await asyncio.to_thread(start_replica, data, hub.mqtt_port, f"r{i}") for i in (1, 2)]
         device = TestDevice(hub.mqtt_port, unique_id, secret)
         device.client.max_inflight_messages_set(100)
         await asyncio.to_thread(device.connect)
-        store = hub.services.store.telemetry
-
-        async def stored() -> list[int]:
-            points = await store.query_range(RangeQuery(unique_id, "n", limit=MESSAGES * 2))
-            return [int(value) for _, value in points]
-
+        stored = _stored(hub, unique_id)
         try:
             sending = asyncio.create_task(
                 asyncio.to_thread(publish_all, device, f"devices/{unique_id}/telemetry", MESSAGES)
@@ -67,6 +63,28 @@ async def test_killed_replica_loses_nothing_and_stores_nothing_twice(tmp_path: P
             await asyncio.to_thread(device.close)
             for replica in replicas:
                 await asyncio.to_thread(replica.stop)
+
+
+async def test_a_replica_stopped_for_good_hands_its_share_over(
+    tmp_path: Path, unique_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Scaled down: the hub (the leader) takes its broker session over, and what the broker routes there is stored."""
+    caplog.set_level(logging.INFO, logger="hub.broker.mosquitto.sessions")
+    data = tmp_path / "data"
+    async with running_hub(data, broker="mosquitto", leader={"ttl_s": 2, "renew_s": 0.5}) as hub:
+        secret = await _registered(hub, unique_id)
+        replica = await asyncio.to_thread(start_replica, data, hub.mqtt_port, "r1")
+        device = TestDevice(hub.mqtt_port, unique_id, secret)
+        await asyncio.to_thread(device.connect)
+        stored = _stored(hub, unique_id)
+        try:
+            await asyncio.to_thread(replica.stop)  # a clean stop: its session stays in the group
+            await asyncio.to_thread(publish_all, device, f"devices/{unique_id}/telemetry", MESSAGES // 4)
+            values = await eventually(lambda: _at_least(stored, MESSAGES // 4), within=30, what="every message stored")
+            assert sorted(values) == list(range(MESSAGES // 4)), "a message is missing or stored twice"
+            assert "took over the MQTT session fieldhub-r1" in caplog.text
+        finally:
+            await asyncio.to_thread(device.close)
 
 
 async def test_replica_reports_health_and_metrics(tmp_path: Path, unique_id: str) -> None:
@@ -109,6 +127,26 @@ async def test_replica_reports_health_and_metrics(tmp_path: Path, unique_id: str
     finally:
         await hub_lifetime.aclose()
         await asyncio.to_thread(replica.stop)
+
+
+async def _registered(hub: HubRuntime, device_id: str) -> str:
+    """Register the device through the API; its secret."""
+    api = await Api.login(hub.url)
+    try:
+        return str((await api.create_device(device_id))["credentials"]["password"])
+    finally:
+        await api.close()
+
+
+def _stored(hub: HubRuntime, device_id: str) -> Callable[[], Awaitable[list[int]]]:
+    """What reads the values of ``n`` the hub's store holds for the device."""
+    store = hub.services.store.telemetry
+
+    async def stored() -> list[int]:
+        points = await store.query_range(RangeQuery(device_id, "n", limit=MESSAGES * 2))
+        return [int(value) for _, value in points]
+
+    return stored
 
 
 async def _at_least(stored: object, count: int) -> list[int]:

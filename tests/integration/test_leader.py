@@ -49,14 +49,6 @@ def rfc3339(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[ExternalMosquitto]:
-    mosquitto = ExternalMosquitto(tmp_path / "mosquitto")
-    mosquitto.start()
-    yield mosquitto
-    mosquitto.stop()
-
-
 @pytest.fixture(params=["sqlite", "mongodb"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The store every process of the test shares: a SQLite file, or a database of the session's FerretDB."""

@@ -28,7 +28,7 @@ from contracts.telemetry import Reading
 from hub.backends import redacted
 from hub.store.apps import AppVersionRecord, DeploymentQuery, DeploymentRecord, DeploymentStatus, Transition
 from hub.store.backend import Backend
-from hub.store.events import EventQuery, NewEvent
+from hub.store.events import WEBHOOKS_CURSOR, EventQuery, NewEvent
 from hub.store.factory import open_store
 from hub.store.logs import LogQuery, NewLine
 from hub.store.migration.progress import MIGRATION
@@ -196,6 +196,7 @@ async def _fill(source: Backend, devices: int, points: int) -> None:
                 NewLine("t-bulk", device.id, 1_700_000_000_000 + i, 20, "app", f"line {i} of {d}") for i in range(3)
             ]
             await source.logs.append(lines)
+        await source.events.set_cursor(WEBHOOKS_CURSOR, devices - 1)  # webhooks delivered all but the newest event
     finally:
         await source.database.close()
 
@@ -240,6 +241,7 @@ async def test_a_migration_killed_mid_copy_and_run_again_copies_everything_once(
                 hourly = AggregateQuery(query, fn, 3_600_000)
                 assert await target.telemetry.query_aggregate(hourly) == await source.telemetry.query_aggregate(hourly)
         assert [e.id for e in await target.events.query(EventQuery(after=0, limit=50))] == [1, 2, 3, 4]
+        assert await target.events.get_cursor(WEBHOOKS_CURSOR) == 3  # the new hub's webhooks resume there
         logs = LogQuery(after=0, limit=50)
         assert len(await target.logs.search(logs)) == 12
         assert await target.logs.search(logs) == await source.logs.search(logs)

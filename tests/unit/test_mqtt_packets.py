@@ -44,6 +44,7 @@ def test_connect_is_the_3_1_1_packet_with_credentials_and_a_kept_session() -> No
 
 def test_subscribe_publish_and_acknowledgements() -> None:
     assert packets.subscribe(7, ["a/#", "b"], 1) == b"\x82\x0c\x00\x07\x00\x03a/#\x01\x00\x01b\x01"
+    assert packets.unsubscribe(8, ["a/#", "b"]) == b"\xa2\x0a\x00\x08\x00\x03a/#\x00\x01b"
     sent = packets.publish("t", b"xy", qos=1, retain=True, packet_id=258)
     assert sent == b"\x33\x07\x00\x01t\x01\x02xy"
     assert packets.as_duplicate(sent) == b"\x3b" + sent[1:]
@@ -98,5 +99,8 @@ def test_what_is_not_mqtt_is_a_protocol_error(stream: bytes, message: str) -> No
 def test_acknowledgements_carry_their_packet_id() -> None:
     [ack] = Reader().feed(b"\x40\x02\x01\x02")
     assert isinstance(ack, Control) and packets.packet_id_of(ack.body) == 258
+    [unsuback] = Reader().feed(b"\xb0\x02\x00\x08")
+    assert isinstance(unsuback, Control) and unsuback.kind == packets.UNSUBACK
+    assert packets.packet_id_of(unsuback.body) == 8
     with pytest.raises(ProtocolError, match="packet identifier"):
         packets.packet_id_of(b"\x01")

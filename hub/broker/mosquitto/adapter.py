@@ -40,6 +40,7 @@ _SHARED_KINDS = (
     TopicKind.HEARTBEAT,
     TopicKind.LOGS,
 )
+_SHARED_KIND_VALUES = frozenset(kind.value for kind in _SHARED_KINDS)
 #: Where a hub process says that a device changed (the suffix is no topic kind of the device contract).
 REGISTRY_NOTICE = "registry"
 
@@ -108,6 +109,43 @@ class Identities:
         self._known.clear()
 
 
+def subscriptions_of(group: str, *, serves_api: bool, administer: bool) -> list[str]:
+    """What a hub process's session subscribes to: its share of the device messages, and what it must see."""
+    subscriptions = [f"$share/{group}/{ROOT}/+/{kind.value}" for kind in _SHARED_KINDS]
+    subscriptions.append(f"{ROOT}/+/{REGISTRY_NOTICE}")
+    if serves_api:
+        subscriptions.append(f"{ROOT}/+/commands/+/response")
+        # Every API process gets every instance report; the leader applies them (hub/deploy/instances.py).
+        subscriptions.append(f"{ROOT}/+/{TopicKind.APPS.value}")
+    if administer:
+        subscriptions.append(RESPONSE_TOPIC)
+    return subscriptions
+
+
+def shared_kind(kind: str) -> bool:
+    """Whether a topic's kind (what follows ``devices/<id>/``) comes through the shared subscription."""
+    return kind in _SHARED_KIND_VALUES
+
+
+class DeviceMessages:
+    """Hands a device's message to the hub with the device's identity (the broker authenticated the sender)."""
+
+    def __init__(self, handler: InboundHandler, identities: Identities, metrics: Metrics) -> None:
+        self._handler = handler
+        self._identities = identities
+        self._metrics = metrics
+        self._log = RateLimitedLog(log)
+
+    async def __call__(self, device_id: str, topic: str, payload: bytes, qos: int) -> None:
+        identity = await self._identities.resolve(device_id)
+        if identity is None:
+            # Sent before the device was deleted; nobody to store it for.
+            self._metrics.auth_refused_by[AuthRefusal.UNKNOWN_DEVICE].inc()
+            self._log.warning(f"unknown:{device_id}", "dropped a message of unknown device %s", device_id)
+            return
+        await self._handler.on_message(identity, topic, payload, stored=qos > 0)
+
+
 class MosquittoBroker:
     """Implements Publisher and SessionControl on one :class:`MqttLink`; ``async with`` runs it.
 
@@ -130,19 +168,10 @@ class MosquittoBroker:
         resync: Callable[[], Awaitable[object]] | None = None,
         link: LinkFactory = MqttLink,
     ) -> None:
-        self._handler = handler
         self._identities = identities
-        self._metrics = metrics
+        self._messages = DeviceMessages(handler, identities, metrics)
         self._control = DynsecControl(self.publish, lambda: self._link.is_connected) if administer else None
-        self._log = RateLimitedLog(log)
-        subscriptions = [f"$share/{group}/{ROOT}/+/{kind.value}" for kind in _SHARED_KINDS]
-        subscriptions.append(f"{ROOT}/+/{REGISTRY_NOTICE}")
-        if serves_api:
-            subscriptions.append(f"{ROOT}/+/commands/+/response")
-            # Every API process gets every instance report; the leader applies them (hub/deploy/instances.py).
-            subscriptions.append(f"{ROOT}/+/{TopicKind.APPS.value}")
-        if administer:
-            subscriptions.append(RESPONSE_TOPIC)
+        subscriptions = subscriptions_of(group, serves_api=serves_api, administer=administer)
         self._resync = resync
         self._resyncing: asyncio.Task[None] | None = None
         self._background = Background()
@@ -206,10 +235,4 @@ class MosquittoBroker:
         if kind == REGISTRY_NOTICE:
             self._identities.forget(device_id)
             return
-        identity = await self._identities.resolve(device_id)
-        if identity is None:
-            # Sent before the device was deleted; nobody to store it for.
-            self._metrics.auth_refused_by[AuthRefusal.UNKNOWN_DEVICE].inc()
-            self._log.warning(f"unknown:{device_id}", "dropped a message of unknown device %s", device_id)
-            return
-        await self._handler.on_message(identity, topic, payload, stored=qos > 0)
+        await self._messages(device_id, topic, payload, qos)

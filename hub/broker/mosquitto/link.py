@@ -127,7 +127,9 @@ class MqttLink:
 
     ``subscriptions`` are made again on every connect. ``handler(topic, payload, qos)`` runs on
     the event loop, one task per message; the message is acknowledged when it returns.
-    ``on_reconnect`` is called on the loop after every connect but the first.
+    ``on_reconnect`` is called on the loop after every connect but the first. A link made with
+    ``reconnect=False`` ends with its first connection (:meth:`wait_lost`): one that takes over the
+    session of another process must not take it again once that process is back.
     """
 
     def __init__(
@@ -140,6 +142,7 @@ class MqttLink:
         *,
         max_in_hand: int = 5_000,
         keepalive_s: int = 30,
+        reconnect: bool = True,
     ) -> None:
         self._address = address
         # Messages handled at once before the link stops reading: bounds a broker with no in-flight limit.
@@ -149,10 +152,12 @@ class MqttLink:
         self._subscriptions = subscriptions
         self._handler = handler
         self._on_reconnect = on_reconnect
+        self._reconnects = reconnect
+        self._ended = asyncio.Event()
         self._ssl = ssl.create_default_context(cafile=address.ca_file) if address.tls else None
         self._conn: _Connection | None = None
         self._connack: asyncio.Future[int] | None = None
-        self._suback: tuple[int, asyncio.Future[bytes]] | None = None
+        self._replies: dict[int, asyncio.Future[bytes]] = {}  # by packet id: our (UN)SUBSCRIBEs, done at the ack
         self._waiting: dict[int, asyncio.Future[None]] = {}  # by packet id: our QoS 1 publishes, done at PUBACK
         self._unacked: dict[int, bytes] = {}  # by packet id: their packets, sent again (DUP) after a reconnect
         self._next_id = 0
@@ -204,6 +209,18 @@ class MqttLink:
         await self._background.close()  # the runner
         for future in self._waiting.values():
             future.cancel()
+
+    async def wait_lost(self) -> None:
+        """Return once the connection is gone for good: closed, or lost by a link that does not reconnect."""
+        await self._ended.wait()
+
+    async def unsubscribe(self, topics: list[str]) -> None:
+        """Unsubscribe now, and leave the topics out of later connects; raises ConnectionError while away."""
+        self._subscriptions = [topic for topic in self._subscriptions if topic not in topics]
+        conn = self._conn
+        if conn is None:
+            raise ConnectionError("the link to the broker is down")
+        await self._request(conn, lambda packet_id: packets.unsubscribe(packet_id, topics))
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> None:
         """Publish; at QoS 1 wait until the broker acknowledged (across reconnects, if need be).
@@ -268,10 +285,8 @@ class MqttLink:
         self._ping_sent = None
         self._paused = False
         if self._subscriptions:
-            packet_id = self._packet_id()
-            self._suback = packet_id, loop.create_future()
-            self._send(conn, packets.subscribe(packet_id, self._subscriptions, 1))
-            codes = await self._suback[1]
+            subscriptions = self._subscriptions
+            codes = await self._request(conn, lambda packet_id: packets.subscribe(packet_id, subscriptions, 1))
             refused = [topic for topic, code in zip(self._subscriptions, codes, strict=False) if code == 0x80]
             if refused:
                 self._conn = None
@@ -279,11 +294,31 @@ class MqttLink:
         for packet in self._unacked.values():
             self._send(conn, packets.as_duplicate(packet))
 
+    async def _request(self, conn: _Connection, build: Callable[[int], bytes]) -> bytes:
+        """Send the packet ``build(packet_id)`` makes and return the body of its acknowledgement after the id."""
+        packet_id = self._packet_id()
+        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._replies[packet_id] = reply
+        try:
+            self._send(conn, build(packet_id))
+            return await reply
+        finally:
+            self._replies.pop(packet_id, None)
+
     async def _stay_connected(self, conn: _Connection) -> None:
         """Keep the connection alive while it lasts; when it is lost, connect again until it works."""
+        try:
+            await self._keep_connected(conn)
+        finally:
+            self._ended.set()
+
+    async def _keep_connected(self, conn: _Connection) -> None:
         while True:
             await self._keep_alive(conn)
             if self._closing:
+                return
+            if not self._reconnects:
+                log.warning("lost the MQTT broker at %s (session %s)", self._address, self._client_id)
                 return
             log.warning("lost the MQTT broker at %s; reconnecting", self._address)
             conn = await self._reconnect()
@@ -350,10 +385,10 @@ class MqttLink:
             waiter = self._waiting.get(packets.packet_id_of(packet.body))
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
-        elif packet.kind == packets.SUBACK:
-            suback = self._suback
-            if suback is not None and suback[0] == packets.packet_id_of(packet.body) and not suback[1].done():
-                suback[1].set_result(packet.body[2:])
+        elif packet.kind in (packets.SUBACK, packets.UNSUBACK):
+            reply = self._replies.get(packets.packet_id_of(packet.body))
+            if reply is not None and not reply.done():
+                reply.set_result(packet.body[2:])
         elif packet.kind == packets.PINGRESP:
             self._ping_sent = None
         else:
@@ -361,7 +396,7 @@ class MqttLink:
 
     def _lost(self, conn: _Connection) -> None:
         lost = ConnectionError("the broker closed the connection")
-        for waiter in (self._connack, self._suback[1] if self._suback else None):
+        for waiter in (self._connack, *self._replies.values()):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(lost)
         if conn is self._conn:
@@ -402,6 +437,6 @@ class MqttLink:
     def _packet_id(self) -> int:
         for _ in range(0xFFFF):
             self._next_id = self._next_id % 0xFFFF + 1
-            if self._next_id not in self._waiting and (self._suback is None or self._suback[0] != self._next_id):
+            if self._next_id not in self._waiting and self._next_id not in self._replies:
                 return self._next_id
         raise ConnectionError("65,535 messages are waiting for the broker")

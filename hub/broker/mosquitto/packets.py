@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from contracts.errors import FieldhubError
 from hub.broker.wire import decode_length, encode_length
 
-CONNACK, PUBLISH, PUBACK, SUBACK, PINGRESP = 2, 3, 4, 9, 13
+CONNACK, PUBLISH, PUBACK, SUBACK, UNSUBACK, PINGRESP = 2, 3, 4, 9, 11, 13
 PINGREQ_PACKET = b"\xc0\x00"
 DISCONNECT_PACKET = b"\xe0\x00"
 _PUBACK = struct.Struct(">BBH")
@@ -65,6 +65,11 @@ def subscribe(packet_id: int, topics: list[str], qos: int) -> bytes:
     return _packet(0x82, body)
 
 
+def unsubscribe(packet_id: int, topics: list[str]) -> bytes:
+    body = packet_id.to_bytes(2, "big") + b"".join(_field(topic.encode()) for topic in topics)
+    return _packet(0xA2, body)
+
+
 def publish(topic: str, payload: bytes, *, qos: int, retain: bool, packet_id: int) -> bytes:
     first = 0x30 | qos << 1 | (1 if retain else 0)
     header = _field(topic.encode()) + (packet_id.to_bytes(2, "big") if qos else b"")
@@ -81,7 +86,7 @@ def puback(packet_id: int) -> bytes:
 
 
 def packet_id_of(body: bytes) -> int:
-    """The packet identifier that opens a PUBACK or SUBACK."""
+    """The packet identifier that opens a PUBACK, SUBACK or UNSUBACK."""
     if len(body) < 2:
         raise ProtocolError("acknowledgement without a packet identifier")
     return int.from_bytes(body[:2], "big")

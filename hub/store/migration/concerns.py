@@ -27,7 +27,7 @@ from hub.store.alarms import AlarmQuery
 from hub.store.api_keys import ApiKeyRecord
 from hub.store.apps import AppVersionRecord, DeploymentQuery, DeploymentRecord
 from hub.store.channels import ChannelRecord
-from hub.store.events import Webhook
+from hub.store.events import WEBHOOKS_CURSOR, Webhook
 from hub.store.identity import UserRecord
 from hub.store.migration.context import Copy, Run, all_devices
 from hub.store.migration.numbered import audit, events, logs
@@ -313,6 +313,8 @@ async def webhooks(run: Run) -> AsyncIterator[int]:
             await target.delete_webhook(webhook.id, None)
 
         await _mirror(found, await target.webhooks(None), _by("id"), put, delete)
+        if (delivered := await run.source.events.get_cursor(WEBHOOKS_CURSOR)) is not None:
+            await target.set_cursor(WEBHOOKS_CURSOR, delivered)  # events keep their ids
     yield len(found)
 
 

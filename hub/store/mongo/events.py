@@ -3,8 +3,9 @@
 Events are documents of ``events``, their ``_id`` claimed by inserting them (hub/store/mongo/sequence.py): ids
 become visible in rising order whichever hub process wrote, so a live stream's poll (``after``) misses none, and
 retention retires the ids it removes, so none is given twice. Webhook subscriptions are documents of
-``webhooks`` (``_id`` the webhook's id), their counters added to in place by ``$inc``. The indexes each query
-uses are in hub/store/mongo/schema.py.
+``webhooks`` (``_id`` the webhook's id), their counters added to in place by ``$inc``; consumers' cursors are
+documents of ``event_cursors`` (``_id`` the consumer's name), read by ``_id`` only. The indexes each query uses
+are in hub/store/mongo/schema.py.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hub.store.mongo.sequence import delete_numbered, insert_numbered, newest_id
 
 EVENTS = "events"
 WEBHOOKS = "webhooks"
+CURSORS = "event_cursors"
 
 
 def _event(doc: Document) -> Event:
@@ -80,7 +82,7 @@ def _filter(query: EventQuery) -> Document:
 
 
 class MongoEvents:
-    """Events in ``events``, webhook subscriptions in ``webhooks``."""
+    """Events in ``events``, webhook subscriptions in ``webhooks``, consumers' cursors in ``event_cursors``."""
 
     def __init__(self, db: MongoDatabase) -> None:
         self._db = db
@@ -169,3 +171,13 @@ class MongoEvents:
             }
         async with translated():
             await self._db.collection(WEBHOOKS).update_one({"_id": webhook_id}, change)
+
+    async def get_cursor(self, name: str) -> int | None:
+        async with translated():
+            found = await self._db.collection(CURSORS).find_one({"_id": name})
+        return None if found is None else int(found["event"])
+
+    async def set_cursor(self, name: str, event_id: int) -> None:
+        # One writer per name (the leader's dispatcher), so a plain upsert needs no compare-and-set.
+        async with translated():
+            await self._db.collection(CURSORS).update_one({"_id": name}, {"$set": {"event": event_id}}, upsert=True)

@@ -9,6 +9,7 @@ reads and writes an update in two steps, so two "expired or mine" upserts could 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pymongo import DESCENDING
@@ -61,6 +62,29 @@ class MongoLeases:
         if current is None or current["until"] <= now:
             return None
         return Lease(name, str(current["holder"]), int(current["until"]))
+
+    async def lapsed(self, prefix: str, now: int) -> list[Lease]:
+        async with translated():
+            found = await self._db.collection(COLLECTION).find({"name": {"$regex": f"^{re.escape(prefix)}"}}).to_list()
+        newest: dict[str, dict[str, Any]] = {}
+        for term in found:
+            kept = newest.get(term["name"])
+            if kept is None or term["term"] > kept["term"]:
+                newest[term["name"]] = term
+        return [
+            Lease(name, str(term["holder"]), int(term["until"]))
+            for name, term in sorted(newest.items())
+            if term["until"] <= now
+        ]
+
+    async def forget(self, name: str, holder: str) -> bool:
+        async with translated():
+            current = await self._current(name)
+            if current is None or current["holder"] != holder:
+                return False
+            # Up to this term only: a term taken meanwhile belongs to someone else.
+            await self._db.collection(COLLECTION).delete_many({"name": name, "term": {"$lte": current["term"]}})
+        return True
 
     async def _current(self, name: str) -> dict[str, Any] | None:
         return await self._db.collection(COLLECTION).find_one({"name": name}, sort=[("term", DESCENDING)])

@@ -3,7 +3,8 @@
 Events are rows of ``events`` (schema version 12), their ids from AUTOINCREMENT, so an id is never given
 twice, even after retention removed the newest. Every filter has an index ending in ``id``: tenant, kind (a
 prefix ``node.`` is the range ``node.`` to ``node/``, one index range), deployment and node; time has its
-own. Webhook subscriptions are rows of ``webhooks``, their counters added to in place.
+own. Webhook subscriptions are rows of ``webhooks``, their counters added to in place. Cursors are rows of
+``event_cursors`` (schema version 21).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _where(query: EventQuery) -> Where:
 
 
 class SqliteEvents:
-    """Events in ``events``, webhook subscriptions in ``webhooks``."""
+    """Events in ``events``, webhook subscriptions in ``webhooks``, consumers' cursors in ``event_cursors``."""
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
@@ -171,3 +172,15 @@ class SqliteEvents:
             )
             args = (int(attempt.tried), int(attempt.dropped), attempt.ts, attempt.status, attempt.error, webhook_id)
         await self._db.writer.run(lambda c: c.execute(sql, args))
+
+    async def get_cursor(self, name: str) -> int | None:
+        sql = "SELECT event FROM event_cursors WHERE name = ?"
+        row = await self._db.readers.run(lambda c: c.execute(sql, (name,)).fetchone())
+        return None if row is None else int(row[0])
+
+    async def set_cursor(self, name: str, event_id: int) -> None:
+        sql = (
+            "INSERT INTO event_cursors(name, event) VALUES (?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET event = excluded.event"
+        )
+        await self._db.writer.run(lambda c: c.execute(sql, (name, event_id)))

@@ -28,11 +28,22 @@ class SqliteLeases:
         return bool(changed == 1)
 
     async def release(self, name: str, holder: str) -> bool:
-        sql = "DELETE FROM leases WHERE name = ? AND holder = ?"
-        removed = await self._db.writer.run(lambda c: c.execute(sql, (name, holder)).rowcount)
-        return bool(removed == 1)
+        sql = "UPDATE leases SET until = 0 WHERE name = ? AND holder = ? AND until > 0"
+        released = await self._db.writer.run(lambda c: c.execute(sql, (name, holder)).rowcount)
+        return bool(released == 1)
 
     async def holder(self, name: str, now: int) -> Lease | None:
         sql = "SELECT holder, until FROM leases WHERE name = ? AND until > ?"
         row = await self._db.readers.run(lambda c: c.execute(sql, (name, now)).fetchone())
         return None if row is None else Lease(name, row[0], int(row[1]))
+
+    async def lapsed(self, prefix: str, now: int) -> list[Lease]:
+        # A range on the primary key, not LIKE: names may hold % and _.
+        sql = "SELECT name, holder, until FROM leases WHERE name >= ? AND name < ? AND until <= ? ORDER BY name"
+        rows = await self._db.readers.run(lambda c: c.execute(sql, (prefix, prefix + "\U0010ffff", now)).fetchall())
+        return [Lease(str(name), str(holder), int(until)) for name, holder, until in rows]
+
+    async def forget(self, name: str, holder: str) -> bool:
+        sql = "DELETE FROM leases WHERE name = ? AND holder = ?"
+        removed = await self._db.writer.run(lambda c: c.execute(sql, (name, holder)).rowcount)
+        return bool(removed == 1)

@@ -542,6 +542,14 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     CREATE INDEX devices_by_status ON devices(status, id, tenant);
     CREATE INDEX devices_by_kind ON devices(kind, id, tenant);
     """,
+    # 21: named cursors of the consumers of events (hub/store/events.py): the webhook dispatcher's, so that the next
+    # leader resumes deliveries where the last one stopped.
+    """
+    CREATE TABLE event_cursors (
+        name TEXT PRIMARY KEY,
+        event INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
 ]
 
 

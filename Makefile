@@ -87,6 +87,7 @@ bench: $(VENV)/.stamp-install test-servers portal
 	$(BIN)/fieldhub bench logs
 	$(BIN)/fieldhub bench rollups
 	$(BIN)/fieldhub bench failover
+	$(BIN)/fieldhub bench takeover
 	$(BIN)/fieldhub bench connections --devices 5000 --interval 10 --bad 10
 	$(BIN)/fieldhub bench portal
 	$(BIN)/fieldhub bench registry --devices 100000 --mosquitto 1000

@@ -159,7 +159,14 @@ async def _link_to_mosquitto(
     accounts = DynsecAccounts(broker.control)
     messages = DeviceMessages(ctx.router, identities, ctx.metrics)
     adoption = SessionAdoption(
-        ctx.leases, ctx.holder, address, client_id, messages, group=s.mosquitto.group, policy=policy
+        ctx.leases,
+        ctx.holder,
+        address,
+        client_id,
+        messages,
+        metrics=ctx.metrics,
+        group=s.mosquitto.group,
+        policy=policy,
     )
     return broker, accounts, adoption
 

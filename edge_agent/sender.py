@@ -57,7 +57,7 @@ class Sender:
             if self._rewind:
                 cursor, self._rewind = 0, False
             rows = await asyncio.to_thread(self._spool.batch, cursor, self._settings.batch_max, max_bytes)
-            if rows and len(rows) < self._settings.batch_max and self.batch_delay_s > 0:
+            if rows and len(rows) < self._settings.batch_max and self.batch_delay_s > 0 and not await self._cut(rows):
                 # A partial batch: give live sampling a moment to fill it (fewer, larger messages).
                 await asyncio.sleep(self.batch_delay_s)
                 rows = await asyncio.to_thread(self._spool.batch, cursor, self._settings.batch_max, max_bytes)
@@ -67,6 +67,14 @@ class Sender:
                 continue
             cursor = rows[-1].id
             self._send(rows)
+
+    async def _cut(self, rows: list[Row]) -> bool:
+        """Whether a row of another kind or over the byte limit ended the batch, not the end of the spool.
+
+        Then waiting cannot fill it: after an outage, where readings and log lines alternate, a wait per such batch
+        would replay the backlog far slower than the link allows, and live rows would queue behind it.
+        """
+        return await asyncio.to_thread(self._spool.has_after, rows[-1].id)
 
     def _send(self, rows: list[Row]) -> None:
         payload = b"[" + b",".join(row.body for row in rows) + b"]"

@@ -127,6 +127,11 @@ class Spool:
                 size += len(body) + 1
             return rows
 
+    def has_after(self, row_id: int) -> bool:
+        """Whether a row follows ``row_id`` (then a batch ending there cannot grow by waiting)."""
+        with self._lock:
+            return self._conn.execute("SELECT 1 FROM spool WHERE id > ? LIMIT 1", (row_id,)).fetchone() is not None
+
     def ack(self, ids: list[int]) -> None:
         """Remove rows the broker acknowledged (ids already trimmed away are ignored)."""
         with self._lock, self._transaction():

@@ -25,12 +25,12 @@ from typing import Self
 
 from hub.clock import now_ms
 from hub.errors import StoreUnavailable
-from hub.store.leases import LeaseStore
+from hub.store.leases import LEADER, LeaseStore
 from hub.tasks import Background
 
 log = logging.getLogger(__name__)
 
-LEASE = "leader"
+LEASE = LEADER
 #: Starts the duties of a term, pushing their clean-up onto the stack (closed when the term ends).
 Duties = Callable[[AsyncExitStack], Awaitable[None]]
 

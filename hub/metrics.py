@@ -65,6 +65,16 @@ class Metrics:
             "fieldhub_mqtt_qos0_dropped", "QoS 0 messages dropped because the hub was saturated", registry=r
         )
         self.connections = Counter("fieldhub_mqtt_connections", "Accepted device connections", registry=r)
+        self.sessions_adopted = Counter(
+            "fieldhub_mqtt_sessions_adopted",
+            "Broker sessions of stopped hub processes this leader took over, emptied and unsubscribed",
+            registry=r,
+        )
+        self.adopted_messages = Counter(
+            "fieldhub_mqtt_adopted_messages",
+            "Device messages handed on from the broker sessions of stopped hub processes",
+            registry=r,
+        )
         self.connections_open = Gauge(
             "fieldhub_mqtt_connections_open", "Connections to the embedded broker, admitted or not yet", registry=r
         )

@@ -127,15 +127,16 @@ def percentiles(measured: list[tuple[int, int]]) -> dict[str, float | None]:
     return {"p50_ms": p50, "p99_ms": p99, "steady_p50_ms": steady_p50, "steady_p99_ms": steady_p99}
 
 
-async def wait_for(count: Callable[[], int], total: int, *, poll_s: float = 0.005) -> float:
-    """Wait until ``count()`` reaches ``total`` or stops moving; return the time it last moved (to ``poll_s``)."""
+async def wait_for(count: Callable[[], int], total: int, *, poll_s: float = 0.005, stall_s: float = STALL_S) -> float:
+    """Wait until ``count()`` reaches ``total`` or stops moving for ``stall_s``; return the time it last moved (to
+    ``poll_s``)."""
     last_value, last_change = -1, time.perf_counter()
     while True:
         value = count()
         now = time.perf_counter()
         if value != last_value:
             last_value, last_change = value, now
-        if value >= total or now - last_change > STALL_S:
+        if value >= total or now - last_change > stall_s:
             return last_change
         await asyncio.sleep(poll_s)  # polling a counter, bounded by the stall timeout
 

@@ -157,7 +157,7 @@ def _connected_clients(hub: HubRuntime) -> Iterator[Callable[[], int]]:
 
 
 @contextmanager
-def _replicas(data_dir: Path, port: int, count: int) -> Iterator[None]:
+def replicas(data_dir: Path, port: int, count: int) -> Iterator[list[subprocess.Popen[str]]]:
     """``count`` ingest replica processes beside the hub, stopped on the way out."""
     procs = []
     try:
@@ -173,7 +173,7 @@ def _replicas(data_dir: Path, port: int, count: int) -> Iterator[None]:
                 raise RuntimeError(f"ingest replica {n} did not start (exit {proc.wait()})")
             # Keep reading what it prints: a full pipe would stall it.
             threading.Thread(target=proc.stdout.read, daemon=True).start()
-        yield
+        yield procs
     finally:
         for proc in procs:
             proc.terminate()
@@ -200,7 +200,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         async with _bench_hub(Path(tmp), args, args.stream) as (hub, devices):
             secrets = await hub.services.store.registry.list_device_secrets()
             base = await baseline(secrets, devices, args)
-            with _replicas(Path(tmp), hub.mqtt_port, args.replicas):
+            with replicas(Path(tmp), hub.mqtt_port, args.replicas):
                 pipe, pipe_latency = await _measure_pipeline(hub, devices, args, None, 0)
                 paced = None
                 if args.paced:

@@ -173,6 +173,14 @@ def failover(json_output: bool, **options: Any) -> int:
 
 
 @bench.command()
+@click.option("--messages", type=click.IntRange(min=100), default=20_000, help="Readings per run")
+@click.option("--json", "json_output", is_flag=True, help="Print one JSON object")
+def takeover(json_output: bool, **options: Any) -> int:
+    """A killed ingest replica's share stored without a restart: time to all stored, against both alive."""
+    return _run("takeover", json=json_output, **options)
+
+
+@bench.command()
 @click.option("--devices", type=click.IntRange(min=10), default=10_000, help="Devices registered for the big page")
 @click.option("--loads", type=click.IntRange(min=1), default=5, help="Cold page loads per figure (the median)")
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object")

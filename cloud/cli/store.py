@@ -55,8 +55,18 @@ def migrate(source: str, target: str, batch: int, dry_run: bool, force: bool) ->
 
     click.echo(f"{'counting' if dry_run else 'copying'} {redacted(source)} -> {redacted(target)}", err=True)
     try:
-        asyncio.run(copy_store(source, target, batch=batch, dry_run=dry_run, force=force, report=report))
+        final = asyncio.run(copy_store(source, target, batch=batch, dry_run=dry_run, force=force, report=report))
     except ConfigError as exc:
         raise Refused(exc.message) from None
     except FieldhubError as exc:
         raise CliError(exc.message) from None
+    if dry_run:
+        return
+    if final:
+        click.echo("final copy: no hub ran on the source; start the hub on the MongoDB store", err=True)
+    else:
+        click.echo(
+            "a hub runs on the source: stop it and run this again for the final copy (a hub refuses to start on the "
+            "MongoDB store until then)",
+            err=True,
+        )

@@ -52,7 +52,8 @@ from cronsim import CronSim, CronSimError
 from contracts.events import EventKind
 from contracts.schedules import AtSchedule, CronSchedule, NowSchedule, WindowSchedule, parse_schedule
 from hub.clock import now_ms
-from hub.deploy.deployments import ACTIVE, Deployments
+from hub.deploy.deployments import Deployments
+from hub.deploy.desired import ACTIVE
 from hub.errors import InvalidDocument, NotFound
 from hub.events.service import Events
 from hub.store.apps import AppStore, DeploymentQuery, DeploymentRecord, DeploymentStatus, StaleStatus, Transition

@@ -1,20 +1,28 @@
 """How far a dispatcher with a queue per subscription has settled the events it follows: where to resume.
 
-The dispatcher hands events out in store order, each to the queues of the subscriptions it matches. An event is
-settled once each of them is done with it: delivered, given up after its last attempt, or dropped unsent (a full
-queue, a deleted subscription). Every event up to the oldest unsettled one is settled, so a cursor there skips
-nothing when a successor resumes after it; what it sends again is at most what was still unsettled.
+The dispatcher hands events out in store order, each to the queues of the subscriptions it matches (webhooks,
+notification channels). An event is settled once each of them is done with it: delivered, given up after its
+last attempt, or dropped unsent (a full queue, a deleted subscription). Every event up to the oldest unsettled one
+is settled, so a cursor there skips nothing when a successor resumes after it; what it sends again is at most what
+was still unsettled.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class Progress:
-    """Events handed out and not yet settled; :attr:`settled` is the cursor to keep."""
+    """Events handed out and not yet settled; :attr:`settled` is the cursor to keep.
 
-    def __init__(self, start: int) -> None:
+    ``moved``, if given, is called with :attr:`settled` after every change (a
+    :meth:`hub.events.cursor.SavedCursor.move` saves it).
+    """
+
+    def __init__(self, start: int, moved: Callable[[int], None] | None = None) -> None:
         #: The id of the last event handed out (``start``: where following began).
         self._handed = start
+        self._moved = moved
         #: Unsettled event id -> how many subscriptions still owe it; in rising id order, as handed out.
         self._owed: dict[int, int] = {}
 
@@ -31,6 +39,7 @@ class Progress:
         self._handed = event_id
         if takers:
             self._owed[event_id] = takers
+        self._tell()
 
     def settle(self, event_id: int) -> None:
         """One subscription is done with ``event_id``.
@@ -43,9 +52,14 @@ class Progress:
             self._owed[event_id] = left
         else:
             del self._owed[event_id]
+        self._tell()
 
     @property
     def settled(self) -> int:
         """An id such that every event up to it is settled (to resume after)."""
         oldest_owed = next(iter(self._owed), None)
         return self._handed if oldest_owed is None else oldest_owed - 1
+
+    def _tell(self) -> None:
+        if self._moved is not None:
+            self._moved(self.settled)

@@ -78,8 +78,8 @@ class Webhooks:
         follow = await resume(self._events, EventQuery(), CURSOR)
         self._client = httpx.AsyncClient(timeout=self.policy.timeout_s, follow_redirects=False)
         await self._background.open()
-        self._progress = Progress(follow.cursor)
         self._cursor = SavedCursor(self._store, CURSOR, follow.cursor)
+        self._progress = Progress(follow.cursor, moved=self._cursor.move)
         self._background.spawn(self._cursor.run(), name="webhook-cursor")
         self._background.spawn(self._dispatch(follow), name="webhook-dispatcher")
         return self
@@ -137,7 +137,6 @@ class Webhooks:
                 self._progress.hand(event.id, len(matching))
                 for webhook in matching:
                     await self._enqueue(webhook, event)
-            self._moved()
 
     async def _subscriptions(self, tenants: set[str]) -> dict[str, Sequence[Webhook]]:
         """The webhooks of ``tenants``, read again until the store answers: the events wait, none is skipped."""
@@ -173,11 +172,6 @@ class Webhooks:
     def _settle(self, event: Event) -> None:
         """One webhook is done with ``event``."""
         self._progress.settle(event.id)
-        self._moved()
-
-    def _moved(self) -> None:
-        if self._cursor is not None:
-            self._cursor.move(self._progress.settled)
 
     async def _deliver(self, webhook: Webhook, event: Event) -> None:
         assert self._client is not None

@@ -24,7 +24,7 @@ import orjson
 from contracts.api import SESSION_COOKIE
 from contracts.errors import ErrorCode
 from contracts.ids import is_valid_id
-from hub.deploy.deployments import LinkTargets
+from hub.deploy.links import LinkTargets
 from hub.errors import Unauthorized
 from hub.links.tunnels import Stream, TunnelError, Tunnels
 from hub.metrics import Metrics

@@ -1,7 +1,8 @@
 """The channel store: the tenants' notification channels and how sending to each has gone.
 
 A webhook channel's secret is kept as given (the hub signs with it). Delivery counters belong to the channel,
-so whichever process sends adds to the same ones.
+so whichever process sends adds to the same ones. How far the notifications went is a cursor of the event store
+(:data:`hub.store.events.NOTIFY_CURSOR`).
 """
 
 from __future__ import annotations
@@ -57,9 +58,3 @@ class ChannelStore(Protocol):
 
     async def count_sent(self, channel_id: str, sent: Sent) -> None:
         """Count one attempt (or suppression) on its channel (nothing if the channel is gone)."""
-
-    async def notified(self) -> int | None:
-        """The id of the last alarm event handed to the channels (``None``: none ever was)."""
-
-    async def set_notified(self, event_id: int) -> None:
-        """Every alarm event up to ``event_id`` was handed to the channels."""

@@ -15,8 +15,12 @@ from typing import Any, Protocol
 
 from contracts.events import Event
 
-#: The cursor of the webhook deliveries (hub/events/webhooks.py), copied with the rest by a store migration.
+#: The cursor of the webhook deliveries (hub/events/webhooks.py).
 WEBHOOKS_CURSOR = "webhooks"
+#: The cursor of the alarm notifications (hub/notify/dispatcher.py).
+NOTIFY_CURSOR = "notify"
+#: Every consumer's cursor, copied with the rest by a store migration (hub/store/migration/concerns.py).
+NAMED_CURSORS = (WEBHOOKS_CURSOR, NOTIFY_CURSOR)
 
 
 @dataclass(frozen=True, slots=True)

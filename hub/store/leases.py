@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+#: The lease of the process that leads the hub (hub/leader.py): held whenever a hub runs on the store.
+LEADER = "leader"
+
 
 @dataclass(frozen=True, slots=True)
 class Lease:

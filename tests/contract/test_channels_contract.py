@@ -118,12 +118,3 @@ async def test_put_replaces_the_settings_and_keeps_the_counters(backend: Backend
     assert stored.channel.kind is ChannelKind.WEBHOOK
     assert not await backend.channels.put_channel(ChannelRecord(_channel(9, _HOOK)))
     assert not await backend.channels.put_channel(ChannelRecord(changed.model_copy(update={"tenant": "t2"})))
-
-
-async def test_the_notification_cursor_is_kept_and_moves_both_ways(backend: Backend) -> None:
-    assert await backend.channels.notified() is None
-    await backend.channels.set_notified(41)
-    await backend.channels.set_notified(42)
-    assert await backend.channels.notified() == 42
-    await backend.channels.set_notified(7)  # a store whose events started over (restored from a backup)
-    assert await backend.channels.notified() == 7

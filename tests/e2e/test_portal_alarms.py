@@ -1,6 +1,7 @@
 """The portal's alarm pages against a real hub, a real MQTT device and a real webhook receiver: a channel whose
 secret is shown once, a profile and a rule made through the forms (and a rule the API refuses, in its words), an
-alarm appearing, acknowledged and cleared live on the list, its history on its own page, a note kept there."""
+alarm appearing, acknowledged and cleared live on the list, its history on its own page, a note kept there; a
+channel edited (a refusal shown by its field); a platform admin's tenant picker, which a tenant's user does not get."""
 
 from __future__ import annotations
 
@@ -262,3 +263,162 @@ def test_an_alarm_is_acknowledged_with_a_note_and_cleared_on_its_page(
     finally:
         device.close()
     browser.run(_handle_on_its_page(browser.browser, portal_hub.url, device_id), timeout=90)
+
+
+# A channel edited in place: a refusal of the API shown by the field it names, then the change saved.
+
+
+async def _edit_channel(browser: Browser, url: str, channel_id: str) -> None:
+    async with signed_in(browser, url, "admin", ADMIN_PASSWORD) as page:
+        p = page.page
+        await p.goto(f"{url}/alarms/channels")
+        await p.get_by_role("button", name="Edit pager hook").click()
+        form = p.get_by_role("region", name="Edit channel pager hook")
+        await expect(form.get_by_label("Kind")).to_have_value(re.compile("^webhook"))
+        await expect(form.get_by_label("Kind")).to_have_attribute("readonly", "")
+        await expect(form.get_by_label("URL")).to_have_value("http://127.0.0.1:9/pager")
+        await form.get_by_label("URL").fill("not a url")
+        await form.get_by_role("button", name="Save channel").click()
+        await expect(form.get_by_role("alert")).to_contain_text("target.webhook.url")
+        url_field = form.get_by_label("URL")
+        await expect(url_field).to_have_attribute("aria-invalid", "true")
+        await expect(url_field).to_have_accessible_description(re.compile("valid URL"))
+        await expect(form.get_by_label("Name")).not_to_have_attribute("aria-invalid", "true")
+        await url_field.fill("https://hooks.example.com/pager")
+        await form.get_by_label("Name").fill("night pager")
+        await form.get_by_label("At most a minute").fill("12")
+        await form.get_by_role("button", name="Save channel").click()
+        await expect(form).to_have_count(0)
+        row = p.get_by_role("table", name="Channels").get_by_role("row").filter(has_text=channel_id)
+        await expect(row.get_by_role("rowheader")).to_contain_text("night pager")
+        await expect(row).to_contain_text("https://hooks.example.com/pager")
+        await expect(row).to_contain_text("12 a minute")
+    assert page.errors == [] and page.outside == []
+    assert unexpected(page, rf"^422 .*/api/v1/channels/{channel_id}$", r"^401 .*/auth/session$") == []
+
+
+def test_a_channel_is_edited_with_the_apis_refusal_beside_its_field(
+    browser: BrowserThread, portal_hub: HubProcess, http: httpx.Client
+) -> None:
+    made = http.post(
+        "/api/v1/channels",
+        json={"name": "pager hook", "target": {"kind": "webhook", "url": "http://127.0.0.1:9/pager"}, "enabled": False},
+    )
+    assert made.status_code == 201, made.text
+    channel_id = made.json()["id"]
+    browser.run(_edit_channel(browser.browser, portal_hub.url, channel_id), timeout=90)
+    saved = http.get(f"/api/v1/channels/{channel_id}").json()
+    assert saved["name"] == "night pager" and saved["rate_per_min"] == 12
+    assert saved["target"] == {"kind": "webhook", "url": "https://hooks.example.com/pager"}
+    assert saved["enabled"] is False  # what the form did not change stays
+
+
+# A platform admin lists and acts in a tenant it picks; the choice stays in the address across the alarm pages. A
+# tenant's user gets no picker and sees its own tenant's.
+
+TENANT = "acme"
+TENANT_USER = "acme-operator"
+TENANT_PASSWORD = "acme-operator-pw"
+
+
+async def _pick_tenant(browser: Browser, url: str) -> None:
+    async with signed_in(browser, url, "admin", ADMIN_PASSWORD) as page:
+        p = page.page
+        await p.goto(f"{url}/alarms/rules")
+        rules = p.get_by_role("table", name="Rules")
+        await expect(rules.get_by_role("row").filter(has_text="Default pump hot")).to_have_count(1)
+        await p.get_by_label("Tenant", exact=True).select_option(TENANT)
+        await expect(p).to_have_url(re.compile(rf"[?&]tenant={TENANT}"))
+        await expect(rules.get_by_role("row").filter(has_text="Acme pump hot")).to_have_count(1)
+        await expect(rules.get_by_role("row").filter(has_text="Default pump hot")).to_have_count(0)
+
+        # A new rule goes to the picked tenant, and offers that tenant's channels only.
+        await p.get_by_role("button", name="Create rule").click()
+        form = p.get_by_role("region", name="Create a rule")
+        await expect(form).to_contain_text(f"In tenant {TENANT}.")
+        await form.get_by_label("Name", exact=True).fill("Acme pump cold")
+        await form.get_by_label("Devices with labels").check()
+        await form.get_by_label("Selector labels").fill("suite=pump")
+        await form.get_by_label("Key", exact=True).fill("temp")
+        await form.get_by_label("Operator", exact=True).select_option("<")
+        await form.get_by_label("Value", exact=True).fill("0")
+        await expect(form.get_by_label("default hook (webhook)")).to_have_count(0)
+        await form.get_by_label("acme hook (webhook)").check()
+        await form.get_by_role("button", name="Create rule").click()
+        await expect(form).to_have_count(0)
+        await expect(rules.get_by_role("row").filter(has_text="Acme pump cold")).to_contain_text("acme hook")
+
+        # The tabs keep the choice; a channel made here goes to the picked tenant.
+        await p.get_by_role("navigation", name="Alarm pages").get_by_role("link", name="Channels").click()
+        await expect(p.get_by_label("Tenant", exact=True)).to_have_value(TENANT)
+        channels = p.get_by_role("table", name="Channels")
+        await expect(channels.get_by_role("row").filter(has_text="acme hook")).to_have_count(1)
+        await expect(channels.get_by_role("row").filter(has_text="default hook")).to_have_count(0)
+        await p.get_by_role("button", name="Create channel").click()
+        create = p.get_by_role("region", name="Create a channel")
+        await expect(create).to_contain_text(f"In tenant {TENANT}.")
+        await create.get_by_label("Name").fill("acme pager")
+        await create.get_by_label("URL").fill("https://hooks.example.com/acme")
+        await create.get_by_role("button", name="Create channel").click()
+        await p.get_by_role("region", name="Secret of the new channel").get_by_role("button", name="Done").click()
+        await expect(channels.get_by_role("row").filter(has_text="acme pager")).to_contain_text(f"· {TENANT}")
+
+        await p.get_by_role("navigation", name="Alarm pages").get_by_role("link", name="Alarms").click()
+        await expect(p).to_have_url(re.compile(rf"/alarms\?tenant={TENANT}$"))
+        await expect(alarm_row(p, "pump-acme").get_by_role("cell").nth(1)).to_have_text("active")
+        await expect(alarm_row(p, "pump-default")).to_have_count(0)
+        await p.get_by_label("Tenant", exact=True).select_option("")
+        await expect(alarm_row(p, "pump-default").get_by_role("cell").nth(1)).to_have_text("active")
+        await expect(alarm_row(p, "pump-acme")).to_have_count(1)
+    assert page.errors == [] and page.outside == []
+    assert unexpected(page, r"^401 .*/auth/session$") == []
+
+
+async def _tenant_user_view(browser: Browser, url: str) -> None:
+    async with signed_in(browser, url, TENANT_USER, TENANT_PASSWORD) as page:
+        p = page.page
+        for path in ("/alarms", "/alarms/rules", "/alarms/channels"):
+            await p.goto(url + path)
+            await expect(p.get_by_role("heading", level=1)).to_be_visible()
+            await expect(p.get_by_text("Loading…")).to_have_count(0)
+            await expect(p.get_by_label("Tenant", exact=True)).to_have_count(0)
+        await expect(p.get_by_role("table", name="Channels")).to_contain_text("acme hook")
+        await expect(p.get_by_role("table", name="Channels")).not_to_contain_text("default hook")
+        await p.goto(f"{url}/alarms")
+        await expect(alarm_row(p, "pump-acme")).to_have_count(1)
+        await expect(alarm_row(p, "pump-default")).to_have_count(0)
+    assert page.errors == [] and page.outside == []
+    assert unexpected(page, r"^401 .*/auth/session$") == []
+
+
+def _raise_pump_alarm(http: httpx.Client, port: int, tenant: str, device_id: str, rule: str, channel: str) -> None:
+    """A device of ``tenant`` reading over its rule's limit, and a webhook channel there (named, never sent to)."""
+    query = {"tenant": tenant}
+    labels = {"suite": "pump"}
+    made = http.post("/api/v1/devices", json={"id": device_id, "name": device_id, "tenant": tenant, "labels": labels})
+    assert made.status_code == 201, made.text
+    hook = {"name": channel, "target": {"kind": "webhook", "url": "http://127.0.0.1:9/hook"}, "enabled": False}
+    assert http.post("/api/v1/channels", params=query, json=hook).status_code == 201
+    body = {"name": rule, "selector": {"suite": "pump"}, "key": "temp", "kind": "threshold", "op": ">", "value": 50}
+    assert http.post("/api/v1/rules", params=query, json=body).status_code == 201
+    device = TestDevice(port, device_id, made.json()["credentials"]["password"]).connect()
+    try:
+        device.publish(f"devices/{device_id}/telemetry", orjson.dumps({"values": {"temp": 60}}))
+    finally:
+        device.close()
+
+
+def test_a_platform_admin_picks_the_tenant_of_the_alarm_pages_and_a_tenant_user_has_none(
+    browser: BrowserThread, portal_hub: HubProcess, http: httpx.Client
+) -> None:
+    assert http.post("/api/v1/tenants", json={"id": TENANT, "name": "Acme"}).status_code == 201
+    user = {"username": TENANT_USER, "password": TENANT_PASSWORD, "role": "user", "tenant": TENANT}
+    assert http.post("/api/v1/users", json=user).status_code == 201
+    _raise_pump_alarm(http, portal_hub.mqtt_port, TENANT, "pump-acme", "Acme pump hot", "acme hook")
+    _raise_pump_alarm(http, portal_hub.mqtt_port, "default", "pump-default", "Default pump hot", "default hook")
+    browser.run(_pick_tenant(browser.browser, portal_hub.url), timeout=90)
+    made = http.get("/api/v1/channels", params={"tenant": TENANT}).json()["items"]
+    assert "acme pager" in {c["name"] for c in made}
+    rules = http.get("/api/v1/rules", params={"tenant": TENANT}).json()["items"]
+    assert "Acme pump cold" in {r["name"] for r in rules}
+    browser.run(_tenant_user_view(browser.browser, portal_hub.url), timeout=60)

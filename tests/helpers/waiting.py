@@ -10,7 +10,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(check: Callable[[], Awaitable[T]], *, within: float = 10.0, what: str = "condition") -> T:
+async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float = 10.0, what: str = "condition") -> T:
     """Re-run ``check`` until it returns a truthy value; fail with ``what`` after ``within`` seconds."""
     deadline = time.monotonic() + within
     while True:

@@ -38,7 +38,7 @@ async def records(api: Api, count: int, **params: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = response.json()["items"]
         return items if len(items) >= count else None
 
-    found: list[dict[str, Any]] = await eventually(listed, what=f"{count} audit record(s) for {params}")  # type: ignore[arg-type]
+    found: list[dict[str, Any]] = await eventually(listed, what=f"{count} audit record(s) for {params}")
     return found
 
 

@@ -112,6 +112,17 @@ def test_the_failover_bench_moves_the_app_and_restarts_it() -> None:
     assert len(result["restart_s"]) == 1 and result["restart_median_s"] > 0
 
 
+def test_the_takeover_bench_stores_a_killed_replicas_share_without_a_restart() -> None:
+    done = fieldhub("bench", "takeover", "--messages", "400", "--json", timeout=170)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = orjson.loads(done.stdout.strip().splitlines()[-1])
+    assert result["lost"] == 0
+    # The dead replica's session held its share of the second run until the hub took it over.
+    assert result["sessions_adopted"] == 1 and 0 < result["adopted_messages"] < 400
+    ratio = result["after_kill_all_stored_s"] / result["baseline_all_stored_s"]
+    assert result["ratio"] == pytest.approx(ratio, rel=0.05)  # of the rounded figures
+
+
 def test_the_alarms_bench_evaluates_every_batch_and_times_the_webhook() -> None:
     done = fieldhub(*("bench", "alarms", "--messages", "1000", "--rounds", "1", "--alarms", "5", "--json"), timeout=170)
     assert done.returncode == 0, done.stderr[-2000:]

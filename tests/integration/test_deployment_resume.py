@@ -31,9 +31,11 @@ from hub.apps.catalog import AppCatalog
 from hub.blobs.files import FileBlobStore
 from hub.broker.base import DeviceIdentity, Publisher
 from hub.deploy import deployments as deployments_module
-from hub.deploy.deployments import STALLED_MS, Deployments
+from hub.deploy import desired, placing, relocation, sweeps
+from hub.deploy.deployments import Deployments
 from hub.deploy.instances import InstanceReports
 from hub.deploy.schedules import Scheduler
+from hub.deploy.sweeps import STALLED_MS
 from hub.events.service import Events
 from hub.metrics import Metrics
 from hub.registry import DeviceRegistry
@@ -118,7 +120,8 @@ class Leader:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     hub_time = Clock()
-    monkeypatch.setattr(deployments_module, "now_ms", hub_time)
+    for module in (deployments_module, desired, placing, relocation, sweeps):  # the deployer's modules
+        monkeypatch.setattr(module, "now_ms", hub_time)
     return hub_time
 
 

@@ -114,10 +114,21 @@ async def gone_with_a_share(broker: ExternalMosquitto, store: Backend, live: Rec
     return gone
 
 
-def adoption(broker: ExternalMosquitto, store: Backend, recorder: Recorder, clock: Clock) -> SessionAdoption:
-    messages = DeviceMessages(recorder, Identities(store.registry), Metrics())
+def adoption(
+    broker: ExternalMosquitto, store: Backend, recorder: Recorder, clock: Clock, metrics: Metrics | None = None
+) -> SessionAdoption:
+    metrics = metrics or Metrics()
+    messages = DeviceMessages(recorder, Identities(store.registry), metrics)
     return SessionAdoption(
-        store.leases, "adopter", address_of(broker), "fieldhub-live", messages, group=GROUP, policy=POLICY, clock=clock
+        store.leases,
+        "adopter",
+        address_of(broker),
+        "fieldhub-live",
+        messages,
+        metrics=metrics,
+        group=GROUP,
+        policy=POLICY,
+        clock=clock,
     )
 
 
@@ -131,7 +142,8 @@ async def test_the_session_of_a_process_that_died_is_emptied_into_the_hub_and_un
         assert await store.leases.acquire(PREFIX + GONE, "gone-1234", clock.now, clock.now + TTL_MS)
         assert await store.leases.acquire(PREFIX + "fieldhub-live", "adopter", clock.now, clock.now + 1)
         await gone_with_a_share(broker, store, live, 200)
-        adopter = adoption(broker, store, adopted, clock)
+        metrics = Metrics()
+        adopter = adoption(broker, store, adopted, clock, metrics)
         assert await adopter.sweep() == 0, "adopted a session whose lease still runs"
 
         clock.now += TTL_MS
@@ -140,6 +152,8 @@ async def test_the_session_of_a_process_that_died_is_emptied_into_the_hub_and_un
         assert held > 0, "the gone session held nothing: the test proves nothing"
         await soon(lambda: len(live.seqs) + held >= 200, what="the live share")
         assert sorted(live.seqs + adopted.seqs) == list(range(200)), "lost or handed on twice"
+        assert metrics.registry.get_sample_value("fieldhub_mqtt_sessions_adopted_total") == 1
+        assert metrics.registry.get_sample_value("fieldhub_mqtt_adopted_messages_total") == held
         assert await store.leases.lapsed(PREFIX + GONE, clock.now + 10 * TTL_MS) == [], "its lease not forgotten"
         assert await adopter.sweep() == 0
 

@@ -26,6 +26,7 @@ from cloud.runtime import HubRuntime
 from contracts.devices import Device, DeviceKind, Tenant
 from contracts.telemetry import Reading
 from hub.backends import redacted
+from hub.errors import ConfigError
 from hub.store.apps import AppVersionRecord, DeploymentQuery, DeploymentRecord, DeploymentStatus, Transition
 from hub.store.backend import Backend
 from hub.store.events import WEBHOOKS_CURSOR, EventQuery, NewEvent
@@ -115,7 +116,12 @@ async def test_a_hub_moved_to_mongodb_serves_everything_and_its_devices_users_an
             return bool((await api.http.get("/api/v1/alarms")).json()["items"])
 
         await eventually(alarm_raised, what="the alarm raised")
-        await copy_store(source, target, batch=5, dry_run=False, force=False, report=_quiet)  # the hub runs
+        final = await copy_store(source, target, batch=5, dry_run=False, force=False, report=_quiet)
+        assert not final, "a copy made while the hub runs called final"
+        # A hub on the copy before the final run would number events the final run still copies: refused.
+        with pytest.raises(ConfigError, match="last run was not final"):
+            async with running_hub(tmp_path / "early", store=target):
+                pass
         await _publish(hub, api, secret, {"ts": 1_700_001_000_000, "values": {"temp": 1.5}}, stored=13)
         # Deleted after the first run: gone from the copy after the second.
         assert (await api.http.delete(f"/api/v1/api-keys/{revoked['id']}")).status_code == 204
@@ -124,7 +130,7 @@ async def test_a_hub_moved_to_mongodb_serves_everything_and_its_devices_users_an
         before = await _snapshot(api, "mover")
         await api.close()
     steps: list[Step] = []
-    await copy_store(source, target, batch=5, dry_run=False, force=False, report=steps.append)  # the rest
+    assert await copy_store(source, target, batch=5, dry_run=False, force=False, report=steps.append)  # the rest
     assert {s.concern: s.copied for s in steps if s.done}["telemetry"] == 1  # only the point stored meanwhile
 
     async with running_hub(tmp_path / "moved", store=target) as hub:
@@ -219,6 +225,8 @@ async def test_a_migration_killed_mid_copy_and_run_again_copies_everything_once(
             os.kill(first.pid, signal.SIGKILL)  # mid-copy: some series copied, one part-way, some not begun
             break
     assert await first.wait() == -signal.SIGKILL
+    with pytest.raises(ConfigError, match="last run was not final"):  # cut short: no hub may start on it yet
+        await open_store(target_url).database.open()
     second = await asyncio.create_subprocess_exec(*command, "--batch", "7", stdout=subprocess.PIPE)
     out, _ = await second.communicate()
     assert second.returncode == 0, out

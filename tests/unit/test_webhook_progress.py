@@ -60,3 +60,12 @@ def test_the_cursor_is_the_last_event_all_up_to_which_are_settled(takers: list[i
         assert progress.settled >= cursor
         cursor = progress.settled
     assert cursor == len(takers)
+
+
+def test_every_change_is_told_with_the_cursor_to_keep() -> None:
+    told: list[int] = []
+    progress = Progress(10, moved=told.append)
+    progress.hand(11, 1)
+    progress.hand(12, 0)
+    progress.settle(11)
+    assert told == [10, 10, 12]

@@ -40,6 +40,7 @@ from hub.broker.mosquitto.link import BrokerAddress, MqttLink
 from hub.clock import now_ms
 from hub.errors import ConfigError, FieldhubError
 from hub.leader import Leadership, LeasePolicy
+from hub.metrics import Metrics
 from hub.store.leases import LeaseStore
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,9 @@ def session_lease(leases: LeaseStore, client_id: str, holder: str, policy: Lease
     async def nothing(_: AsyncExitStack) -> None:
         """Holding the lease is all there is to it."""
 
-    return Leadership(leases, holder, nothing, policy, lease=PREFIX + client_id, work=f"the MQTT session {client_id}")
+    return Leadership(
+        leases, holder, nothing, policy, lease=PREFIX + client_id, work=f"its claim on the MQTT session {client_id}"
+    )
 
 
 @dataclass(slots=True)
@@ -80,6 +83,7 @@ class SessionAdoption:
         own_client_id: str,
         messages: DeviceMessages,
         *,
+        metrics: Metrics,
         group: str,
         policy: LeasePolicy | None = None,
         clock: Callable[[], int] = now_ms,
@@ -89,6 +93,7 @@ class SessionAdoption:
         self._address = address
         self._own = PREFIX + own_client_id
         self._messages = messages
+        self._metrics = metrics
         # Everything any hub process's session may be subscribed to (an API process's is the widest).
         self._subscriptions = subscriptions_of(group, serves_api=True, administer=True)
         self._policy = policy or LeasePolicy()
@@ -115,6 +120,7 @@ class SessionAdoption:
             client_id = lease.name.removeprefix(PREFIX)
             if await self._adopt(client_id):
                 await self._leases.forget(lease.name, self._holder)
+                self._metrics.sessions_adopted.inc()
                 emptied += 1
         return emptied
 
@@ -162,6 +168,7 @@ class SessionAdoption:
         try:
             await self._messages(parts[1], topic, payload, qos)
             adoption.stored += 1
+            self._metrics.adopted_messages.inc()
         except Exception:
             adoption.failed += 1  # not acknowledged (the link logs it): the session keeps it for the next try
             raise

@@ -27,7 +27,7 @@ from hub.store.alarms import AlarmQuery
 from hub.store.api_keys import ApiKeyRecord
 from hub.store.apps import AppVersionRecord, DeploymentQuery, DeploymentRecord
 from hub.store.channels import ChannelRecord
-from hub.store.events import WEBHOOKS_CURSOR, Webhook
+from hub.store.events import NAMED_CURSORS, Webhook
 from hub.store.identity import UserRecord
 from hub.store.migration.context import Copy, Run, all_devices
 from hub.store.migration.numbered import audit, events, logs
@@ -282,7 +282,7 @@ async def deleted_tenants(run: Run) -> AsyncIterator[int]:
 
 
 async def channels(run: Run) -> AsyncIterator[int]:
-    """Notification channels, and the notify cursor (the id of the last event told: events keep their ids)."""
+    """Notification channels (how far notifications went is an events' cursor: :func:`cursors`)."""
     found = await run.source.channels.list_channels(None)
     if not run.dry:
         target = run.target.channels
@@ -294,8 +294,6 @@ async def channels(run: Run) -> AsyncIterator[int]:
             await target.delete_channel(record.channel.id, None)
 
         await _mirror(found, await target.list_channels(None), lambda c: c.channel.id, put, delete)
-        if (notified := await run.source.channels.notified()) is not None:
-            await target.set_notified(notified)
     yield len(found)
 
 
@@ -313,8 +311,16 @@ async def webhooks(run: Run) -> AsyncIterator[int]:
             await target.delete_webhook(webhook.id, None)
 
         await _mirror(found, await target.webhooks(None), _by("id"), put, delete)
-        if (delivered := await run.source.events.get_cursor(WEBHOOKS_CURSOR)) is not None:
-            await target.set_cursor(WEBHOOKS_CURSOR, delivered)  # events keep their ids
+    yield len(found)
+
+
+async def cursors(run: Run) -> AsyncIterator[int]:
+    """The named cursors of the consumers of events (webhook deliveries, notifications): events keep their ids, so
+    each resumes on the target where it stopped on the source."""
+    found = {name: event for name in NAMED_CURSORS if (event := await run.source.events.get_cursor(name)) is not None}
+    if not run.dry:
+        for name, event in found.items():
+            await run.target.events.set_cursor(name, event)
     yield len(found)
 
 
@@ -331,7 +337,7 @@ async def state(run: Run) -> AsyncIterator[int]:
 
 
 #: Every concern in the order it is copied: tenants before what lives in them, devices before their data, users
-#: before their API keys, events before the channels' cursor over them. Telemetry last: it is the bulk.
+#: before their API keys, events before the cursors over them. Telemetry last: it is the bulk.
 CONCERNS: dict[str, Copy] = {
     "tenants": tenants,
     "devices": devices,
@@ -347,6 +353,7 @@ CONCERNS: dict[str, Copy] = {
     "events": events,
     "channels": channels,
     "webhooks": webhooks,
+    "cursors": cursors,
     "state": state,
     "logs": logs,
     "audit": audit,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.store.mongo.database import MongoDatabase, translated
+from hub.store.mongo.database import COPY_SOURCE, COPY_STATE, MongoDatabase, translated
 
 #: One document per concern (``_id`` its name): ``after`` the last key copied, ``copied`` how many so far; and
-#: ``_source``, naming the store the target was copied from.
-MIGRATION = "_migration"
-_SOURCE = "_source"
+#: ``_source``, naming the store the target was copied from and whether the last run was final (see
+#: :func:`hub.store.mongo.database.refuse_unfinished_copy`).
+MIGRATION = COPY_STATE
+_SOURCE = COPY_SOURCE
 
 
 class Progress:
@@ -38,6 +39,13 @@ class Progress:
         return None if found is None else str(found["url"])
 
     async def claim(self, source: str) -> None:
-        """Record that this target is a copy of ``source``."""
+        """Record that this target is a copy of ``source``, not final until :meth:`finish` says so."""
+        await self._set_source(url=source, final=False)
+
+    async def finish(self, *, final: bool) -> None:
+        """Record how the run ended: ``final`` when no hub ran on the source from its start to its end."""
+        await self._set_source(final=final)
+
+    async def _set_source(self, **fields: object) -> None:
         async with translated():
-            await self._db.collection(MIGRATION).update_one({"_id": _SOURCE}, {"$set": {"url": source}}, upsert=True)
+            await self._db.collection(MIGRATION).update_one({"_id": _SOURCE}, {"$set": fields}, upsert=True)

@@ -13,8 +13,11 @@ from pymongo import uri_parser
 from pymongo.errors import PyMongoError
 
 from hub.backends import redacted
+from hub.clock import now_ms
 from hub.errors import ConfigError
+from hub.store.backend import Backend
 from hub.store.factory import open_store, sqlite_path
+from hub.store.leases import LEADER
 from hub.store.migration.concerns import CONCERNS
 from hub.store.migration.context import Run
 from hub.store.migration.progress import Progress
@@ -70,8 +73,11 @@ def _source_path(url: str) -> Path:
 
 async def copy_store(
     source_url: str, target_url: str, *, batch: int, dry_run: bool, force: bool, report: Callable[[Step], None]
-) -> None:
+) -> bool:
     """Copy everything of ``source_url`` into ``target_url``, reporting each concern's progress to ``report``.
+
+    Returns whether the run was final: no hub ran on the source from its start to its end (its leader lease was
+    free both times), so the copy is complete. A hub refuses to start on a copy whose last run was not.
 
     Raises:
         ConfigError: URLs of the wrong kinds, a store at another schema version, or a target that holds another
@@ -89,10 +95,12 @@ async def copy_store(
         raise ConfigError(f"--to {redacted(target_url)!r} did not open a MongoDB store")
     await source.database.open()
     try:
-        await target_db.open()  # brings the target's schema up, or refuses one of a newer Fieldhub
+        # Brings the target's schema up, or refuses one of a newer Fieldhub.
+        await target_db.open(copy_target=True)
         try:
             progress = Progress(target_db)
             await _check_target(target_db, progress, origin, force)
+            quiet = not await _hub_runs(source)
             if not dry_run:
                 await progress.claim(origin)
             run = Run(source, target, target_db, progress, batch, dry_run)
@@ -102,10 +110,19 @@ async def copy_store(
                     copied += count
                     report(Step(concern, copied, time.monotonic() - started, done=False))
                 report(Step(concern, copied, time.monotonic() - started, done=True))
+            final = quiet and not await _hub_runs(source)
+            if not dry_run:
+                await progress.finish(final=final)
+            return final
         finally:
             await target_db.close()
     finally:
         await source.database.close()
+
+
+async def _hub_runs(store: Backend) -> bool:
+    """Whether a hub runs on ``store`` now: one always holds the leader lease while it runs."""
+    return await store.leases.holder(LEADER, now_ms()) is not None
 
 
 async def _check_target(db: MongoDatabase, progress: Progress, origin: str, force: bool) -> None:

@@ -3,8 +3,7 @@
 A channel is one document of ``channels``: ``_id`` is its id, its settings and ``secret`` beside it, and its
 delivery counters in ``deliveries``, added to in place (``$inc``) so that the processes that send all count on
 the same document (MongoDB applies each ``$inc`` atomically; FerretDB 1.24 may lose some of concurrent ones).
-``channels_by_tenant`` serves a tenant's listing, oldest first. The dispatcher's cursor is the one document of
-``notify_cursor``.
+``channels_by_tenant`` serves a tenant's listing, oldest first.
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ from hub.store.channels import ChannelRecord, Sent
 from hub.store.mongo.database import Document, MongoDatabase, translated
 
 CHANNELS = "channels"
-_CURSOR = "notify_cursor"
-_CURSOR_ID = "dispatcher"
 
 
 def _record(document: Document) -> ChannelRecord:
@@ -93,14 +90,3 @@ class MongoChannels:
     async def count_sent(self, channel_id: str, sent: Sent) -> None:
         async with translated():
             await self._db.collection(CHANNELS).update_one({"_id": channel_id}, _count(sent))
-
-    async def notified(self) -> int | None:
-        async with translated():
-            found = await self._db.collection(_CURSOR).find_one({"_id": _CURSOR_ID})
-        return None if found is None else int(found["event"])
-
-    async def set_notified(self, event_id: int) -> None:
-        async with translated():
-            await self._db.collection(_CURSOR).update_one(
-                {"_id": _CURSOR_ID}, {"$set": {"event": event_id}}, upsert=True
-            )

@@ -25,6 +25,10 @@ Document = dict[str, Any]
 DEFAULT_DATABASE = "fieldhub"
 #: How long an operation waits for a server it can use before the store answers "unavailable".
 SERVER_WAIT_MS = 5000
+#: Where ``fieldhub store migrate`` keeps its progress in the target (hub/store/migration/progress.py), and the
+#: document naming the source and whether the last run was final.
+COPY_STATE = "_migration"
+COPY_SOURCE = "_source"
 
 
 def database_name(url: str) -> str:
@@ -52,7 +56,9 @@ class MongoDatabase:
     def collection(self, name: str) -> AsyncCollection[Document]:
         return self.db[name]
 
-    async def open(self) -> None:
+    async def open(self, *, copy_target: bool = False) -> None:
+        """Connect and bring the schema up; refuse a store whose copy from another is not final, unless it is
+        opened as the ``copy_target`` of that copy."""
         # tz_aware=False: the adapters keep epoch milliseconds, never BSON dates.
         self._client = AsyncMongoClient(
             self._url, serverSelectionTimeoutMS=SERVER_WAIT_MS, connectTimeoutMS=SERVER_WAIT_MS, appname="fieldhub"
@@ -61,6 +67,8 @@ class MongoDatabase:
             async with translated():
                 await self.db.command("ping")
                 await migrate(self.db)
+                if not copy_target:
+                    await refuse_unfinished_copy(self.db)
         except BaseException:
             await self.close()
             raise
@@ -73,6 +81,21 @@ class MongoDatabase:
     async def ping(self) -> None:
         async with translated():
             await self.db.command("ping")
+
+
+async def refuse_unfinished_copy(db: AsyncDatabase[Document]) -> None:
+    """Raise ConfigError if ``db`` is the target of a store migration whose last run was not final.
+
+    A hub started on a copy before its final run would number events, logs and audit records that the final run
+    still has to copy under the same ids.
+    """
+    found = await db[COPY_STATE].find_one({"_id": COPY_SOURCE})
+    if found is None or found.get("final", True):  # copies made before runs said so count as final
+        return
+    raise ConfigError(
+        f"this MongoDB store is a copy of {found['url']} whose last run was not final (a hub ran on the source "
+        "meanwhile, or the run was cut short): stop that hub, run fieldhub store migrate once more, then start"
+    )
 
 
 @asynccontextmanager

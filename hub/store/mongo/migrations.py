@@ -22,9 +22,26 @@ from hub.store.mongo.schema import create_indexes
 
 Step = Callable[[AsyncDatabase[dict[str, Any]]], Awaitable[None]]
 
+
+async def _notify_cursor_to_event_cursors(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """The notification dispatcher's cursor, the one document of ``notify_cursor``, becomes the named cursor
+    ``notify`` of the consumers of events (a document of ``event_cursors``, hub/store/mongo/events.py), which stays
+    before notifications still owed (hub/notify/dispatcher.py); ``notify_cursor`` goes.
+
+    Names are spelled out, not imported: a step does what it did when it was released. Run again after being cut
+    short, it copies the cursor again or, past the drop, finds none and leaves the copy.
+    """
+    found = await db["notify_cursor"].find_one({"_id": "dispatcher"})
+    if found is not None:
+        await db["event_cursors"].update_one({"_id": "notify"}, {"$set": {"event": int(found["event"])}}, upsert=True)
+    await db.drop_collection("notify_cursor")
+
+
 MIGRATIONS: list[Step] = [
     # 1: every collection's indexes (hub/store/mongo/schema.py)
     create_indexes,
+    # 2: the notify cursor joins the events' named cursors
+    _notify_cursor_to_event_cursors,
 ]
 
 _LOCK_MS = 120_000

@@ -134,8 +134,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # time ranges of query, and trim's cut-off
         IndexModel([("ts", ASCENDING)], name="audit_by_ts"),
     ],
-    # --- profiles, alarms, channels (profiles.py, alarms.py, channels.py; store_versions and notify_cursor are
-    # read by _id only)
+    # --- profiles, alarms, channels (profiles.py, alarms.py, channels.py; store_versions is read by _id only)
     # list_profiles, by tenant and id
     "profiles": [IndexModel([("tenant", ASCENDING), ("id", ASCENDING)], name="profiles_by_tenant")],
     "rules": [

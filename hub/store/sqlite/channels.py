@@ -1,8 +1,8 @@
-"""Channel statements of the SQLite store (:class:`hub.store.channels.ChannelStore`), schema versions 13 and 14.
+"""Channel statements of the SQLite store (:class:`hub.store.channels.ChannelStore`), schema version 13.
 
 A channel is a row of ``channels``: its target as JSON, its delivery counters as columns added to in place (as
 ``webhooks``' are), so the processes that send all count on the same row. ``channels_by_tenant`` serves a
-tenant's listing, oldest first. The dispatcher's cursor is the one row of ``notify_cursor``.
+tenant's listing, oldest first.
 """
 
 from __future__ import annotations
@@ -114,11 +114,3 @@ class SqliteChannels:
         sets, args = _count(sent)
         sql = f"UPDATE channels SET {sets} WHERE id = ?"  # noqa: S608 - constant clauses
         await self._db.writer.run(lambda c: c.execute(sql, (*args, channel_id)))
-
-    async def notified(self) -> int | None:
-        row = await self._db.readers.run(lambda c: c.execute("SELECT event FROM notify_cursor").fetchone())
-        return None if row is None else int(row[0])
-
-    async def set_notified(self, event_id: int) -> None:
-        sql = "INSERT INTO notify_cursor(id, event) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET event = excluded.event"
-        await self._db.writer.run(lambda c: c.execute(sql, (event_id,)))

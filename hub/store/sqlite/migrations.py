@@ -550,6 +550,12 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         event INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # 22: the notification dispatcher's cursor becomes the named cursor 'notify' (hub.store.events.NOTIFY_CURSOR) of
+    # the consumers of events, which stays before notifications still owed (hub/notify/dispatcher.py).
+    """
+    INSERT INTO event_cursors(name, event) SELECT 'notify', event FROM notify_cursor;
+    DROP TABLE notify_cursor;
+    """,
 ]
 
 

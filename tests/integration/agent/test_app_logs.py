@@ -30,7 +30,8 @@ name = "main"
 runtime = { command = ["python", "main.py"] }
 default = true
 """
-#: A line every 50 ms, an error line on stderr every tenth, and the latest count in a file the test reads.
+#: A line every 50 ms, an error line on stderr every tenth, and the latest count in a file the test reads. The
+#: count is replaced, not rewritten in place: a read between truncating and writing would see no count at all.
 TICKER = """\
 import os
 import sys
@@ -38,13 +39,15 @@ import time
 from pathlib import Path
 
 count = Path(os.environ["FIELDHUB_DATA_DIR"]) / "count"
+partial = count.with_name("count.partial")
 n = 0
 while True:
     n += 1
     print(f"tick {n} marker{n}", flush=True)
     if n % 10 == 0:
         print(f"tick {n} went wrong", file=sys.stderr, flush=True)
-    count.write_text(str(n))
+    partial.write_text(str(n))
+    partial.replace(count)
     time.sleep(0.05)
 """
 
@@ -74,31 +77,39 @@ async def test_lines_an_app_writes_while_the_hub_is_away_all_arrive_and_are_foun
             await api.close()
             await stack.aclose()  # the hub goes away; the node and its app stay
 
+            async def written() -> int | None:
+                text = await _text(count_file)
+                return int(text) if text else None
+
+            # The agent stamps a line when it reads it, so a line printed after `cut_off` is stamped after it. The app
+            # prints a tick, then counts it: tick `counted + 1` may be out already, `counted + 2` follows our read.
             cut_off = int(time.time() * 1000)
-            written_then = int(await _text(count_file) or 0)
+            counted = await written()
+            assert counted is not None
+            first = counted + 2
 
             async def ticks_while_away() -> int | None:
-                written = int(await _text(count_file) or 0)
-                return written if written >= written_then + 40 else None
+                latest = await written()
+                return latest if latest is not None and latest >= first + 39 else None
 
-            await eventually(ticks_while_away, what="the app writing while the hub is away")
-            back_at = int(time.time() * 1000)
+            last = await eventually(ticks_while_away, what="the app writing 40 lines while the hub is away")
             async with running_hub(data, mqtt_port=port) as hub_again:
                 api = await Api.login(hub_again.url)
-                window = {"start": cut_off, "end": back_at, "order": "asc", "limit": 1000}
+                since: dict[str, str | int] = {"start": cut_off, "order": "asc", "limit": 1000}
 
                 async def outage_lines() -> list[int] | None:
-                    items = (await api.http.get(path, params={"q": "marker*", **window})).json()["items"]
-                    ticks = [int(item["message"].split()[1]) for item in items]
-                    return ticks if len(ticks) >= 40 else None
+                    items = (await api.http.get(path, params={"q": "marker*", **since})).json()["items"]
+                    ticks = [tick for item in items if first <= (tick := int(item["message"].split()[1])) <= last]
+                    return ticks if set(ticks) >= set(range(first, last + 1)) else None
 
-                ticks = await eventually(outage_lines, within=30, what="the outage's lines stored")
-                # Every line of the outage, none lost and none twice: a run of consecutive counts.
-                assert ticks == list(range(ticks[0], ticks[0] + len(ticks))), ticks
+                # A lost line keeps this waiting until it fails; the agent reconnects within its 0.5 s backoff cap.
+                ticks = await eventually(outage_lines, within=30, what=f"the outage's lines {first}..{last} stored")
+                # Every line of the outage once, in the order written.
+                assert ticks == list(range(first, last + 1)), ticks
                 one = ticks[len(ticks) // 2]
                 [found] = (await api.http.get(path, params={"q": f"marker{one}"})).json()["items"]
                 assert found["message"] == f"tick {one} marker{one}" and found["stream"] == "stdout"
-                errors = (await api.http.get(path, params={"level": "ERROR", "q": "wrong", **window})).json()["items"]
+                errors = (await api.http.get(path, params={"level": "ERROR", "q": "wrong", **since})).json()["items"]
                 assert errors and all(item["stream"] == "stderr" for item in errors)
                 assert {int(item["message"].split()[1]) % 10 for item in errors} == {0}
                 await api.close()

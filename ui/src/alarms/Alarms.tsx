@@ -1,20 +1,23 @@
-// The alarms list: state, severity and device filters in the URL, paged by the hub, kept current by the alarms
-// stream (a raised alarm appears, an acknowledged or cleared one changes in place), acknowledged or cleared here.
+// The alarms list: state, severity and device filters (and a platform admin's tenant) in the URL, paged by the hub,
+// kept current by the alarms stream (a raised alarm appears, an acknowledged or cleared one changes in place),
+// acknowledged or cleared here.
 import { useForm } from "react-hook-form";
 import { Link, useSearchParams } from "react-router";
 import type { Alarm } from "../lib/api";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { ConfirmButton, Field, Pager, Time, useTitle } from "../lib/controls";
+import { TenantPicker, useTenantChoice } from "../lib/TenantPicker";
 import { LiveLine, SeverityBadge, StateBadge } from "./parts";
 import { ALARM_PAGE_SIZE, useAlarmAction, useAlarms, useLiveAlarms, type AlarmFilters } from "./queries";
 import { AlarmTabs } from "./Tabs";
 import { SEVERITIES, STATES } from "./words";
 
-function filtersOf(params: URLSearchParams): AlarmFilters {
+function filtersOf(params: URLSearchParams, tenant: string | null): AlarmFilters {
   const state = STATES.find((s) => s === params.get("state")) ?? "";
   const severity = SEVERITIES.find((s) => s === params.get("severity")) ?? "";
   const offset = Number.parseInt(params.get("offset") ?? "0", 10);
   return {
+    tenant,
     state,
     severity,
     device: params.get("device") ?? "",
@@ -24,6 +27,7 @@ function filtersOf(params: URLSearchParams): AlarmFilters {
 
 function paramsOf(filters: AlarmFilters): Record<string, string> {
   const params: Record<string, string> = {};
+  if (filters.tenant !== null) params.tenant = filters.tenant;
   if (filters.state !== "") params.state = filters.state;
   if (filters.severity !== "") params.severity = filters.severity;
   if (filters.device !== "") params.device = filters.device;
@@ -31,7 +35,7 @@ function paramsOf(filters: AlarmFilters): Record<string, string> {
   return params;
 }
 
-type FilterForm = Omit<AlarmFilters, "offset">;
+type FilterForm = Omit<AlarmFilters, "tenant" | "offset">;
 
 function FilterBar({ filters, onApply }: { filters: AlarmFilters; onApply: (form: FilterForm) => void }) {
   const { register, handleSubmit } = useForm<FilterForm>({
@@ -121,7 +125,7 @@ function AlarmRow({ alarm }: { alarm: Alarm }) {
 export function Alarms() {
   useTitle("Alarms");
   const [params, setParams] = useSearchParams();
-  const filters = filtersOf(params);
+  const filters = filtersOf(params, useTenantChoice());
   const live = useLiveAlarms();
   const alarms = useAlarms(filters);
   const page = alarms.data;
@@ -130,10 +134,11 @@ export function Alarms() {
     <>
       <h1>Alarms</h1>
       <AlarmTabs />
+      <TenantPicker />
       <FilterBar
         key={params.toString()}
         filters={filters}
-        onApply={(form) => { setParams(paramsOf({ ...form, offset: 0 })); }}
+        onApply={(form) => { setParams(paramsOf({ ...form, tenant: filters.tenant, offset: 0 })); }}
       />
       <LiveLine status={live} />
       <ErrorMessage error={alarms.error} />

@@ -1,15 +1,19 @@
-// Notification channels with how their deliveries went (refreshed while the page is open); create, enable or
-// disable, delete (refused while a rule names the channel: the API says which).
+// Notification channels with how their deliveries went (refreshed while the page is open), of the tenant a platform
+// admin picks; create, edit, enable or disable, delete (refused while a rule names the channel: the API says which).
 import { useState } from "react";
 import type { Channel } from "../lib/api";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { ConfirmButton, Time, useTitle } from "../lib/controls";
+import { TenantPicker, useTenantChoice } from "../lib/TenantPicker";
 import { CreateChannel } from "./CreateChannel";
+import { EditChannel } from "./EditChannel";
 import { useChannels, useDeleteChannel, usePatchChannel } from "./queries";
 import { AlarmTabs } from "./Tabs";
 import { channelTarget } from "./words";
 
-function ChannelRow({ channel }: { channel: Channel }) {
+type Editing = { channel: Channel } | "new" | null;
+
+function ChannelRow({ channel, onEdit }: { channel: Channel; onEdit: () => void }) {
   const patch = usePatchChannel();
   const remove = useDeleteChannel();
   const d = channel.deliveries;
@@ -37,6 +41,7 @@ function ChannelRow({ channel }: { channel: Channel }) {
         )}
       </td>
       <td className="actions">
+        <button type="button" className="secondary" aria-label={`Edit ${channel.name}`} onClick={onEdit}>Edit</button>{" "}
         <button
           type="button"
           className="secondary"
@@ -62,17 +67,22 @@ function ChannelRow({ channel }: { channel: Channel }) {
 
 export function Channels() {
   useTitle("Notification channels");
-  const channels = useChannels(true);
-  const [creating, setCreating] = useState(false);
+  const tenant = useTenantChoice();
+  const channels = useChannels(tenant, true);
+  const [editing, setEditing] = useState<Editing>(null);
   const items = channels.data?.items ?? [];
   return (
     <>
       <div className="page-head">
         <h1>Notification channels</h1>
-        {!creating && <button type="button" onClick={() => { setCreating(true); }}>Create channel</button>}
+        {editing === null && <button type="button" onClick={() => { setEditing("new"); }}>Create channel</button>}
       </div>
       <AlarmTabs />
-      {creating && <CreateChannel onClose={() => { setCreating(false); }} />}
+      <TenantPicker />
+      {editing === "new" && <CreateChannel tenant={tenant} onClose={() => { setEditing(null); }} />}
+      {editing !== null && editing !== "new" && (
+        <EditChannel key={editing.channel.id} channel={editing.channel} onDone={() => { setEditing(null); }} />
+      )}
       <ErrorMessage error={channels.error} />
       {channels.data === undefined ? (
         channels.isPending && <p className="loading" role="status">Loading channels…</p>
@@ -95,7 +105,13 @@ export function Channels() {
               </tr>
             </thead>
             <tbody>
-              {items.map((channel) => <ChannelRow key={channel.id} channel={channel} />)}
+              {items.map((channel) => (
+                <ChannelRow
+                  key={channel.id}
+                  channel={channel}
+                  onEdit={() => { setEditing({ channel }); window.scrollTo({ top: 0 }); }}
+                />
+              ))}
               {items.length === 0 && (
                 <tr><td colSpan={11} className="muted">No channels yet.</td></tr>
               )}

@@ -22,11 +22,12 @@ import {
   TEMPLATE_FIELDS,
 } from "./words";
 
-export function RuleForm({ rule, onDone }: { rule?: Rule; onDone: () => void }) {
+/** `tenant`: a platform admin's choice (null: none, or a tenant user); a new rule goes there, an edited one stays. */
+export function RuleForm({ rule, tenant: chosen, onDone }: { rule?: Rule; tenant: string | null; onDone: () => void }) {
   const session = useCurrentSession();
-  const tenant = rule?.tenant ?? homeTenant(session);
+  const tenant = rule?.tenant ?? chosen ?? homeTenant(session);
   const profiles = useTenantProfiles(tenant);
-  const channels = (useChannels().data?.items ?? []).filter((c) => c.tenant === tenant);
+  const channels = (useChannels(chosen).data?.items ?? []).filter((c) => c.tenant === tenant);
   const save = useSaveRule();
   const keysList = useId();
   const { register, handleSubmit, control, setValue, formState } = useForm<Form>({ defaultValues: formOf(rule) });
@@ -42,13 +43,14 @@ export function RuleForm({ rule, onDone }: { rule?: Rule; onDone: () => void }) 
   return (
     <section className="panel" aria-label={title}>
       <h2>{title}</h2>
+      {chosen !== null && <p className="muted">In tenant {tenant}.</p>}
       <form
         noValidate
         onSubmit={(event) => {
           void handleSubmit((form) => {
             const body = bodyOf(form);
             if (!body.ok) return;
-            save.mutate(rule === undefined ? { body: body.value } : { rule, body: body.value }, { onSuccess: onDone });
+            save.mutate({ ...(rule === undefined ? {} : { rule }), tenant: chosen, body: body.value }, { onSuccess: onDone });
           })(event);
         }}
       >

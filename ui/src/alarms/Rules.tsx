@@ -1,9 +1,10 @@
-// The rules of the tenant (every tenant's, for platform admins): what each watches in words, create and edit,
-// enable or disable, delete after a confirmation.
+// The rules of the tenant (for platform admins: of the tenant picked, or every tenant's): what each watches in
+// words, create and edit, enable or disable, delete after a confirmation.
 import { useState } from "react";
 import type { Rule } from "../lib/api";
 import { ErrorMessage } from "../lib/ErrorMessage";
 import { ConfirmButton, useTitle } from "../lib/controls";
+import { TenantPicker, useTenantChoice } from "../lib/TenantPicker";
 import { SeverityBadge } from "./parts";
 import { useChannels, useDeleteRule, usePatchRule, useRules } from "./queries";
 import { RuleForm } from "./RuleForm";
@@ -63,8 +64,9 @@ function RuleRow({ rule, channelNames, onEdit }: { rule: Rule; channelNames: Map
 
 export function Rules() {
   useTitle("Alarm rules");
-  const rules = useRules();
-  const channels = useChannels();
+  const tenant = useTenantChoice();
+  const rules = useRules(tenant);
+  const channels = useChannels(tenant);
   const [editing, setEditing] = useState<Editing>(null);
   const channelNames = new Map((channels.data?.items ?? []).map((c) => [c.id, c.name]));
   const items = rules.data?.items ?? [];
@@ -75,9 +77,11 @@ export function Rules() {
         {editing === null && <button type="button" onClick={() => { setEditing("new"); }}>Create rule</button>}
       </div>
       <AlarmTabs />
+      <TenantPicker />
       {editing !== null && (
         <RuleForm
-          key={editing === "new" ? "new" : editing.rule.id}
+          key={editing === "new" ? `new/${tenant ?? ""}` : `${editing.rule.tenant}/${editing.rule.id}`}
+          tenant={tenant}
           {...(editing === "new" ? {} : { rule: editing.rule })}
           onDone={() => { setEditing(null); }}
         />

@@ -21,6 +21,8 @@ import { api } from "../lib/client";
 import { useEventStream, type LiveStatus } from "../lib/live";
 
 export interface AlarmFilters {
+  /** A platform admin's chosen tenant (null: every tenant's, or a tenant user's own). */
+  tenant: string | null;
   state: "" | AlarmState;
   severity: "" | Severity;
   device: string;
@@ -40,6 +42,7 @@ export const alarmKeys = {
   one: (id: string) => ["alarms", "one", id] as const,
   count: ["alarms", "count"] as const,
 };
+// Lists are keyed by the chosen tenant under these; a change invalidates every tenant's.
 export const RULES_KEY = ["rules"] as const;
 export const CHANNELS_KEY = ["channels"] as const;
 
@@ -51,6 +54,7 @@ export function useAlarms(filters: AlarmFilters) {
     queryFn: ({ signal }) =>
       api<AlarmPage>("/api/v1/alarms", {
         query: {
+          tenant: filters.tenant,
           state: filters.state,
           severity: filters.severity,
           device: filters.device,
@@ -132,10 +136,14 @@ export function useAlarmAction() {
   });
 }
 
-// Rules. A platform admin sees every tenant's; a rule is changed in its own tenant (?tenant=).
+// Rules. A platform admin sees every tenant's or a chosen one's (`tenant`: null for every tenant, and for tenant
+// users, whom the API keeps in their own); a new rule goes to the chosen tenant, a rule is changed in its own.
 
-export function useRules() {
-  return useQuery({ queryKey: RULES_KEY, queryFn: ({ signal }) => api<RuleList>("/api/v1/rules", { signal }) });
+export function useRules(tenant: string | null) {
+  return useQuery({
+    queryKey: [...RULES_KEY, tenant],
+    queryFn: ({ signal }) => api<RuleList>("/api/v1/rules", { query: { tenant }, signal }),
+  });
 }
 
 const rulePath = (rule: Pick<Rule, "id" | "tenant">) => `/api/v1/rules/${encodeURIComponent(rule.id)}`;
@@ -143,8 +151,8 @@ const rulePath = (rule: Pick<Rule, "id" | "tenant">) => `/api/v1/rules/${encodeU
 export function useSaveRule() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: ({ rule, body }: { rule?: Rule; body: RuleCreate }) => {
-      if (rule === undefined) return api<Rule>("/api/v1/rules", { method: "POST", json: body });
+    mutationFn: ({ rule, tenant, body }: { rule?: Rule; tenant: string | null; body: RuleCreate }) => {
+      if (rule === undefined) return api<Rule>("/api/v1/rules", { method: "POST", query: { tenant }, json: body });
       // A patch with every field (null where absent) makes the rule exactly what the form shows.
       const patch: RulePatch & { id?: string | null } = { ...body };
       delete patch.id;
@@ -171,12 +179,12 @@ export function useDeleteRule() {
   });
 }
 
-// Channels: ids are unique in the hub, so a platform admin names one without its tenant.
+// Channels, listed and made as rules are; ids are unique in the hub, so a platform admin names one without its tenant.
 
-export function useChannels(live = false) {
+export function useChannels(tenant: string | null, live = false) {
   return useQuery({
-    queryKey: CHANNELS_KEY,
-    queryFn: ({ signal }) => api<ChannelList>("/api/v1/channels", { signal }),
+    queryKey: [...CHANNELS_KEY, tenant],
+    queryFn: ({ signal }) => api<ChannelList>("/api/v1/channels", { query: { tenant }, signal }),
     refetchInterval: live ? CHANNEL_REFRESH_MS : false,
   });
 }
@@ -186,7 +194,8 @@ const channelPath = (channel: Channel) => `/api/v1/channels/${encodeURIComponent
 export function useCreateChannel() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (body: ChannelCreate) => api<ChannelCreated>("/api/v1/channels", { method: "POST", json: body }),
+    mutationFn: ({ tenant, body }: { tenant: string | null; body: ChannelCreate }) =>
+      api<ChannelCreated>("/api/v1/channels", { method: "POST", query: { tenant }, json: body }),
     onSuccess: () => client.invalidateQueries({ queryKey: CHANNELS_KEY }),
   });
 }

@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 
 from hub.store.backend import Backend
-from hub.store.factory import open_store
-from tests.contract.support import BACKENDS
+from tests.contract.support import BACKENDS, opened
 
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    opened = open_store(BACKENDS[request.param](request, tmp_path))
-    await opened.database.open()
-    yield opened
-    await opened.database.close()
+    async with opened(BACKENDS[request.param](request, tmp_path)) as store:
+        yield store

@@ -7,7 +7,8 @@ against it, and nothing in a suite may know which one runs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -17,6 +18,7 @@ import pytest
 from contracts.devices import Device, Tenant
 from contracts.telemetry import Reading, Value
 from hub.store.backend import Backend
+from hub.store.factory import open_store
 from hub.store.telemetry import DeviceReadings
 from tests.helpers.ferretdb import FerretDB
 
@@ -29,6 +31,17 @@ def _mongodb(request: pytest.FixtureRequest, _: Path) -> str:
     """A database of the test's own on the session's FerretDB (tests/helpers/ferretdb.py)."""
     server: FerretDB = request.getfixturevalue("ferretdb")
     return f"{server.url}contract_{uuid.uuid4().hex[:12]}"
+
+
+@asynccontextmanager
+async def opened(url: str) -> AsyncIterator[Backend]:
+    """A connection of one hub process to the store at ``url``, closed on the way out."""
+    backend = open_store(url)
+    await backend.database.open()
+    try:
+        yield backend
+    finally:
+        await backend.database.close()
 
 
 #: Each backend's store URL for one test, from the test's request (to reach session servers) and its tmp_path.

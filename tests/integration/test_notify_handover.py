@@ -24,8 +24,7 @@ from hub.store.backend import Backend
 from hub.store.channels import ChannelRecord
 from hub.store.events import NOTIFY_CURSOR as CURSOR
 from hub.store.events import NewEvent
-from hub.store.factory import open_store
-from tests.contract.support import BACKENDS
+from tests.contract.support import BACKENDS, opened
 from tests.helpers.receiver import Receiver, receiver
 from tests.helpers.waiting import eventually
 
@@ -39,17 +38,6 @@ CHANNEL = "ch-00000000000a"
 @pytest.fixture(params=sorted(BACKENDS))
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return BACKENDS[request.param](request, tmp_path)
-
-
-@asynccontextmanager
-async def opened(url: str) -> AsyncIterator[Backend]:
-    """A connection of one hub process to the store at ``url``."""
-    backend = open_store(url)
-    await backend.database.open()
-    try:
-        yield backend
-    finally:
-        await backend.database.close()
 
 
 @asynccontextmanager

@@ -187,9 +187,10 @@ async def test_a_managed_broker_that_dies_is_started_again(tmp_path: Path, uniqu
                 # The device's account, created live, survived: the plugin saved it to its file.
                 try:
                     return await connects(hub.mqtt_port, unique_id, secret)
-                except (ConnectionRefusedError, AssertionError):
-                    # Not listening yet; or, on a free port from the ephemeral range, a connect while
-                    # nothing listens can meet itself (TCP self-connect) and never get a CONNACK.
+                except (ConnectionError, AssertionError):
+                    # Not listening yet (refused, or reset while the new broker opens its listener); or, on a
+                    # free port from the ephemeral range, a connect while nothing listens can meet itself (TCP
+                    # self-connect) and never get a CONNACK.
                     return False
 
             await eventually(back, within=30, what="Mosquitto started again")
